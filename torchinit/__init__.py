@@ -1,0 +1,99 @@
+"""torchinit: weight-initialization strategies and model-level policies for PyTorch.
+
+One line for a whole model::
+
+    import torchinit
+    report = torchinit.init_model(model, "resnet")
+    print(report)
+"""
+
+from torchinit.engine import init_model, plan
+from torchinit.errors import (
+    ArgumentTypeError,
+    InvalidArgumentError,
+    PlanError,
+    RegistryError,
+    TorchInitError,
+    TorchInitWarning,
+    UnknownNameError,
+)
+from torchinit.fans import calculate_fan, calculate_fans, calculate_gain
+from torchinit.patterns import NameGlob
+from torchinit.policy import Policy, Rule
+from torchinit.presets import PRESETS, available_presets, get_preset, register_preset
+from torchinit.report import InitReport, ReportEntry
+from torchinit.strategies import (
+    STRATEGIES,
+    Constant,
+    Dirac,
+    Eye,
+    KaimingNormal,
+    KaimingUniform,
+    LecunNormal,
+    LecunUniform,
+    Normal,
+    Ones,
+    Orthogonal,
+    Sparse,
+    Strategy,
+    TorchDefault,
+    TruncNormal,
+    Uniform,
+    VarianceScaling,
+    XavierNormal,
+    XavierUniform,
+    Zeros,
+    get_strategy,
+    register_strategy,
+    to_strategy,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PRESETS",
+    "STRATEGIES",
+    "ArgumentTypeError",
+    "Constant",
+    "Dirac",
+    "Eye",
+    "InitReport",
+    "InvalidArgumentError",
+    "KaimingNormal",
+    "KaimingUniform",
+    "LecunNormal",
+    "LecunUniform",
+    "NameGlob",
+    "Normal",
+    "Ones",
+    "Orthogonal",
+    "PlanError",
+    "Policy",
+    "RegistryError",
+    "ReportEntry",
+    "Rule",
+    "Sparse",
+    "Strategy",
+    "TorchDefault",
+    "TorchInitError",
+    "TorchInitWarning",
+    "TruncNormal",
+    "Uniform",
+    "UnknownNameError",
+    "VarianceScaling",
+    "XavierNormal",
+    "XavierUniform",
+    "Zeros",
+    "__version__",
+    "available_presets",
+    "calculate_fan",
+    "calculate_fans",
+    "calculate_gain",
+    "get_preset",
+    "get_strategy",
+    "init_model",
+    "plan",
+    "register_preset",
+    "register_strategy",
+    "to_strategy",
+]

@@ -1,0 +1,76 @@
+"""Argument checks shared by strategies, rules, policies and presets.
+
+Each check raises a :mod:`torchinit.errors` exception built on the common template; ``path`` is
+the key path of the value being checked (``kaiming_normal.mode``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from torchinit.errors import ArgumentTypeError, InvalidArgumentError, closest
+
+
+def number(value: Any, path: str) -> float:
+    """Check that ``value`` is a finite real number (``bool`` is refused) and return it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ArgumentTypeError("must be a number", path=path, got=value)
+    if not math.isfinite(value):
+        raise InvalidArgumentError("must be finite", path=path, got=value)
+    return float(value)
+
+
+def non_negative(value: Any, path: str) -> float:
+    """Check that ``value`` is a finite number ``>= 0``."""
+    result = number(value, path)
+    if result < 0:
+        raise InvalidArgumentError("must be >= 0", path=path, got=value)
+    return result
+
+
+def positive(value: Any, path: str) -> float:
+    """Check that ``value`` is a finite number ``> 0``."""
+    result = number(value, path)
+    if result <= 0:
+        raise InvalidArgumentError("must be > 0", path=path, got=value)
+    return result
+
+
+def integer(value: Any, path: str, *, minimum: int | None = None) -> int:
+    """Check that ``value`` is an ``int`` (not ``bool``), optionally ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ArgumentTypeError("must be an integer", path=path, got=value)
+    if minimum is not None and value < minimum:
+        raise InvalidArgumentError(f"must be >= {minimum}", path=path, got=value)
+    return value
+
+
+def boolean(value: Any, path: str) -> bool:
+    """Check that ``value`` is a ``bool``."""
+    if not isinstance(value, bool):
+        raise ArgumentTypeError("must be true or false", path=path, got=value)
+    return value
+
+
+def string(value: Any, path: str) -> str:
+    """Check that ``value`` is a ``str``."""
+    if not isinstance(value, str):
+        raise ArgumentTypeError("must be a string", path=path, got=value)
+    return value
+
+
+def choice(value: Any, options: Sequence[str], path: str) -> str:
+    """Check that ``value`` is one of ``options``; suggest the closest on a typo."""
+    if not isinstance(value, str):
+        raise ArgumentTypeError(f"must be one of {list(options)}", path=path, got=value)
+    if value not in options:
+        raise InvalidArgumentError(f"must be one of {list(options)}", path=path, got=value)
+    return value
+
+
+def closest_hint(name: str, options: Sequence[str]) -> str:
+    """`` did you mean 'x'?`` for the option closest to ``name``, or an empty string."""
+    hint = closest(name, options)
+    return f" did you mean {hint!r}?" if hint else ""

@@ -1,0 +1,630 @@
+"""The policy engine: resolve a policy against a model, validate the whole plan, then apply it.
+
+:func:`plan` and :func:`init_model` share one resolution step. It walks the model in the chosen
+order, decides for every tensor which rule and strategy apply (the last matching rule wins),
+and checks everything that could go wrong (missing parameter names, lazy or non-floating-point
+parameters, shapes a strategy cannot fill, a generator on the wrong device) before the first
+tensor is touched: a policy that fails leaves the model unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, cast
+
+import torch
+from torch import nn
+from torch.nn.parameter import UninitializedParameter
+from torch.nn.utils import parametrize
+
+from torchinit import _validate
+from torchinit.errors import (
+    ArgumentTypeError,
+    InvalidArgumentError,
+    PlanError,
+    TorchInitError,
+    TorchInitWarning,
+    closest,
+)
+from torchinit.patterns import NameGlob
+from torchinit.policy import ORDERS, Policy, Rule
+from torchinit.presets import get_preset
+from torchinit.report import InitReport, ReportEntry
+from torchinit.strategies import Strategy, TorchDefault, reset_method_name
+
+__all__ = ["init_model", "plan"]
+
+SlotKind = Literal["param", "parametrized", "none"]
+
+
+@dataclasses.dataclass(eq=False)
+class _Slot:
+    """One initializable tensor: a parameter, a parametrized tensor, or an empty ``None`` slot."""
+
+    module: nn.Module
+    local: str
+    kind: SlotKind
+    names: list[str]
+    position: int
+    parameter: nn.Parameter | None = None
+    # names of the parametrization's original tensors, so include/exclude can use them
+    underlying: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def all_names(self) -> list[str]:
+        return self.names + self.underlying
+
+    def value(self) -> torch.Tensor | None:
+        if self.kind == "param":
+            return self.parameter
+        if self.kind == "parametrized":
+            with torch.no_grad():
+                value = getattr(self.module, self.local)
+            assert isinstance(value, torch.Tensor)
+            return value
+        return None
+
+
+@dataclasses.dataclass
+class _Assignment:
+    rule_index: int
+    rule: Rule
+    key: str  # the rule's key that picked the slot ("weight", "bn3.weight", "init")
+    strategy: Strategy
+
+
+def _join(prefix: str, local: str) -> str:
+    return f"{prefix}.{local}" if prefix else local
+
+
+def _is_parametrization_container(name: str, module: nn.Module) -> bool:
+    # torch's own bookkeeping modules for parametrizations are not layers a rule should see
+    return isinstance(module, parametrize.ParametrizationList) or (
+        name.endswith("parametrizations") and isinstance(module, nn.ModuleDict)
+    )
+
+
+class _ModelIndex:
+    """Every layer and tensor slot of a model, with all their names, in traversal order."""
+
+    def __init__(self, model: nn.Module, order: str) -> None:
+        names: dict[int, list[str]] = {}
+        by_id: dict[int, nn.Module] = {}
+        for name, module in model.named_modules(remove_duplicate=False):
+            if _is_parametrization_container(name, module):
+                continue
+            names.setdefault(id(module), []).append(name)
+            by_id[id(module)] = module
+        ordered = list(by_id) if order == "modules" else _post_order(model, by_id)
+        self.modules: list[tuple[nn.Module, list[str]]] = [
+            (by_id[key], names[key]) for key in ordered
+        ]
+        self.slots: list[_Slot] = []
+        self.slot_of: dict[tuple[int, str], _Slot] = {}
+        by_parameter: dict[int, _Slot] = {}
+        for module, module_names in self.modules:
+            for local, kind, parameter, underlying in _direct_slots(module):
+                full = [_join(prefix, local) for prefix in module_names]
+                identity = id(parameter) if parameter is not None else None
+                shared = by_parameter.get(identity) if identity is not None else None
+                if shared is not None:
+                    # a tied parameter: one slot, initialized once, known by all its names
+                    shared.names.extend(name for name in full if name not in shared.names)
+                    self.slot_of[(id(module), local)] = shared
+                    continue
+                slot = _Slot(
+                    module,
+                    local,
+                    kind,
+                    full,
+                    len(self.slots),
+                    parameter,
+                    [_join(prefix, u) for prefix in module_names for u in underlying],
+                )
+                self.slots.append(slot)
+                self.slot_of[(id(module), local)] = slot
+                if identity is not None:
+                    by_parameter[identity] = slot
+
+
+def _post_order(model: nn.Module, known: Mapping[int, nn.Module]) -> list[int]:
+    """Module ids in ``nn.Module.apply`` order (children first), first visit wins."""
+    seen: set[int] = set()
+    result: list[int] = []
+    stack: list[tuple[nn.Module, bool]] = [(model, False)]
+    while stack:
+        module, expanded = stack.pop()
+        if expanded:
+            if id(module) not in seen and id(module) in known:
+                seen.add(id(module))
+                result.append(id(module))
+            continue
+        stack.append((module, True))
+        stack.extend((child, False) for child in reversed(list(module.children())))
+    return result
+
+
+def _parametrizations(module: nn.Module) -> nn.ModuleDict:
+    """The ``ModuleDict`` of parametrization lists torch puts on a parametrized module."""
+    container = module.parametrizations
+    assert isinstance(container, nn.ModuleDict)
+    return container
+
+
+def _parametrization_list(module: nn.Module, local: str) -> parametrize.ParametrizationList:
+    plist = _parametrizations(module)[local]
+    assert isinstance(plist, parametrize.ParametrizationList)
+    return plist
+
+
+def _direct_slots(
+    module: nn.Module,
+) -> list[tuple[str, SlotKind, nn.Parameter | None, list[str]]]:
+    slots: list[tuple[str, SlotKind, nn.Parameter | None, list[str]]] = []
+    if parametrize.is_parametrized(module):
+        for local, plist in _parametrizations(module).items():
+            originals = [name for name, _ in plist.named_parameters(recurse=False)]
+            underlying = [f"parametrizations.{local}.{name}" for name in originals]
+            slots.append((local, "parametrized", None, underlying))
+    for local, parameter in module._parameters.items():
+        if parameter is None:
+            slots.append((local, "none", None, []))
+        else:
+            slots.append((local, "param", parameter, []))
+    return slots
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+def _resolve_policy(policy: Any, options: Mapping[str, Any]) -> Policy:
+    if isinstance(policy, Policy):
+        if options:
+            raise InvalidArgumentError(
+                "only presets take options; put them in the Policy's rules instead",
+                path="options",
+                got=dict(options),
+            )
+        return policy
+    if isinstance(policy, (str, os.PathLike)):
+        return get_preset(os.fspath(policy), **options)
+    raise ArgumentTypeError("must be a preset name or a Policy", path="policy", got=policy)
+
+
+def _globs(value: Any, path: str) -> list[NameGlob] | None:
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, Iterable):
+        raise ArgumentTypeError(
+            "must be a glob or an iterable of names/globs", path=path, got=value
+        )
+    globs = []
+    for index, item in enumerate(items):
+        try:
+            globs.append(NameGlob(item))
+        except TorchInitError as error:
+            raise error.prefixed(f"{path}[{index}]") from None
+    return globs
+
+
+def _assign(index: _ModelIndex, policy: Policy) -> tuple[dict[int, _Assignment], list[int]]:
+    """Which rule gives which strategy to each slot (by slot position); the last rule wins."""
+    assignments: dict[int, _Assignment] = {}
+    unused: list[int] = []
+    for rule_index, rule in enumerate(policy.rules):
+        picked = (
+            _match_params(index, rule)
+            if rule.is_param_rule
+            else _match_layers(index, rule, rule_index)
+        )
+        if not picked:
+            unused.append(rule_index)
+        for slot, key, strategy in picked:
+            assignments[slot.position] = _Assignment(rule_index, rule, key, strategy)
+    return assignments, unused
+
+
+def _match_params(index: _ModelIndex, rule: Rule) -> list[tuple[_Slot, str, Strategy]]:
+    assert rule.init is not None
+    return [
+        (slot, "init", rule.init)
+        for slot in index.slots
+        if rule.matches_type(slot.module) and rule.matches_param_name(slot.names)
+    ]
+
+
+def _match_layers(
+    index: _ModelIndex, rule: Rule, rule_index: int
+) -> list[tuple[_Slot, str, Strategy]]:
+    picked: list[tuple[_Slot, str, Strategy]] = []
+    for module, names in index.modules:
+        if not (rule.matches_type(module) and rule.matches_module_name(names)):
+            continue
+        for key, strategy in rule.strategies:
+            if any(char in key for char in "*?["):
+                glob = NameGlob(key)
+                picked.extend(
+                    (slot, key, strategy)
+                    for local, *_ in _direct_slots(module)
+                    if glob.matches(local)
+                    for slot in [index.slot_of[(id(module), local)]]
+                )
+                continue
+            owner_path, _, local = key.rpartition(".")
+            owner = _submodule(module, owner_path)
+            slot = index.slot_of.get((id(owner), local)) if owner is not None else None
+            if slot is None:
+                available = [local for local, *_ in _direct_slots(module)]
+                hint = closest(key, available)
+                suggestion = f"; did you mean {hint!r}?" if hint else ""
+                raise PlanError(
+                    f"layer {names[0]!r} ({type(module).__name__}) has no parameter {key!r}"
+                    f"{suggestion}; its parameters are {available}",
+                    path=f"rules[{rule_index}].{key}",
+                )
+            picked.append((slot, key, strategy))
+    return picked
+
+
+def _submodule(module: nn.Module, path: str) -> nn.Module | None:
+    if not path:
+        return module
+    try:
+        return module.get_submodule(path)
+    except AttributeError:
+        return None
+
+
+@dataclasses.dataclass
+class _Plan:
+    policy: Policy
+    order: str
+    report_entries: list[ReportEntry]
+    actions: list[tuple[_Slot, _Assignment]]
+    resets: dict[int, tuple[nn.Module, TorchDefault, list[_Slot]]]
+    unused_rules: list[str]
+
+
+def _build_plan(
+    model: nn.Module,
+    policy: Policy,
+    *,
+    generator: torch.Generator | None,
+    order: str | None,
+    skip_frozen: bool,
+    include: Any,
+    exclude: Any,
+    strict: bool,
+) -> _Plan:
+    if not isinstance(model, nn.Module):
+        raise ArgumentTypeError("must be a torch.nn.Module", path="model", got=type(model).__name__)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ArgumentTypeError(
+            "must be a torch.Generator or None", path="generator", got=generator
+        )
+    order = policy.order if order is None else _validate.choice(order, ORDERS, "order")
+    _validate.boolean(skip_frozen, "skip_frozen")
+    _validate.boolean(strict, "strict")
+    includes = _globs(include, "include")
+    excludes = _globs(exclude, "exclude")
+
+    index = _ModelIndex(model, order)
+    assignments, unused = _assign(index, policy)
+    policy_name = policy.name or "<policy>"
+    if not assignments:
+        message = f"policy {policy_name!r} matches nothing in {type(model).__name__}"
+        if strict:
+            raise PlanError(message, path="policy")
+        warnings.warn(message, TorchInitWarning, stacklevel=3)
+
+    entries: list[ReportEntry] = []
+    actions: list[tuple[_Slot, _Assignment]] = []
+    resets: dict[int, tuple[nn.Module, TorchDefault, list[_Slot]]] = {}
+    for slot in index.slots:
+        assignment = assignments.get(slot.position)
+        value = slot.value()
+        shape = tuple(value.shape) if value is not None and not _is_lazy(value) else None
+        dtype = str(value.dtype) if value is not None and not _is_lazy(value) else None
+        base = {
+            "name": slot.names[0],
+            "shape": shape,
+            "dtype": dtype,
+            "aliases": tuple(slot.names[1:]),
+        }
+        if assignment is None:
+            if slot.kind != "none":
+                entries.append(ReportEntry(status="unmatched", **base))  # type: ignore[arg-type]
+            continue
+        decided = {
+            "rule": assignment.rule_index,
+            "rule_label": assignment.rule.describe(),
+            "strategy": assignment.strategy,
+        }
+        reason = _skip_reason(slot, value, skip_frozen)
+        if reason is None and not _selected(slot, includes, excludes):
+            entries.append(ReportEntry(status="excluded", **base, **decided))  # type: ignore[arg-type]
+            continue
+        if reason is not None:
+            entries.append(ReportEntry(status="skipped", reason=reason, **base, **decided))  # type: ignore[arg-type]
+            continue
+        assert value is not None
+        _check(slot, value, assignment, generator)
+        entries.append(ReportEntry(status="initialized", **base, **decided))  # type: ignore[arg-type]
+        strategy = assignment.strategy
+        if isinstance(strategy, TorchDefault):
+            _, _, covered = resets.setdefault(id(slot.module), (slot.module, strategy, []))
+            covered.append(slot)
+        else:
+            actions.append((slot, assignment))
+
+    return _Plan(
+        policy=policy,
+        order=order,
+        report_entries=entries,
+        actions=actions,
+        resets=resets,
+        unused_rules=[f"rules[{i}] {policy.rules[i].describe()}" for i in unused],
+    )
+
+
+def _is_lazy(value: torch.Tensor) -> bool:
+    return isinstance(value, UninitializedParameter)
+
+
+def _skip_reason(slot: _Slot, value: torch.Tensor | None, skip_frozen: bool) -> str | None:
+    if slot.kind == "none" or value is None:
+        return "is None (e.g. a layer built with bias=False)"
+    if _is_lazy(value):
+        return None
+    if value.numel() == 0:
+        return "zero-element tensor (nothing to initialize)"
+    if skip_frozen and not value.requires_grad:
+        return "frozen (requires_grad=False) and skip_frozen=True"
+    return None
+
+
+def _selected(
+    slot: _Slot, includes: list[NameGlob] | None, excludes: list[NameGlob] | None
+) -> bool:
+    names = slot.all_names
+    if includes is not None and not any(g.matches(n) for g in includes for n in names):
+        return False
+    return not (excludes is not None and any(g.matches(n) for g in excludes for n in names))
+
+
+def _check(
+    slot: _Slot,
+    value: torch.Tensor,
+    assignment: _Assignment,
+    generator: torch.Generator | None,
+) -> None:
+    """Everything that would make applying ``assignment`` to ``slot`` fail, checked up front."""
+    strategy = assignment.strategy
+    where = slot.names[0]
+    path = f"rules[{assignment.rule_index}].{assignment.key}"
+    if _is_lazy(value):
+        raise PlanError(
+            "is an uninitialized lazy parameter; run a forward pass with a sample input "
+            "before initializing",
+            where=where,
+            path=path,
+            got=type(slot.module).__name__,
+        )
+    if not value.is_floating_point():
+        raise PlanError(
+            "only floating-point tensors can be initialized",
+            where=where,
+            path=path,
+            got=value.dtype,
+        )
+    if strategy.module_level:
+        if slot.kind == "parametrized":
+            raise PlanError(
+                f"{strategy.name} resets the layer and cannot set a parametrized tensor; "
+                "use a tensor strategy",
+                where=where,
+                path=path,
+            )
+        if reset_method_name(slot.module) is None:
+            raise PlanError(
+                f"{strategy.name}: the layer has no reset_parameters() or _reset_parameters()",
+                where=where,
+                path=path,
+                got=type(slot.module).__name__,
+            )
+    else:
+        problem = strategy.check_shape(tuple(value.shape))
+        if problem is not None:
+            raise PlanError(
+                problem, where=where, path=f"{path}.{strategy.name}", got=tuple(value.shape)
+            )
+    if slot.kind == "parametrized":
+        plist = _parametrization_list(slot.module, slot.local)
+        for parametrization in plist:
+            if not hasattr(parametrization, "right_inverse"):
+                raise PlanError(
+                    f"parametrization {type(parametrization).__name__} has no right_inverse, "
+                    "so its original tensor cannot be set from an initial value",
+                    where=where,
+                    path=path,
+                )
+    if generator is not None and generator.device.type != value.device.type:
+        raise PlanError(
+            f"the generator is on {generator.device} but the tensor is on {value.device}; "
+            "use a generator on the tensor's device",
+            where=where,
+            path="generator",
+            got=str(generator.device),
+        )
+
+
+# --------------------------------------------------------------------------- execution
+
+
+def _execute(plan: _Plan, generator: torch.Generator | None) -> None:
+    resets_done: set[int] = set()
+    pending = {slot.position: (slot, a) for slot, a in plan.actions}
+    reset_positions = {
+        min(slot.position for slot in covered): key for key, (_, _, covered) in plan.resets.items()
+    }
+    for position in sorted(set(pending) | set(reset_positions)):
+        # a layer reset runs where the layer's first reset tensor comes, before its other
+        # tensors are set, so that they are not overwritten by it
+        key = reset_positions.get(position)
+        if key is not None and key not in resets_done:
+            resets_done.add(key)
+            _reset(*plan.resets[key], generator)
+        if position in pending:
+            slot, assignment = pending[position]
+            _apply(slot, assignment.strategy, generator)
+
+
+def _apply(slot: _Slot, strategy: Strategy, generator: torch.Generator | None) -> None:
+    try:
+        if slot.kind == "param":
+            assert slot.parameter is not None
+            strategy(slot.parameter, generator=generator)
+            return
+        plist = _parametrization_list(slot.module, slot.local)
+        current = getattr(slot.module, slot.local)
+        initial = strategy(torch.empty_like(current), generator=generator)
+        originals: Any = initial
+        for parametrization in reversed(plist):
+            originals = cast(Any, parametrization).right_inverse(originals)
+        if plist.is_tensor:
+            plist.original.copy_(originals)
+        else:
+            for position, tensor in enumerate(originals):
+                getattr(plist, f"original{position}").copy_(tensor)
+    except Exception as error:
+        error.add_note(
+            f"torchinit: while initializing {slot.names[0]!r} with {strategy.describe()}; "
+            "tensors earlier in the plan were already set"
+        )
+        raise
+
+
+def _reset(
+    module: nn.Module,
+    strategy: TorchDefault,
+    covered: list[_Slot],
+    generator: torch.Generator | None,
+) -> None:
+    covered_ids = {id(slot.parameter) for slot in covered}
+    keep = [p for p in module.parameters() if id(p) not in covered_ids and p.numel() > 0]
+    saved = [p.detach().clone() for p in keep]
+    strategy.reset(module, generator=generator)
+    for parameter, value in zip(keep, saved, strict=True):
+        parameter.copy_(value)
+
+
+def _report(plan: _Plan, model: nn.Module, applied: bool) -> InitReport:
+    return InitReport(
+        policy=plan.policy.name or "<policy>",
+        model=type(model).__name__,
+        order=plan.order,
+        applied=applied,
+        entries=tuple(plan.report_entries),
+        unused_rules=tuple(plan.unused_rules),
+    )
+
+
+def plan(
+    model: nn.Module,
+    policy: str | os.PathLike[str] | Policy,
+    *,
+    order: str | None = None,
+    skip_frozen: bool = False,
+    include: str | Iterable[str] | None = None,
+    exclude: str | Iterable[str] | None = None,
+    strict: bool = False,
+    **options: Any,
+) -> InitReport:
+    """Resolve ``policy`` against ``model`` and report what :func:`init_model` would do.
+
+    Touches no tensor and draws no random number. Raises the same errors as
+    :func:`init_model` would, before it touched anything.
+
+    Example:
+        >>> import torch
+        >>> model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8))
+        >>> report = plan(model, "resnet")
+        >>> report["0.weight"].strategy
+        KaimingNormal(a=0.0, mode='fan_out', nonlinearity='relu')
+    """
+    resolved = _resolve_policy(policy, options)
+    built = _build_plan(
+        model,
+        resolved,
+        generator=None,
+        order=order,
+        skip_frozen=skip_frozen,
+        include=include,
+        exclude=exclude,
+        strict=strict,
+    )
+    return _report(built, model, applied=False)
+
+
+def init_model(
+    model: nn.Module,
+    policy: str | os.PathLike[str] | Policy,
+    *,
+    generator: torch.Generator | None = None,
+    order: str | None = None,
+    skip_frozen: bool = False,
+    include: str | Iterable[str] | None = None,
+    exclude: str | Iterable[str] | None = None,
+    strict: bool = False,
+    **options: Any,
+) -> InitReport:
+    """Initialize ``model``'s parameters in place with a policy or preset.
+
+    The whole plan is resolved and validated first; then each tensor is filled in place under
+    ``torch.no_grad()``, in traversal order, at most once. ``Parameter`` objects are never
+    replaced, so optimizers and hooks keep working; dtype and device are preserved.
+
+    Args:
+        model: the model.
+        policy: a preset name (see :func:`torchinit.available_presets`) or a
+            :class:`~torchinit.Policy`.
+        generator: draw every random number from this generator instead of torch's global
+            one (it must be on the tensors' device).
+        order: ``"modules"`` (``model.modules()`` pre-order, torchvision's loops) or
+            ``"apply"`` (children first, ``model.apply``/Hugging Face); default: the policy's.
+        skip_frozen: leave parameters with ``requires_grad=False`` alone.
+        include: only initialize tensors whose name matches one of these globs or names
+            (e.g. the ``missing_keys`` of ``load_state_dict(strict=False)``).
+        exclude: never initialize tensors whose name matches one of these.
+        strict: make a policy that matches nothing in the model an error instead of a warning.
+        **options: options of the preset (e.g. ``zero_init_residual=True`` for ``"resnet"``).
+
+    Returns:
+        An :class:`~torchinit.InitReport`: which rule and strategy set each tensor, and what
+        nothing matched.
+
+    Example:
+        >>> import torch, torchinit
+        >>> model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8))
+        >>> report = torchinit.init_model(model, "resnet")
+        >>> report.unmatched
+        ['0.bias']
+    """
+    resolved = _resolve_policy(policy, options)
+    built = _build_plan(
+        model,
+        resolved,
+        generator=generator,
+        order=order,
+        skip_frozen=skip_frozen,
+        include=include,
+        exclude=exclude,
+        strict=strict,
+    )
+    with torch.no_grad():
+        _execute(built, generator)
+    return _report(built, model, applied=True)

@@ -1,0 +1,123 @@
+"""The exceptions torchinit raises, and the one message template they share.
+
+Every error is a :class:`TorchInitError` and also the builtin a caller would naturally catch
+(``ValueError``, ``TypeError`` or ``KeyError``). Messages follow one template::
+
+    <where>: <key path>: <problem> (got <value>)
+
+for example ``rules[2].weight.kaiming_normal.mode: must be one of ['fan_in', 'fan_out']
+(got 'fanin')``. ``where`` names the context (a file and line for YAML, a model parameter for
+planning errors) and is left out when the key path says enough.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = [
+    "ArgumentTypeError",
+    "InvalidArgumentError",
+    "PlanError",
+    "RegistryError",
+    "TorchInitError",
+    "TorchInitWarning",
+    "UnknownNameError",
+    "closest",
+]
+
+_NOTHING: Any = object()
+
+
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """Return the candidate closest to ``name`` (for "did you mean" hints), or ``None``."""
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+class TorchInitError(Exception):
+    """Base class of every error torchinit raises.
+
+    Args:
+        problem: what is wrong, phrased so that it can follow the key path.
+        path: the key path of the offending value, e.g. ``rules[2].weight.normal.std``.
+        got: the offending value; shown with ``repr`` at the end of the message.
+        where: the context, e.g. ``policy.yaml:7`` or a parameter name.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        path: str = "",
+        got: Any = _NOTHING,
+        where: str = "",
+    ) -> None:
+        self.problem = problem
+        self.path = path
+        self.got = got
+        self.where = where
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        head = ": ".join(part for part in (self.where, self.path, self.problem) if part)
+        if self.got is _NOTHING:
+            return head
+        return f"{head} (got {self.got!r})"
+
+    @property
+    def has_value(self) -> bool:
+        """Whether the error carries the offending value."""
+        return self.got is not _NOTHING
+
+    def prefixed(self, prefix: str) -> TorchInitError:
+        """Return a copy of this error whose key path starts with ``prefix``.
+
+        Used to put an error raised deep inside (a strategy's argument check) into the user's
+        context (``rules[2].weight``).
+        """
+        path = f"{prefix}.{self.path}" if self.path else prefix
+        return type(self)(self.problem, path=path, got=self.got, where=self.where)
+
+    def located(self, where: str) -> TorchInitError:
+        """Return a copy of this error with ``where`` put in front (e.g. ``file.yaml:7``)."""
+        joined = f"{where}: {self.where}" if self.where else where
+        return type(self)(self.problem, path=self.path, got=self.got, where=joined)
+
+    def __str__(self) -> str:
+        # KeyError would otherwise quote the whole message; every subclass prints plain text.
+        return self._format()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.problem, self.path, self.got, self.where))
+
+
+def _rebuild(
+    cls: type[TorchInitError], problem: str, path: str, got: Any, where: str
+) -> TorchInitError:
+    return cls(problem, path=path, got=got, where=where)
+
+
+class InvalidArgumentError(TorchInitError, ValueError):
+    """An argument or option has the right type but a value that is not allowed."""
+
+
+class ArgumentTypeError(TorchInitError, TypeError):
+    """An argument or option has the wrong type."""
+
+
+class UnknownNameError(TorchInitError, KeyError):
+    """A strategy, preset, option or argument name that does not exist."""
+
+
+class RegistryError(TorchInitError, ValueError):
+    """Registering a strategy or preset under a name that is taken, or an invalid entry."""
+
+
+class PlanError(TorchInitError, ValueError):
+    """A policy cannot be applied to a model: raised before any tensor is touched."""
+
+
+class TorchInitWarning(UserWarning):
+    """Warnings torchinit emits (for example, a policy that matches nothing in a model)."""

@@ -1,0 +1,122 @@
+"""Fan computation and gains: the two numbers every variance-scaling strategy is built from.
+
+``calculate_fans`` and ``calculate_gain`` give the same values as ``torch.nn.init`` (which keeps
+its fan function private), and validate their input with torchinit's errors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal, get_args
+
+import torch
+
+from torchinit import _validate
+from torchinit.errors import InvalidArgumentError
+
+__all__ = [
+    "FAN_MODES",
+    "NONLINEARITIES",
+    "FanMode",
+    "Nonlinearity",
+    "calculate_fan",
+    "calculate_fans",
+    "calculate_gain",
+]
+
+FanMode = Literal["fan_in", "fan_out", "fan_avg"]
+FAN_MODES: tuple[str, ...] = get_args(FanMode)
+
+Nonlinearity = Literal[
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "selu",
+]
+NONLINEARITIES: tuple[str, ...] = get_args(Nonlinearity)
+
+
+def _shape_of(tensor_or_shape: torch.Tensor | Sequence[int]) -> tuple[int, ...]:
+    if isinstance(tensor_or_shape, torch.Tensor):
+        return tuple(tensor_or_shape.shape)
+    return tuple(int(size) for size in tensor_or_shape)
+
+
+def calculate_fans(tensor_or_shape: torch.Tensor | Sequence[int]) -> tuple[int, int]:
+    """Return ``(fan_in, fan_out)`` of a weight, as ``torch.nn.init`` computes them.
+
+    For a weight of shape ``(out, in, *kernel)``, with ``r = prod(kernel)`` the receptive field:
+
+    .. math::
+        \\text{fan\\_in} = \\text{in} \\cdot r, \\qquad \\text{fan\\_out} = \\text{out} \\cdot r
+
+    Args:
+        tensor_or_shape: a tensor or a shape with at least 2 dimensions.
+
+    Raises:
+        InvalidArgumentError: fewer than 2 dimensions (fans are undefined).
+
+    Example:
+        >>> calculate_fans((64, 3, 7, 7))
+        (147, 3136)
+    """
+    shape = _shape_of(tensor_or_shape)
+    if len(shape) < 2:
+        raise InvalidArgumentError(
+            "fans need a tensor with at least 2 dimensions", path="shape", got=shape
+        )
+    receptive_field = math.prod(shape[2:])
+    return shape[1] * receptive_field, shape[0] * receptive_field
+
+
+def calculate_fan(tensor_or_shape: torch.Tensor | Sequence[int], mode: str) -> float:
+    """Return the fan named by ``mode``: ``fan_in``, ``fan_out`` or ``fan_avg`` (their mean).
+
+    Example:
+        >>> calculate_fan((10, 20), "fan_avg")
+        15.0
+    """
+    _validate.choice(mode, FAN_MODES, "mode")
+    fan_in, fan_out = calculate_fans(tensor_or_shape)
+    if mode == "fan_in":
+        return float(fan_in)
+    if mode == "fan_out":
+        return float(fan_out)
+    return (fan_in + fan_out) / 2.0
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """Return the recommended gain for a nonlinearity (same values as ``torch.nn.init``).
+
+    =================  ==================================================
+    nonlinearity       gain
+    =================  ==================================================
+    linear / conv*     1
+    sigmoid            1
+    tanh               5/3
+    relu               sqrt(2)
+    leaky_relu         sqrt(2 / (1 + negative_slope^2)), slope 0.01 default
+    selu               3/4
+    =================  ==================================================
+
+    Args:
+        nonlinearity: one of :data:`NONLINEARITIES`.
+        param: the negative slope for ``leaky_relu``; ignored otherwise.
+
+    Example:
+        >>> round(calculate_gain("relu"), 6)
+        1.414214
+    """
+    _validate.choice(nonlinearity, NONLINEARITIES, "nonlinearity")
+    if param is not None:
+        _validate.number(param, "param")
+    return float(torch.nn.init.calculate_gain(nonlinearity, param))  # type: ignore[arg-type]

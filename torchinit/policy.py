@@ -1,0 +1,270 @@
+"""Rules and policies: what to initialize, and with which strategy.
+
+A :class:`Policy` is an ordered list of :class:`Rule`\\ s. A rule picks tensors in one of two ways:
+
+* **module rules** match layers by type (``isinstance``, so subclasses match too; a tuple of
+  types is allowed) and/or by a glob on the layer's full dotted name, and give a strategy per
+  parameter name: ``Rule(nn.Conv2d, weight=KaimingNormal(), bias=Zeros())``. A parameter name
+  may be a dotted path into a child (``Rule(Bottleneck, params={"bn3.weight": Zeros()})``) or a
+  glob over the layer's own parameters (``Rule(nn.LSTM, params={"weight_hh_*": Orthogonal()})``).
+* **parameter rules** match parameters by a glob on their full dotted name, optionally only
+  inside layers of some types: ``Rule(param="**.bias", init=Zeros())``.
+
+Precedence: when several rules give a strategy to the same parameter, **the last rule wins**
+(like later lines of a config overriding earlier ones), so a general rule comes first and the
+exceptions after it. Each parameter is initialized at most once per call: the overridden
+strategies draw no random numbers.
+
+Name globs are described in :mod:`torchinit.patterns`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, get_args
+
+from torch import nn
+
+from torchinit import _validate
+from torchinit.errors import ArgumentTypeError, InvalidArgumentError, TorchInitError
+from torchinit.patterns import NameGlob
+from torchinit.strategies import Strategy, to_strategy
+
+__all__ = ["ORDERS", "Order", "Policy", "Rule"]
+
+Order = Literal["modules", "apply"]
+ORDERS: tuple[str, ...] = get_args(Order)
+
+
+def _types(value: Any) -> tuple[type[nn.Module], ...]:
+    if value is None:
+        return ()
+    candidates = value if isinstance(value, tuple) else (value,)
+    for candidate in candidates:
+        if not (isinstance(candidate, type) and issubclass(candidate, nn.Module)):
+            raise ArgumentTypeError(
+                "must be an nn.Module subclass or a tuple of them "
+                "(pass the class itself, e.g. nn.Conv2d, not its name)",
+                path="types",
+                got=value,
+            )
+    if not candidates:
+        raise InvalidArgumentError("must name at least one type", path="types", got=value)
+    return candidates
+
+
+def _glob(value: Any, path: str) -> NameGlob | None:
+    if value is None:
+        return None
+    try:
+        return NameGlob(value)
+    except TorchInitError as error:
+        raise error.prefixed(path) from None
+
+
+@dataclasses.dataclass(frozen=True, init=False)
+class Rule:
+    """One rule of a policy: which tensors it matches and the strategy each gets.
+
+    Args:
+        types: layer class(es) to match with ``isinstance`` (subclasses match too).
+        name: glob on the layer's full dotted name (``"layer*.0.conv1"``, ``"**.head"``).
+        param: glob on the parameter's full dotted name (``"**.bias"``); makes this a
+            parameter rule, which takes ``init`` instead of per-parameter strategies.
+        init: the strategy of a parameter rule.
+        params: strategies by parameter name, for names that are not valid keywords.
+        label: a short name shown in reports instead of the rule's description.
+        **strategies: strategies by parameter name (``weight=...``, ``bias=...``,
+            ``in_proj_weight=...``). A strategy may be a :class:`~torchinit.Strategy`, a
+            registered name (``"zeros"``) or ``{name: {arguments}}``.
+
+    Example:
+        >>> from torch import nn
+        >>> from torchinit import KaimingNormal
+        >>> rule = Rule(nn.Conv2d, weight=KaimingNormal(mode="fan_out"), bias="zeros")
+        >>> rule.describe()
+        'Conv2d'
+    """
+
+    types: tuple[type[nn.Module], ...]
+    name: str | None
+    param: str | None
+    strategies: tuple[tuple[str, Strategy], ...]
+    init: Strategy | None
+    label: str | None
+    _name_glob: NameGlob | None = dataclasses.field(repr=False, compare=False)
+    _param_glob: NameGlob | None = dataclasses.field(repr=False, compare=False)
+
+    def __init__(
+        self,
+        types: type[nn.Module] | tuple[type[nn.Module], ...] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        param: str | None = None,
+        init: Any = None,
+        params: Mapping[str, Any] | None = None,
+        label: str | None = None,
+        **strategies: Any,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "types", _types(types))
+        set_(self, "name", name)
+        set_(self, "param", param)
+        set_(self, "_name_glob", _glob(name, "name"))
+        set_(self, "_param_glob", _glob(param, "param"))
+        if label is not None:
+            _validate.string(label, "label")
+        set_(self, "label", label)
+
+        by_name: dict[str, Any] = {}
+        if params is not None:
+            if not isinstance(params, Mapping):
+                raise ArgumentTypeError(
+                    "must be a mapping of parameter name to strategy", path="params", got=params
+                )
+            by_name.update(params)
+        by_name.update(strategies)
+
+        if param is None:
+            if init is not None:
+                raise InvalidArgumentError(
+                    "is for parameter rules (with param=...); a layer rule names its "
+                    "parameters, e.g. weight=...",
+                    path="init",
+                    got=init,
+                )
+            if not self.types and name is None:
+                raise InvalidArgumentError(
+                    "a rule must match something: give types, name=... or param=...; "
+                    "to match every layer use name='**'",
+                    path="match",
+                )
+            if not by_name:
+                raise InvalidArgumentError(
+                    "a layer rule must give a strategy for at least one parameter, "
+                    "e.g. weight=... or bias=...",
+                    path="strategies",
+                )
+            if name is not None and self._name_glob is not None and self._name_glob.pattern == "":
+                raise InvalidArgumentError("must not be empty", path="name", got=name)
+            resolved = []
+            for key, spec in by_name.items():
+                _check_param_key(key)
+                resolved.append((key, to_strategy(spec, key)))
+            set_(self, "strategies", tuple(resolved))
+            set_(self, "init", None)
+        else:
+            if name is not None:
+                raise InvalidArgumentError(
+                    "a parameter rule matches full parameter names; put the layer part in "
+                    "the glob (e.g. param='layer1.**.bias') instead of name=...",
+                    path="name",
+                    got=name,
+                )
+            if by_name:
+                raise InvalidArgumentError(
+                    "a parameter rule takes one strategy as init=..., not per-parameter strategies",
+                    path=next(iter(by_name)),
+                    got=by_name[next(iter(by_name))],
+                )
+            if init is None:
+                raise InvalidArgumentError(
+                    "a parameter rule needs a strategy: init=...", path="init"
+                )
+            set_(self, "strategies", ())
+            set_(self, "init", to_strategy(init, "init"))
+
+    @property
+    def is_param_rule(self) -> bool:
+        """Whether this rule matches parameters by name (``param=``) rather than layers."""
+        return self.param is not None
+
+    def matches_type(self, module: nn.Module) -> bool:
+        """Whether ``module`` is an instance of one of the rule's types (all match if none)."""
+        return not self.types or isinstance(module, self.types)
+
+    def matches_module_name(self, names: Sequence[str]) -> bool:
+        """Whether any of a layer's full names matches the rule's ``name`` glob."""
+        glob = self._name_glob
+        return glob is None or any(glob.matches(name) for name in names)
+
+    def matches_param_name(self, names: Sequence[str]) -> bool:
+        """Whether any of a parameter's full names matches the rule's ``param`` glob."""
+        glob = self._param_glob
+        return glob is not None and any(glob.matches(name) for name in names)
+
+    def describe(self) -> str:
+        """The rule's label, or a short description of what it matches."""
+        if self.label is not None:
+            return self.label
+        parts = []
+        if self.types:
+            parts.append("|".join(t.__name__ for t in self.types))
+        if self.name is not None:
+            parts.append(f"name={self.name!r}")
+        if self.param is not None:
+            parts.append(f"param={self.param!r}")
+        return " ".join(parts)
+
+
+def _check_param_key(key: Any) -> None:
+    if not isinstance(key, str) or key == "":
+        raise ArgumentTypeError("parameter names must be non-empty strings", got=key)
+    glob = NameGlob(key) if any(char in key for char in "*?[") else None
+    if glob is not None and "." in key:
+        raise InvalidArgumentError(
+            "a parameter-name glob matches the layer's own parameters and cannot contain "
+            "dots; use a parameter rule (param='**.x*') for dotted globs",
+            path=key,
+        )
+
+
+@dataclasses.dataclass(frozen=True, init=False)
+class Policy:
+    """An ordered list of rules, applied by :func:`torchinit.init_model`.
+
+    Args:
+        rules: the rules, in order; for the same parameter the last matching rule wins.
+        name: a name shown in reports.
+        order: the traversal order that decides which random numbers each tensor gets:
+            ``"modules"`` (``model.modules()``, pre-order, as torchvision's init loops) or
+            ``"apply"`` (``model.apply(fn)``, children first, as Hugging Face).
+
+    Example:
+        >>> from torch import nn
+        >>> from torchinit import KaimingNormal, Normal
+        >>> policy = Policy([
+        ...     Rule(nn.Conv2d, weight=KaimingNormal(mode="fan_out"), bias="zeros"),
+        ...     Rule((nn.BatchNorm2d, nn.GroupNorm), weight="ones", bias="zeros"),
+        ...     Rule(nn.Linear, weight=Normal(0.0, 0.01), bias="zeros"),
+        ... ], name="vgg-like")
+        >>> len(policy.rules)
+        3
+    """
+
+    rules: tuple[Rule, ...]
+    name: str | None
+    order: str
+
+    def __init__(
+        self, rules: Sequence[Rule], *, name: str | None = None, order: Order = "modules"
+    ) -> None:
+        if isinstance(rules, (str, bytes, Rule)) or not isinstance(rules, Sequence):
+            raise ArgumentTypeError("must be a list of Rule", path="rules", got=rules)
+        if not rules:
+            raise InvalidArgumentError("must contain at least one rule", path="rules", got=[])
+        for index, rule in enumerate(rules):
+            if not isinstance(rule, Rule):
+                raise ArgumentTypeError("must be a Rule", path=f"rules[{index}]", got=rule)
+        if name is not None:
+            _validate.string(name, "name")
+        _validate.choice(order, ORDERS, "order")
+        object.__setattr__(self, "rules", tuple(rules))
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "order", order)
+
+    def then(self, *rules: Rule) -> Policy:
+        """A new policy with ``rules`` appended (so they take precedence)."""
+        return Policy([*self.rules, *rules], name=self.name, order=self.order)  # type: ignore[arg-type]
