@@ -7,6 +7,7 @@ the key path of the value being checked (``kaiming_normal.mode``).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +16,8 @@ from torchinit.errors import ArgumentTypeError, InvalidArgumentError, closest
 
 def number(value: Any, path: str) -> float:
     """Check that ``value`` is a finite real number (``bool`` is refused) and return it."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    # numbers.Real admits NumPy scalars too; bool is an int but never a meaningful number here
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ArgumentTypeError("must be a number", path=path, got=value)
     if not math.isfinite(value):
         raise InvalidArgumentError("must be finite", path=path, got=value)
@@ -40,11 +42,11 @@ def positive(value: Any, path: str) -> float:
 
 def integer(value: Any, path: str, *, minimum: int | None = None) -> int:
     """Check that ``value`` is an ``int`` (not ``bool``), optionally ``>= minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ArgumentTypeError("must be an integer", path=path, got=value)
     if minimum is not None and value < minimum:
         raise InvalidArgumentError(f"must be >= {minimum}", path=path, got=value)
-    return value
+    return int(value)
 
 
 def boolean(value: Any, path: str) -> bool:
@@ -62,7 +64,7 @@ def string(value: Any, path: str) -> str:
 
 
 def choice(value: Any, options: Sequence[str], path: str) -> str:
-    """Check that ``value`` is one of ``options``; suggest the closest on a typo."""
+    """Check that ``value`` is one of ``options`` (the message lists them)."""
     if not isinstance(value, str):
         raise ArgumentTypeError(f"must be one of {list(options)}", path=path, got=value)
     if value not in options:

@@ -32,8 +32,10 @@ _NOTHING: Any = object()
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:
     """Return the candidate closest to ``name`` (for "did you mean" hints), or ``None``."""
-    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    # case-insensitive, so that "VGG" finds "vgg"
+    by_lower = {candidate.lower(): candidate for candidate in candidates}
+    matches = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[matches[0]] if matches else None
 
 
 class TorchInitError(Exception):
@@ -90,13 +92,17 @@ class TorchInitError(Exception):
         return self._format()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self.problem, self.path, self.got, self.where))
+        # the "no value" marker is identity-based, so a copy must not carry it as a value
+        got = (self.got,) if self.has_value else ()
+        return (_rebuild, (type(self), self.problem, self.path, self.where, *got))
 
 
 def _rebuild(
-    cls: type[TorchInitError], problem: str, path: str, got: Any, where: str
+    cls: type[TorchInitError], problem: str, path: str, where: str, *got: Any
 ) -> TorchInitError:
-    return cls(problem, path=path, got=got, where=where)
+    if got:
+        return cls(problem, path=path, got=got[0], where=where)
+    return cls(problem, path=path, where=where)
 
 
 class InvalidArgumentError(TorchInitError, ValueError):

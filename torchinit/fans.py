@@ -13,7 +13,7 @@ from typing import Literal, get_args
 import torch
 
 from torchinit import _validate
-from torchinit.errors import InvalidArgumentError
+from torchinit.errors import ArgumentTypeError, InvalidArgumentError
 
 __all__ = [
     "FAN_MODES",
@@ -48,7 +48,13 @@ NONLINEARITIES: tuple[str, ...] = get_args(Nonlinearity)
 def _shape_of(tensor_or_shape: torch.Tensor | Sequence[int]) -> tuple[int, ...]:
     if isinstance(tensor_or_shape, torch.Tensor):
         return tuple(tensor_or_shape.shape)
-    return tuple(int(size) for size in tensor_or_shape)
+    if not isinstance(tensor_or_shape, Sequence) or not all(
+        isinstance(size, int) and not isinstance(size, bool) for size in tensor_or_shape
+    ):
+        raise ArgumentTypeError(
+            "must be a tensor or a sequence of ints", path="shape", got=tensor_or_shape
+        )
+    return tuple(tensor_or_shape)
 
 
 def calculate_fans(tensor_or_shape: torch.Tensor | Sequence[int]) -> tuple[int, int]:

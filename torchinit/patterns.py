@@ -2,7 +2,8 @@
 
 * ``*`` matches any run of characters within one dotted component (never a dot);
 * ``?`` matches one character within a component, ``[abc]`` one of a set, as in ``fnmatch``;
-* ``**`` as a whole component matches zero or more whole components;
+* ``**`` as a whole component matches zero or more whole components (so ``**`` alone matches
+  every name, the root module's empty name included);
 * matching is case-sensitive and always against the whole name.
 
 =====================  ==========================================  ======================
@@ -44,13 +45,17 @@ def _component_regex(component: str, pattern: str) -> str:
         elif char == "?":
             out.append(r"[^.]")
         elif char == "[":
-            end = component.find("]", i + 1)
+            start = i + 1
+            negate = component.startswith("!", start)
+            if negate:
+                start += 1
+            # as in fnmatch, a ']' right after '[' or '[!' is a literal member of the set
+            end = component.find("]", start + 1 if component.startswith("]", start) else start)
             if end == -1:
                 raise InvalidArgumentError("unclosed '['", got=pattern)
-            body = component[i + 1 : end]
-            if body.startswith("!"):
-                body = "^" + body[1:]
-            out.append(f"[{body}]")
+            body = "".join("\\" + c if c in "\\^[]" else c for c in component[start:end])
+            # a negated set never matches the dot between components
+            out.append(f"[^.{body}]" if negate else f"[{body}]")
             i = end
         else:
             out.append(re.escape(char))
@@ -88,10 +93,19 @@ class NameGlob:
         ]
         # Names are matched with a trailing dot so that every component, the last included,
         # ends in one; this lets '**' stand for zero or more whole components anywhere.
-        object.__setattr__(self, "_regex", re.compile("".join(pieces)))
+        try:
+            regex = re.compile("".join(pieces))
+        except re.error:
+            raise InvalidArgumentError("invalid character set", got=self.pattern) from None
+        object.__setattr__(self, "_regex", regex)
 
     def matches(self, name: str) -> bool:
-        """Whether ``name`` matches the whole glob."""
+        """Whether ``name`` matches the whole glob.
+
+        The root module's name is ``""`` (zero components): only ``**`` matches it.
+        """
+        if name == "":
+            return all(component == "**" for component in self.pattern.split("."))
         return self._regex.fullmatch(name + ".") is not None
 
     @property

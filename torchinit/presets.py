@@ -25,7 +25,7 @@ from typing import Any
 from torch import nn
 
 from torchinit import _validate
-from torchinit.errors import ArgumentTypeError, UnknownNameError
+from torchinit.errors import ArgumentTypeError, InvalidArgumentError, UnknownNameError
 from torchinit.policy import Policy, Rule
 from torchinit.registry import Registry
 from torchinit.strategies import KaimingNormal, Normal, Ones, Zeros
@@ -117,6 +117,18 @@ def get_preset(name: str, /, **options: Any) -> Policy:
     return policy
 
 
+#: The normalization layers whose weight "zero-init residual" options may zero.
+NORM_LAYERS: tuple[type[nn.Module], ...] = (
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.BatchNorm3d,
+    nn.SyncBatchNorm,
+    nn.GroupNorm,
+    nn.LayerNorm,
+    nn.RMSNorm,
+)
+
+
 def _torchvision_class(module: str, name: str) -> type[nn.Module] | None:
     # Only when the user already imported torchvision: presets never import it themselves.
     loaded = sys.modules.get(module)
@@ -140,10 +152,12 @@ def resnet(*, zero_init_residual: bool = False, residual_norms: Sequence[str] = 
             so that each block starts as the identity. For torchvision models: ``bn3`` of
             every ``Bottleneck`` and ``bn2`` of every ``BasicBlock``.
         residual_norms: for your own ResNet-like models, globs naming those last norm layers
-            (e.g. ``["layer*.*.bn3"]``), zeroed when ``zero_init_residual`` is true.
+            (e.g. ``["layer*.*.bn3"]``), zeroed when ``zero_init_residual`` is true. Only
+            normalization layers (:data:`NORM_LAYERS`) match. Required with
+            ``zero_init_residual`` unless torchvision is imported.
 
     Example:
-        >>> get_preset("resnet", zero_init_residual=True).name
+        >>> get_preset("resnet", zero_init_residual=True, residual_norms=["**.bn2"]).name
         'resnet'
     """
     if isinstance(residual_norms, str) or not all(isinstance(g, str) for g in residual_norms):
@@ -152,19 +166,30 @@ def resnet(*, zero_init_residual: bool = False, residual_norms: Sequence[str] = 
             path="resnet.residual_norms",
             got=residual_norms,
         )
+    blocks = [
+        (cls, norm)
+        for block, norm in (("Bottleneck", "bn3"), ("BasicBlock", "bn2"))
+        if (cls := _torchvision_class("torchvision.models.resnet", block)) is not None
+    ]
+    if zero_init_residual and not residual_norms and not blocks:
+        raise InvalidArgumentError(
+            "needs residual_norms=[...] (globs naming the last norm layer of each residual "
+            "branch) for a model that is not torchvision's",
+            path="resnet.zero_init_residual",
+            got=True,
+        )
     rules = [
         Rule(nn.Conv2d, weight=KaimingNormal(mode="fan_out", nonlinearity="relu"), label="conv"),
         Rule((nn.BatchNorm2d, nn.GroupNorm), weight=Ones(), bias=Zeros(), label="norm"),
     ]
     if zero_init_residual:
-        for block, norm in (("Bottleneck", "bn3"), ("BasicBlock", "bn2")):
-            cls = _torchvision_class("torchvision.models.resnet", block)
-            if cls is not None:
-                rules.append(
-                    Rule(cls, params={f"{norm}.weight": Zeros()}, label=f"zero-init {block}.{norm}")
-                )
         rules.extend(
-            Rule(name=glob, weight=Zeros(), label="zero-init residual") for glob in residual_norms
+            Rule(cls, params={f"{norm}.weight": Zeros()}, label=f"zero-init {cls.__name__}.{norm}")
+            for cls, norm in blocks
+        )
+        rules.extend(
+            Rule(NORM_LAYERS, name=glob, weight=Zeros(), label="zero-init residual")
+            for glob in residual_norms
         )
     return Policy(rules, name="resnet")
 

@@ -29,6 +29,8 @@ class ReportEntry:
         strategy: the strategy that was (or would be) applied.
         reason: why a matched tensor was skipped.
         aliases: the tensor's other names (tied weights, shared layers).
+        overridden: indices of earlier rules that matched the tensor too and were overridden
+            by ``rule`` (the last matching rule wins).
     """
 
     name: str
@@ -40,6 +42,7 @@ class ReportEntry:
     strategy: Strategy | None = None
     reason: str | None = None
     aliases: tuple[str, ...] = ()
+    overridden: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as JSON-ready data."""
@@ -53,6 +56,7 @@ class ReportEntry:
             "strategy": self.strategy.to_spec() if self.strategy is not None else None,
             "reason": self.reason,
             "aliases": list(self.aliases),
+            "overridden": list(self.overridden),
         }
 
 
@@ -117,10 +121,12 @@ class InitReport:
 
     def summary(self) -> str:
         """One line: what was (or would be) done."""
+        count = len(self.initialized)
+        noun = "tensor" if count == 1 else "tensors"
         verb = "initialized" if self.applied else "to initialize"
         return (
             f"torchinit: policy {self.policy!r} on {self.model} (order={self.order}): "
-            f"{len(self.initialized)} tensors {verb}, {len(self.unmatched)} unmatched, "
+            f"{count} {noun} {verb}, {len(self.unmatched)} unmatched, "
             f"{len(self.skipped)} skipped, {len(self.excluded)} excluded"
         )
 
@@ -131,6 +137,8 @@ class InitReport:
                 continue
             name = entry.name + (f" (= {', '.join(entry.aliases)})" if entry.aliases else "")
             rule = f"rules[{entry.rule}] {entry.rule_label}"
+            if entry.overridden:
+                rule += " (over " + ", ".join(f"rules[{i}]" for i in entry.overridden) + ")"
             strategy = entry.strategy.describe() if entry.strategy is not None else ""
             rows.append((name, _shape(entry.shape), rule, strategy))
         widths = [max(len(row[column]) for row in rows) for column in range(3)]

@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import inspect
 import math
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Literal, cast, get_args
 
@@ -93,6 +94,16 @@ class Strategy:
     #: Strategies that reset a whole layer rather than fill one tensor (see TorchDefault).
     module_level: ClassVar[bool] = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        call = cls.__dict__.get("__call__")
+        if call is not None and not getattr(call, "_torchinit_no_grad", False):
+            # Like torch.nn.init's functions, a strategy may be called on a Parameter that
+            # requires grad: every subclass's __call__ runs under no_grad.
+            wrapped = torch.no_grad()(call)
+            wrapped._torchinit_no_grad = True
+            cls.__call__ = wrapped  # type: ignore[method-assign]
+
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
@@ -101,13 +112,13 @@ class Strategy:
     def check_shape(self, shape: Sequence[int]) -> str | None:
         """Return why a tensor of ``shape`` cannot be filled, or ``None`` if it can."""
         ndim = len(shape)
-        if ndim < self.min_ndim:
+        if self.min_ndim <= ndim and (self.max_ndim is None or ndim <= self.max_ndim):
+            return None
+        if self.max_ndim is None:
             return f"needs a tensor with at least {self.min_ndim} dimensions"
-        if self.max_ndim is not None and ndim > self.max_ndim:
-            if self.max_ndim == self.min_ndim:
-                return f"needs a tensor with exactly {self.min_ndim} dimensions"
-            return f"needs a tensor with {self.min_ndim} to {self.max_ndim} dimensions"
-        return None
+        if self.max_ndim == self.min_ndim:
+            return f"needs a tensor with exactly {self.min_ndim} dimensions"
+        return f"needs a tensor with {self.min_ndim} to {self.max_ndim} dimensions"
 
     def arguments(self) -> dict[str, Any]:
         """The strategy's arguments by name, in declaration order."""
@@ -157,7 +168,9 @@ def register_strategy(name: str, *, overwrite: bool = False) -> Any:
                 "must be a subclass of torchinit.Strategy", path=f"strategy {name!r}", got=cls
             )
         STRATEGIES.add(name, cls, overwrite=overwrite)
-        cls.name = name
+        if not cls.__dict__.get("name"):
+            # a class registered again under another name keeps its first name (an alias)
+            cls.name = name
         return cls
 
     return decorate
@@ -181,6 +194,8 @@ def _build(cls: type[Strategy], name: str, arguments: Mapping[str, Any]) -> Stra
     signature = inspect.signature(cls)
     accepted = list(signature.parameters)
     for key in arguments:
+        if not isinstance(key, str):
+            raise ArgumentTypeError("argument names must be strings", path=name, got=key)
         if key not in signature.parameters:
             hint = _validate.closest_hint(key, accepted)
             raise UnknownNameError(
@@ -218,7 +233,7 @@ def to_strategy(spec: Any, path: str = "") -> Strategy:
                 raise ArgumentTypeError(
                     "arguments must be a mapping of name to value", path=cls.name, got=arguments
                 )
-            return get_strategy(name, **arguments)
+            return _build(STRATEGIES.lookup(name, ""), name, arguments)
     except (ArgumentTypeError, InvalidArgumentError, UnknownNameError) as error:
         raise (error.prefixed(path) if path else error) from None
     raise ArgumentTypeError(
@@ -336,7 +351,9 @@ class Dirac(Strategy):
     max_ndim: ClassVar[int | None] = 5
 
     def __post_init__(self) -> None:
-        _validate.integer(self.groups, f"{self.name}.groups", minimum=1)
+        object.__setattr__(
+            self, "groups", _validate.integer(self.groups, f"{self.name}.groups", minimum=1)
+        )
 
     def check_shape(self, shape: Sequence[int]) -> str | None:
         problem = super().check_shape(shape)
@@ -374,10 +391,12 @@ class Uniform(Strategy):
     b: float = 1.0
 
     def __post_init__(self) -> None:
-        _float(self, "a", _validate.number(self.a, f"{self.name}.a"))
-        _float(self, "b", _validate.number(self.b, f"{self.name}.b"))
-        if self.b < self.a:
-            raise InvalidArgumentError(f"must be >= a={self.a}", path=f"{self.name}.b", got=self.b)
+        a = _validate.number(self.a, f"{self.name}.a")
+        b = _validate.number(self.b, f"{self.name}.b")
+        if b < a:
+            raise InvalidArgumentError(f"must be >= a={a}", path=f"{self.name}.b", got=self.b)
+        _float(self, "a", a)
+        _float(self, "b", b)
 
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
@@ -428,7 +447,7 @@ class TruncNormal(Strategy):
 
     Args:
         mean: mean of the normal before truncation.
-        std: standard deviation before truncation, ``>= 0``.
+        std: standard deviation before truncation, ``> 0``.
         a: lower cut-off (absolute value).
         b: upper cut-off (absolute value), ``> a``.
 
@@ -446,11 +465,14 @@ class TruncNormal(Strategy):
 
     def __post_init__(self) -> None:
         _float(self, "mean", _validate.number(self.mean, f"{self.name}.mean"))
-        _float(self, "std", _validate.non_negative(self.std, f"{self.name}.std"))
-        _float(self, "a", _validate.number(self.a, f"{self.name}.a"))
-        _float(self, "b", _validate.number(self.b, f"{self.name}.b"))
-        if self.b <= self.a:
-            raise InvalidArgumentError(f"must be > a={self.a}", path=f"{self.name}.b", got=self.b)
+        # torch divides by std when truncating, so 0 is not allowed here (unlike normal)
+        _float(self, "std", _validate.positive(self.std, f"{self.name}.std"))
+        a = _validate.number(self.a, f"{self.name}.a")
+        b = _validate.number(self.b, f"{self.name}.b")
+        if b <= a:
+            raise InvalidArgumentError(f"must be > a={a}", path=f"{self.name}.b", got=self.b)
+        _float(self, "a", a)
+        _float(self, "b", b)
 
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
@@ -500,6 +522,10 @@ class Sparse(Strategy):
     Martens, "Deep learning via Hessian-free optimization" (2010). In each column a fraction
     ``sparsity`` of the entries is zero; the others are drawn from N(0, std²).
 
+    With a ``generator``, the zero pattern is drawn from it too (``torch.nn.init.sparse_``
+    draws it from the global generator even when given one); without, the values equal
+    torch's.
+
     Args:
         sparsity: fraction of zeros per column, in [0, 1).
         std: standard deviation of the non-zero entries, ``>= 0``.
@@ -528,7 +554,17 @@ class Sparse(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        return nn.init.sparse_(tensor, self.sparsity, self.std, generator=generator)
+        if generator is None:
+            return nn.init.sparse_(tensor, self.sparsity, self.std)
+        # torch's sparse_ draws its zero pattern with randperm from the global generator even
+        # when given one; draw it from ``generator`` too, in the same order as torch does.
+        rows, cols = tensor.shape
+        num_zeros = math.ceil(self.sparsity * rows)
+        tensor.normal_(0.0, self.std, generator=generator)
+        for column in range(cols):
+            rows_to_zero = torch.randperm(rows, generator=generator, device=generator.device)
+            tensor[rows_to_zero[:num_zeros].to(tensor.device), column] = 0
+        return tensor
 
 
 # --------------------------------------------------------------------------- variance scaling
@@ -589,6 +625,9 @@ class VarianceScaling(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        if tensor.numel() == 0:
+            warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+            return tensor
         std = self.std(tensor)
         if self.distribution == "normal":
             return nn.init.normal_(tensor, 0.0, std, generator=generator)

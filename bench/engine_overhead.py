@@ -1,0 +1,173 @@
+"""How much slower is ``torchinit.init_model`` than the hand-written loop it replaces?
+
+Not a test: run it and read the numbers::
+
+    python bench/engine_overhead.py --rounds 7
+
+Two models:
+
+* torchvision's ``resnet50`` (weights=None): torchvision's own init loop (copied from
+  ``torchvision/models/resnet.py``) versus ``torchinit.init_model(model, "resnet")``. Here the
+  time goes into drawing 23M normal numbers, and the target is a ratio of at most 1.05;
+* 10,000 small modules (``nn.Sequential`` of 5,000 x ``(Linear(8, 8), LayerNorm(8))``): a hand
+  loop versus the equivalent ``torchinit.Policy``. Here the tensors are tiny and the time is
+  the engine's per-module bookkeeping (informational; the target is a ratio of at most 1.2).
+
+Both sides run on the same model, alternately, each round under the same
+``torch.manual_seed``; each side's median over the rounds is reported. The two sides are
+also checked to produce bit-identical tensors. ``plan`` is ``torchinit.plan`` alone (resolve and
+validate, no tensor touched).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+import torchinit
+
+
+def torchvision_resnet_loop(model: nn.Module) -> None:
+    """The init loop of ``torchvision.models.ResNet.__init__`` (zero_init_residual=False)."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.constant_(m.weight, 1)
+            nn.init.constant_(m.bias, 0)
+
+
+def many_small_modules(pairs: int = 5_000) -> nn.Module:
+    layers: list[nn.Module] = []
+    for _ in range(pairs):
+        layers += [nn.Linear(8, 8), nn.LayerNorm(8)]
+    return nn.Sequential(*layers)
+
+
+def hand_loop_small(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+SMALL_POLICY = torchinit.Policy(
+    [
+        torchinit.Rule(
+            nn.Linear, weight=torchinit.KaimingNormal(nonlinearity="relu"), bias="zeros"
+        ),
+        torchinit.Rule(nn.LayerNorm, weight="ones", bias="zeros"),
+    ],
+    name="small",
+)
+
+
+ModelFn = Callable[[nn.Module], object]
+
+
+def _timed(fn: ModelFn, model: nn.Module, seed: int) -> float:
+    gc.collect()
+    torch.manual_seed(seed)
+    start = time.perf_counter()
+    with torch.no_grad():
+        fn(model)
+    return time.perf_counter() - start
+
+
+def _snapshot(model: nn.Module) -> list[torch.Tensor]:
+    return [t.detach().clone() for t in model.state_dict().values()]
+
+
+def compare(
+    title: str,
+    model: nn.Module,
+    baseline: ModelFn,
+    candidate: ModelFn,
+    planner: ModelFn,
+    rounds: int,
+) -> float:
+    # warm-up, and a check that both sides fill the model identically
+    torch.manual_seed(0)
+    with torch.no_grad():
+        baseline(model)
+    expected = _snapshot(model)
+    torch.manual_seed(0)
+    candidate(model)
+    identical = all(torch.equal(a, b) for a, b in zip(expected, _snapshot(model), strict=True))
+    del expected
+    planner(model)
+
+    base_times, cand_times, plan_times = [], [], []
+    for round_ in range(rounds):
+        seed = 1000 + round_
+        # alternate which side goes first, so drifts (caches, clocks) hit both alike
+        if round_ % 2 == 0:
+            base_times.append(_timed(baseline, model, seed))
+            cand_times.append(_timed(candidate, model, seed))
+        else:
+            cand_times.append(_timed(candidate, model, seed))
+            base_times.append(_timed(baseline, model, seed))
+        plan_times.append(_timed(planner, model, seed))
+
+    base = statistics.median(base_times) * 1e3
+    cand = statistics.median(cand_times) * 1e3
+    planned = statistics.median(plan_times) * 1e3
+    ratio = cand / base
+    print(f"{title}")
+    print(f"  bit-identical results:  {identical}")
+    print(f"  hand loop (median):     {base:9.2f} ms   (min {min(base_times) * 1e3:.2f})")
+    print(f"  torchinit (median):     {cand:9.2f} ms   (min {min(cand_times) * 1e3:.2f})")
+    print(f"  torchinit.plan only:    {planned:9.2f} ms")
+    print(f"  ratio torchinit/loop:   {ratio:9.3f}")
+    return ratio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=7, help="timed rounds per side (median)")
+    args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be >= 1")
+
+    import torchvision  # imported here: torchinit itself never imports it
+
+    print(f"torch {torch.__version__}, torchvision {torchvision.__version__}")
+    print(f"os.cpu_count() = {os.cpu_count()}, torch.get_num_threads() = {torch.get_num_threads()}")
+    print(f"rounds = {args.rounds}")
+    print()
+
+    ratio = compare(
+        "resnet50: torchvision's init loop vs init_model(model, 'resnet')",
+        torchvision.models.resnet50(weights=None),
+        torchvision_resnet_loop,
+        lambda model: torchinit.init_model(model, "resnet"),
+        lambda model: torchinit.plan(model, "resnet"),
+        args.rounds,
+    )
+    print(f"  target <= 1.05:         {'met' if ratio <= 1.05 else 'NOT met'}")
+    print()
+    gc.collect()
+
+    ratio = compare(
+        "5,000 x (Linear(8, 8), LayerNorm(8)) = 10,000 modules: hand loop vs Policy",
+        many_small_modules(),
+        hand_loop_small,
+        lambda model: torchinit.init_model(model, SMALL_POLICY),
+        lambda model: torchinit.plan(model, SMALL_POLICY),
+        args.rounds,
+    )
+    print(f"  (informational; later target <= 1.2: {'met' if ratio <= 1.2 else 'not met'})")
+
+
+if __name__ == "__main__":
+    main()

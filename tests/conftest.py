@@ -1,0 +1,139 @@
+"""Shared test helpers.
+
+``torchvision_init_disabled`` switches off *only* a torchvision model file's own init loop, so
+that a test can run torchinit's preset in its place and compare the result with torchvision's
+own model bit for bit.
+
+torchvision's model files call ``nn.init.kaiming_normal_(...)`` (or ``torch.nn.init.*_`` or
+``init.*_``) through their module globals. Patching ``torch.nn.init`` itself would be wrong: the
+layer constructors (``nn.Conv2d(...)`` and so on) call ``torch.nn.init`` too, in their
+``reset_parameters``, and those calls must still happen and draw their random numbers. So the
+helper replaces, in the torchvision model module only, each global that *is* ``torch``,
+``torch.nn`` or ``torch.nn.init`` (or a ``torch.nn.init`` function imported by name) with a proxy
+that forwards everything to the real object except the in-place ``*_`` init functions, which
+become no-ops returning their tensor. Constructors still resolve to the real classes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+from unittest import mock
+
+import pytest
+import torch
+import torch.nn
+import torch.nn.init
+
+
+@dataclasses.dataclass
+class SuppressedCalls:
+    """The names of the ``torch.nn.init`` functions a disabled module tried to call."""
+
+    calls: list[str] = dataclasses.field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.calls)
+
+
+def _is_inplace_init(name: str, value: Any) -> bool:
+    return name.endswith("_") and not name.startswith("_") and callable(value)
+
+
+def _noop(name: str, record: SuppressedCalls) -> Callable[..., Any]:
+    def noop(tensor: Any = None, *args: Any, **kwargs: Any) -> Any:
+        record.calls.append(name)
+        return tensor
+
+    noop.__name__ = name
+    return noop
+
+
+class _Proxy(types.ModuleType):
+    """A stand-in for a module: forwards attribute lookups, except the overridden ones."""
+
+    def __init__(self, real: types.ModuleType, overrides: dict[str, Any]) -> None:
+        super().__init__(real.__name__, real.__doc__)
+        self._real = real
+        self.__dict__.update(overrides)
+
+    def __getattr__(self, name: str) -> Any:  # only called when normal lookup fails
+        return getattr(self._real, name)
+
+    def __repr__(self) -> str:
+        return f"<init-disabled proxy of {self._real.__name__}>"
+
+
+def _proxies(record: SuppressedCalls) -> dict[int, Any]:
+    """Proxies of ``torch.nn.init``, ``torch.nn`` and ``torch``, keyed by the real object's id."""
+    real_init = torch.nn.init
+    noops = {
+        name: _noop(name, record)
+        for name, value in vars(real_init).items()
+        if _is_inplace_init(name, value)
+    }
+    init_proxy = _Proxy(real_init, noops)
+    nn_proxy = _Proxy(torch.nn, {"init": init_proxy})
+    torch_proxy = _Proxy(torch, {"nn": nn_proxy})
+    proxies: dict[int, Any] = {
+        id(real_init): init_proxy,
+        id(torch.nn): nn_proxy,
+        id(torch): torch_proxy,
+    }
+    for name, noop in noops.items():
+        proxies[id(getattr(real_init, name))] = noop
+    return proxies
+
+
+@contextlib.contextmanager
+def torchvision_init_disabled(*modules: types.ModuleType | str) -> Iterator[SuppressedCalls]:
+    """Disable the init loops written in ``modules`` (e.g. ``torchvision.models.resnet``).
+
+    A module may be given by name (``"torchvision.models.googlenet"``).
+
+    Inside the ``with`` block, the calls that code in those modules makes to
+    ``torch.nn.init``'s in-place functions do nothing (and are recorded in the yielded
+    :class:`SuppressedCalls`); every other use of ``torch``/``nn`` there is unchanged, and layer
+    constructors run their own ``reset_parameters`` as usual. The globals are restored on exit.
+
+    Raises ``AssertionError`` if a module has no global through which it could reach
+    ``torch.nn.init``: there would be nothing to disable, and a test relying on it would prove
+    nothing.
+    """
+    record = SuppressedCalls()
+    proxies = _proxies(record)
+    with contextlib.ExitStack() as stack:
+        for given in modules:
+            module = importlib.import_module(given) if isinstance(given, str) else given
+            assert isinstance(module, types.ModuleType), (
+                f"expected a module or a module name, got {given!r} (some torchvision model "
+                "modules are shadowed by a function of the same name, e.g. "
+                "torchvision.models.googlenet: pass 'torchvision.models.googlenet' instead)"
+            )
+            patched = []
+            for name, value in list(vars(module).items()):
+                proxy = proxies.get(id(value))
+                if proxy is not None:
+                    stack.enter_context(mock.patch.object(module, name, proxy))
+                    patched.append(name)
+            assert patched, f"{module.__name__} has no global referring to torch.nn.init"
+        yield record
+
+
+@pytest.fixture
+def init_disabled() -> Callable[..., contextlib.AbstractContextManager[SuppressedCalls]]:
+    """The :func:`torchvision_init_disabled` context manager (tests/ is not a package)."""
+    return torchvision_init_disabled
+
+
+@pytest.fixture
+def tv_models() -> types.ModuleType:
+    """``torchvision.models``, or skip the test when torchvision is not installed."""
+    pytest.importorskip("torchvision", reason="torchvision is not installed")
+    import torchvision.models
+
+    return torchvision.models

@@ -1,0 +1,584 @@
+"""torchinit.engine: resolution, precedence, traversal order, all-or-nothing, execution."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import parametrizations, parametrize
+
+import torchinit as ti
+
+
+class Block(nn.Module):
+    def __init__(self, width: int = 4) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(width, width, 3, bias=False)
+        self.bn = nn.BatchNorm2d(width)
+        self.fc = nn.Linear(width, width)
+        # a layer with parameters of its own and children: pre-order and apply order differ
+        self.scale = nn.Parameter(torch.ones(width))
+
+
+class Net(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3)
+        self.blocks = nn.Sequential(Block(), Block())
+        self.head = nn.Linear(4, 10)
+
+
+def state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {
+        key: value.clone()
+        for key, value in model.state_dict().items()
+        if not isinstance(value, nn.parameter.UninitializedTensorMixin)
+    }
+
+
+def assert_same_state(a: nn.Module | dict[str, torch.Tensor], b: nn.Module) -> None:
+    left = a if isinstance(a, dict) else state(a)
+    right = state(b)
+    assert left.keys() == right.keys()
+    for key in left:
+        assert torch.equal(left[key], right[key]), key
+
+
+KAIMING = ti.KaimingNormal(mode="fan_out", nonlinearity="relu")
+POLICY = ti.Policy(
+    [
+        ti.Rule(nn.Conv2d, weight=KAIMING, bias=ti.Normal(0.0, 0.1)),
+        ti.Rule(nn.BatchNorm2d, weight=ti.Uniform(0.5, 1.5), bias="zeros"),
+        ti.Rule(nn.Linear, weight=ti.XavierUniform(), bias=ti.Normal(0.0, 0.01)),
+        ti.Rule(Block, scale=ti.Normal(1.0, 0.1)),
+    ],
+    name="test",
+)
+
+
+def hand_written(module: nn.Module) -> None:
+    if isinstance(module, nn.Conv2d):
+        nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        if module.bias is not None:
+            nn.init.normal_(module.bias, 0.0, 0.1)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.uniform_(module.weight, 0.5, 1.5)
+        nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        nn.init.normal_(module.bias, 0.0, 0.01)
+    elif isinstance(module, Block):
+        nn.init.normal_(module.scale, 1.0, 0.1)
+
+
+# --------------------------------------------------------------------------- traversal order
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_modules_order_matches_a_modules_loop(seed: int) -> None:
+    torch.manual_seed(seed)
+    expected = Net()
+    actual = copy.deepcopy(expected)
+    torch.manual_seed(seed)
+    for module in expected.modules():
+        hand_written(module)
+    torch.manual_seed(seed)
+    ti.init_model(actual, POLICY)
+    assert_same_state(expected, actual)
+    assert torch.equal(torch.rand(3), (torch.manual_seed(seed), torch.rand(3))[1]) is False
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_apply_order_matches_model_apply(seed: int) -> None:
+    torch.manual_seed(seed)
+    expected = Net()
+    actual = copy.deepcopy(expected)
+    in_modules_order = copy.deepcopy(expected)
+    torch.manual_seed(seed)
+    expected.apply(hand_written)
+    torch.manual_seed(seed)
+    ti.init_model(actual, POLICY, order="apply")
+    assert_same_state(expected, actual)
+    torch.manual_seed(seed)
+    ti.init_model(in_modules_order, POLICY)
+    assert not torch.equal(in_modules_order.blocks[1].fc.weight, actual.blocks[1].fc.weight)
+
+
+def test_policy_order_is_the_default_and_init_model_overrides_it() -> None:
+    apply_policy = ti.Policy(POLICY.rules, order="apply")
+    torch.manual_seed(1)
+    a = Net()
+    b = copy.deepcopy(a)
+    c = copy.deepcopy(a)
+    torch.manual_seed(1)
+    ti.init_model(a, apply_policy)
+    torch.manual_seed(1)
+    ti.init_model(b, POLICY, order="apply")
+    torch.manual_seed(1)
+    report = ti.init_model(c, apply_policy, order="modules")
+    assert_same_state(a, b)
+    assert report.order == "modules"
+    assert not torch.equal(a.blocks[1].fc.weight, c.blocks[1].fc.weight)
+
+
+# --------------------------------------------------------------------------- precedence
+
+
+def test_later_rule_wins_and_overridden_strategy_draws_nothing() -> None:
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4))
+    expected = copy.deepcopy(model)
+    policy = ti.Policy(
+        [
+            ti.Rule(nn.Linear, weight=ti.Normal(), bias=ti.Normal()),
+            ti.Rule(name="0", weight="ones"),
+        ]
+    )
+    torch.manual_seed(3)
+    report = ti.init_model(model, policy)
+    torch.manual_seed(3)
+    nn.init.ones_(expected[0].weight)
+    nn.init.normal_(expected[0].bias)
+    nn.init.normal_(expected[1].weight)
+    nn.init.normal_(expected[1].bias)
+    assert_same_state(expected, model)
+    assert report["0.weight"].rule == 1
+    assert report["0.bias"].rule == 0
+
+
+def test_zero_init_residual_style_override_after_general_norm_rule() -> None:
+    model = Net()
+    policy = ti.Policy(
+        [
+            ti.Rule(nn.BatchNorm2d, weight="ones", bias="zeros"),
+            ti.Rule(Block, params={"bn.weight": ti.Zeros()}),
+        ]
+    )
+    report = ti.init_model(model, policy)
+    for block in model.blocks:
+        assert torch.equal(block.bn.weight, torch.zeros(4))
+        assert torch.equal(block.bn.bias, torch.zeros(4))
+    assert report["blocks.0.bn.weight"].rule_label == "Block"
+
+
+def test_parameter_rule_with_types_restricts_owner() -> None:
+    model = Net()
+    report = ti.init_model(model, ti.Policy([ti.Rule(nn.Linear, param="**.bias", init="ones")]))
+    assert torch.equal(model.head.bias, torch.ones(10))
+    assert report["stem.bias"].status == "unmatched"
+    assert [e.name for e in report.initialized] == [
+        "blocks.0.fc.bias",
+        "blocks.1.fc.bias",
+        "head.bias",
+    ]
+
+
+def test_glob_parameter_keys_match_the_layers_own_parameters() -> None:
+    lstm = nn.LSTM(4, 8, num_layers=2)
+    rule = ti.Rule(nn.LSTM, params={"weight_hh_*": ti.Orthogonal(), "bias_*": "zeros"})
+    report = ti.init_model(lstm, ti.Policy([rule]))
+    assert [e.name for e in report.initialized] == [
+        "weight_hh_l0",
+        "bias_ih_l0",
+        "bias_hh_l0",
+        "weight_hh_l1",
+        "bias_ih_l1",
+        "bias_hh_l1",
+    ]
+    w = lstm.weight_hh_l1
+    assert torch.allclose(w.T @ w, torch.eye(8), atol=1e-5)
+
+
+def test_name_glob_rule_matches_whole_dotted_names() -> None:
+    model = Net()
+    report = ti.plan(model, ti.Policy([ti.Rule(name="blocks.*.fc", weight="zeros")]))
+    assert [e.name for e in report.initialized] == ["blocks.0.fc.weight", "blocks.1.fc.weight"]
+
+
+# --------------------------------------------------------------------------- identity and sharing
+
+
+def test_parameters_are_filled_in_place_and_never_replaced() -> None:
+    model = Net().double()
+    before = {name: p for name, p in model.named_parameters()}
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    ti.init_model(model, POLICY)
+    after = dict(model.named_parameters())
+    assert all(before[name] is after[name] for name in before)
+    assert all(p.dtype == torch.float64 and p.requires_grad for p in after.values())
+    assert all(p.grad_fn is None for p in after.values())
+    assert optimizer.param_groups[0]["params"][0] is model.stem.weight
+
+
+class Tied(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(10, 4)
+        self.lm_head = nn.Linear(4, 10, bias=False)
+        self.lm_head.weight = self.embed.weight
+
+
+def test_tied_parameter_is_initialized_once_under_all_its_names() -> None:
+    model = Tied()
+    policy = ti.Policy([ti.Rule((nn.Embedding, nn.Linear), weight=ti.Normal(0.0, 0.02))])
+    torch.manual_seed(5)
+    report = ti.init_model(model, policy)
+    torch.manual_seed(5)
+    expected = torch.empty(10, 4).normal_(0.0, 0.02)
+    assert torch.equal(model.embed.weight, expected)
+    assert model.lm_head.weight is model.embed.weight
+    entry = report["lm_head.weight"]
+    assert entry.name == "embed.weight"
+    assert entry.aliases == ("lm_head.weight",)
+    assert len(report.initialized) == 1
+
+
+def test_shared_module_is_visited_once() -> None:
+    shared = nn.Linear(3, 3)
+    model = nn.Sequential(shared, nn.ReLU(), shared)
+    torch.manual_seed(0)
+    report = ti.init_model(model, ti.Policy([ti.Rule(nn.Linear, weight=ti.Normal())]))
+    torch.manual_seed(0)
+    assert torch.equal(shared.weight, torch.empty(3, 3).normal_())
+    assert report["0.weight"].aliases == ("2.weight",)
+
+
+# --------------------------------------------------------------------------- slots
+
+
+def test_none_slot_is_skipped_and_reported() -> None:
+    conv = nn.Conv2d(3, 4, 3, bias=False)
+    report = ti.init_model(conv, ti.Policy([ti.Rule(nn.Conv2d, weight=KAIMING, bias="zeros")]))
+    entry = report["bias"]
+    assert entry.status == "skipped"
+    assert entry.reason == "is None (e.g. a layer built with bias=False)"
+    assert "skipped: bias: is None" in str(report)
+
+
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors is a no-op")
+def test_zero_element_tensor_is_skipped_and_reported() -> None:
+    model = nn.Linear(0, 3)
+    report = ti.init_model(model, ti.Policy([ti.Rule(nn.Linear, weight=ti.Normal(), bias="ones")]))
+    assert report["weight"].status == "skipped"
+    assert report["weight"].reason == "zero-element tensor (nothing to initialize)"
+    assert torch.equal(model.bias, torch.ones(3))
+
+
+def test_frozen_parameters_are_initialized_unless_skip_frozen() -> None:
+    model = nn.Linear(3, 3)
+    model.weight.requires_grad_(False)
+    policy = ti.Policy([ti.Rule(nn.Linear, weight="zeros", bias="zeros")])
+    ti.init_model(model, policy)
+    assert torch.equal(model.weight, torch.zeros(3, 3))
+    model = nn.Linear(3, 3)
+    model.weight.requires_grad_(False)
+    before = model.weight.clone()
+    report = ti.init_model(model, policy, skip_frozen=True)
+    assert torch.equal(model.weight, before)
+    assert report["weight"].reason == "frozen (requires_grad=False) and skip_frozen=True"
+    assert torch.equal(model.bias, torch.zeros(3))
+
+
+def test_include_missing_keys_initializes_only_the_new_parts() -> None:
+    pretrained = Net()
+    model = Net()
+    model.head = nn.Linear(4, 5)
+    backbone = {k: v for k, v in pretrained.state_dict().items() if not k.startswith("head.")}
+    missing = model.load_state_dict(backbone, strict=False).missing_keys
+    assert missing == ["head.weight", "head.bias"]
+    report = ti.init_model(model, POLICY, include=missing)
+    for key, value in backbone.items():
+        assert torch.equal(model.state_dict()[key], value), key
+    assert [e.name for e in report.initialized] == ["head.weight", "head.bias"]
+    assert "stem.weight" in report.excluded
+
+
+def test_exclude_glob() -> None:
+    model = Net()
+    before = state(model)
+    report = ti.init_model(model, POLICY, exclude="blocks.**")
+    assert torch.equal(model.blocks[0].conv.weight, before["blocks.0.conv.weight"])
+    assert not torch.equal(model.stem.weight, before["stem.weight"])
+    assert "blocks.1.fc.bias" in report.excluded
+
+
+def test_weight_norm_parametrization_sets_the_effective_weight() -> None:
+    layer = nn.Linear(5, 3)
+    parametrizations.weight_norm(layer)
+    originals = [p for _, p in layer.named_parameters()]
+    generator = torch.Generator().manual_seed(0)
+    report = ti.init_model(
+        layer, ti.Policy([ti.Rule(nn.Linear, weight=ti.Orthogonal())]), generator=generator
+    )
+    expected = nn.init.orthogonal_(torch.empty(3, 5), generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(layer.weight, expected, atol=1e-6)
+    assert [p for _, p in layer.named_parameters()] == originals
+    assert report["weight"].status == "initialized"
+    # the originals' names select the parametrized tensor too
+    report = ti.plan(
+        layer,
+        ti.Policy([ti.Rule(nn.Linear, weight="ones")]),
+        include=["parametrizations.weight.original1"],
+    )
+    assert report["weight"].status == "initialized"
+
+
+class NoInverse(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2
+
+
+def test_parametrization_without_right_inverse_is_refused_up_front() -> None:
+    layer = nn.Linear(3, 3)
+    parametrize.register_parametrization(layer, "weight", NoInverse())
+    with pytest.raises(ti.PlanError) as info:
+        ti.init_model(layer, ti.Policy([ti.Rule(nn.Linear, weight="zeros")]))
+    assert str(info.value) == (
+        "weight: rules[0].weight: parametrization NoInverse has no right_inverse, so its "
+        "original tensor cannot be set from an initial value"
+    )
+
+
+# --------------------------------------------------------------------------- torch_default
+
+
+def test_torch_default_runs_the_layers_reset_with_the_generator() -> None:
+    model = nn.Sequential(nn.Linear(3, 3), nn.LayerNorm(3))
+    policy = ti.Policy([ti.Rule(nn.Linear, weight="torch_default", bias="zeros")])
+    global_state = torch.get_rng_state()
+    ti.init_model(model, policy, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(torch.get_rng_state(), global_state)
+    expected = nn.Linear(3, 3)
+    torch.manual_seed(5)
+    expected.reset_parameters()
+    assert torch.equal(model[0].weight, expected.weight)
+    assert torch.equal(model[0].bias, torch.zeros(3))
+
+
+def test_torch_default_leaves_parameters_it_is_not_given_alone() -> None:
+    mha = nn.MultiheadAttention(8, 2)
+    before = state(mha)
+    torch.manual_seed(0)
+    ti.init_model(mha, ti.Policy([ti.Rule(nn.MultiheadAttention, in_proj_weight="torch_default")]))
+    assert not torch.equal(mha.in_proj_weight, before["in_proj_weight"])
+    for key in ("in_proj_bias", "out_proj.weight", "out_proj.bias"):
+        assert torch.equal(mha.state_dict()[key], before[key]), key
+
+
+class NoReset(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(2, 2))
+
+
+def test_torch_default_on_a_layer_without_reset_is_refused() -> None:
+    with pytest.raises(ti.PlanError) as info:
+        ti.plan(NoReset(), ti.Policy([ti.Rule(NoReset, weight="torch_default")]))
+    assert str(info.value) == (
+        "weight: rules[0].weight: torch_default: the layer has no reset_parameters() or "
+        "_reset_parameters() (got 'NoReset')"
+    )
+
+
+# --------------------------------------------------------------------------- generator
+
+
+def test_generator_makes_init_independent_of_the_global_rng() -> None:
+    a, b = Net(), Net()
+    b.load_state_dict(a.state_dict())
+    global_state = torch.get_rng_state()
+    ti.init_model(a, POLICY, generator=torch.Generator().manual_seed(11))
+    torch.rand(100)
+    ti.init_model(b, POLICY, generator=torch.Generator().manual_seed(11))
+    assert_same_state(a, b)
+    c = Net()
+    ti.init_model(c, POLICY, generator=torch.Generator().manual_seed(12))
+    assert not torch.equal(a.blocks[1].fc.weight, c.blocks[1].fc.weight)
+    torch.set_rng_state(global_state)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_model_matches_a_hand_loop_on_cuda() -> None:
+    model = Net().cuda()
+    expected = copy.deepcopy(model)
+    torch.cuda.manual_seed(4)
+    for module in expected.modules():
+        hand_written(module)
+    torch.cuda.manual_seed(4)
+    ti.init_model(model, POLICY)
+    assert_same_state(expected, model)
+    assert model.stem.weight.is_cuda
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cpu_generator_on_a_cuda_model_is_refused() -> None:
+    model = nn.Linear(2, 2).cuda()
+    with pytest.raises(ti.PlanError, match="the generator is on cpu but the tensor is on cuda"):
+        ti.init_model(
+            model, ti.Policy([ti.Rule(nn.Linear, weight="zeros")]), generator=torch.Generator()
+        )
+
+
+# --------------------------------------------------------------------------- all or nothing
+
+
+@pytest.mark.parametrize(
+    ("model_factory", "policy", "options", "error", "message"),
+    [
+        (
+            Net,
+            ti.Policy(
+                [ti.Rule(nn.Linear, weight=ti.Normal()), ti.Rule(param="**.bias", init=KAIMING)]
+            ),
+            {},
+            ti.PlanError,
+            "stem.bias: rules[1].init.kaiming_normal: needs a tensor with at least 2 "
+            "dimensions (got (4,))",
+        ),
+        (
+            Net,
+            ti.Policy(
+                [ti.Rule(nn.Linear, weight=ti.Normal()), ti.Rule(nn.Conv2d, weight=ti.Eye())]
+            ),
+            {},
+            ti.PlanError,
+            "stem.weight: rules[1].weight.eye: needs a tensor with exactly 2 dimensions "
+            "(got (4, 3, 3, 3))",
+        ),
+        (
+            Net,
+            ti.Policy([ti.Rule(nn.Linear, weight=ti.Normal()), ti.Rule(nn.Conv2d, wieght="zeros")]),
+            {},
+            ti.PlanError,
+            "rules[1].wieght: layer 'stem' (Conv2d) has no parameter 'wieght'; did you mean "
+            "'weight'? its parameters are ['weight', 'bias']",
+        ),
+        (
+            Net,
+            ti.Policy([ti.Rule(Block, params={"bn.running_mean": "zeros"})]),
+            {},
+            ti.PlanError,
+            "rules[0].bn.running_mean: layer 'blocks.0' (Block) has no parameter "
+            "'bn.running_mean'; its parameters are ['scale', "
+            "'conv.weight', 'bn.weight', 'bn.bias', 'fc.weight', 'fc.bias']",
+        ),
+        (
+            lambda: nn.Sequential(nn.Linear(2, 2), nn.LazyLinear(3)),
+            ti.Policy([ti.Rule(nn.Linear, weight=ti.Normal())]),
+            {},
+            ti.PlanError,
+            "1.weight: rules[0].weight: is an uninitialized lazy parameter; run a forward pass "
+            "with a sample input before initializing (got 'LazyLinear')",
+        ),
+        (
+            Net,
+            "resnet",
+            {"zero_init_residul": True},
+            ti.UnknownNameError,
+            "resnet.zero_init_residul: unknown option; did you mean 'zero_init_residual'? "
+            "preset 'resnet' takes ['zero_init_residual', 'residual_norms'] (got True)",
+        ),
+        (
+            Net,
+            POLICY,
+            {"zero_init_residual": True},
+            ti.InvalidArgumentError,
+            "options: only presets take options; put them in the Policy's rules instead "
+            "(got {'zero_init_residual': True})",
+        ),
+        (Net, "resnt", {}, ti.UnknownNameError, None),
+        (Net, 42, {}, ti.ArgumentTypeError, "policy: must be a preset name or a Policy (got 42)"),
+    ],
+)
+def test_bad_input_raises_and_changes_nothing(
+    model_factory, policy, options, error, message
+) -> None:
+    torch.manual_seed(0)
+    model = model_factory()
+    before = state(model)
+    rng = torch.get_rng_state()
+    with pytest.raises(error) as info:
+        ti.init_model(model, policy, **options)
+    assert isinstance(info.value, ti.TorchInitError)
+    if message is not None:
+        assert str(info.value) == message
+    else:
+        assert "did you mean 'resnet'?" in str(info.value)
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert_same_state(before, model)
+
+
+class IntParam(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.index = nn.Parameter(torch.zeros(3, dtype=torch.long), requires_grad=False)
+
+
+def test_non_floating_point_parameter_is_refused() -> None:
+    with pytest.raises(ti.PlanError) as info:
+        ti.init_model(IntParam(), ti.Policy([ti.Rule(param="index", init="ones")]))
+    assert str(info.value) == (
+        "index: rules[0].init: only floating-point tensors can be initialized (got torch.int64)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value", "message"),
+    [
+        ("order", "preorder", "order: must be one of ['modules', 'apply'] (got 'preorder')"),
+        ("skip_frozen", 1, "skip_frozen: must be true or false (got 1)"),
+        ("strict", "yes", "strict: must be true or false (got 'yes')"),
+        ("include", 3, "include: must be a glob or an iterable of names/globs (got 3)"),
+        ("exclude", ["a..b"], "exclude[0]: empty component between dots (got 'a..b')"),
+        ("generator", 3, "generator: must be a torch.Generator or None (got 3)"),
+    ],
+)
+def test_engine_keyword_errors(keyword: str, value: object, message: str) -> None:
+    with pytest.raises(ti.TorchInitError) as info:
+        ti.init_model(Net(), POLICY, **{keyword: value})
+    assert str(info.value) == message
+
+
+def test_model_must_be_a_module() -> None:
+    with pytest.raises(ti.ArgumentTypeError) as info:
+        ti.init_model(torch.zeros(3), POLICY)  # type: ignore[arg-type]
+    assert str(info.value) == "model: must be a torch.nn.Module (got 'Tensor')"
+
+
+def test_policy_matching_nothing_warns_or_fails_under_strict() -> None:
+    model = nn.Sequential(nn.LayerNorm(3))
+    with pytest.warns(ti.TorchInitWarning, match="policy 'vgg' matches nothing in Sequential"):
+        ti.init_model(model, "vgg")
+    with pytest.raises(ti.PlanError) as info:
+        ti.init_model(model, "vgg", strict=True)
+    assert str(info.value) == "policy: policy 'vgg' matches nothing in Sequential"
+
+
+class Exploding(ti.Strategy):
+    name = "exploding"
+
+    def __call__(self, tensor: torch.Tensor, *, generator: torch.Generator | None = None):
+        raise RuntimeError("boom")
+
+
+def test_runtime_failure_of_a_strategy_names_the_tensor() -> None:
+    with pytest.raises(RuntimeError, match="boom") as info:
+        ti.init_model(nn.Linear(2, 2), ti.Policy([ti.Rule(nn.Linear, bias=Exploding())]))
+    assert any("while initializing 'bias'" in note for note in info.value.__notes__)
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def test_plan_touches_nothing_and_draws_nothing() -> None:
+    model = Net()
+    before = state(model)
+    rng = torch.get_rng_state()
+    report = ti.plan(model, POLICY)
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert_same_state(before, model)
+    assert report.applied is False
+    assert len(report.initialized) == 16
+    assert report.unmatched == []

@@ -1,0 +1,209 @@
+"""torchinit.policy: building rules and policies, and their validation messages."""
+
+from __future__ import annotations
+
+import pytest
+from torch import nn
+
+import torchinit as ti
+
+
+def test_rule_resolves_strategy_specs() -> None:
+    rule = ti.Rule(
+        nn.Conv2d,
+        weight={"kaiming_normal": {"mode": "fan_out", "nonlinearity": "relu"}},
+        bias="zeros",
+    )
+    assert rule.strategies == (
+        ("weight", ti.KaimingNormal(mode="fan_out", nonlinearity="relu")),
+        ("bias", ti.Zeros()),
+    )
+    assert rule.types == (nn.Conv2d,)
+    assert not rule.is_param_rule
+
+
+def test_params_mapping_and_keywords_combine() -> None:
+    rule = ti.Rule(nn.MultiheadAttention, params={"in_proj_weight": "ones"}, in_proj_bias="zeros")
+    assert [key for key, _ in rule.strategies] == ["in_proj_weight", "in_proj_bias"]
+
+
+def test_rules_and_policies_are_values() -> None:
+    a = ti.Policy([ti.Rule(nn.Linear, weight=ti.Normal(0, 0.02))], name="p")
+    b = ti.Policy([ti.Rule(nn.Linear, weight={"normal": {"std": 0.02}})], name="p")
+    assert a == b
+    assert hash(a) == hash(b)
+    assert a != ti.Policy([ti.Rule(nn.Linear, weight=ti.Normal(0, 0.03))], name="p")
+
+
+def test_then_appends_rules_that_take_precedence() -> None:
+    base = ti.get_preset("resnet")
+    extended = base.then(ti.Rule(name="fc", weight="zeros"))
+    assert extended.rules[:-1] == base.rules
+    assert extended.name == "resnet"
+
+
+@pytest.mark.parametrize(
+    ("rule", "description"),
+    [
+        (ti.Rule((nn.BatchNorm2d, nn.GroupNorm), weight="ones"), "BatchNorm2d|GroupNorm"),
+        (ti.Rule(nn.Linear, name="head.*", weight="ones"), "Linear name='head.*'"),
+        (ti.Rule(param="**.bias", init="zeros"), "param='**.bias'"),
+        (ti.Rule(param="**.bias", init="zeros", label="biases"), "biases"),
+    ],
+)
+def test_describe(rule: ti.Rule, description: str) -> None:
+    assert rule.describe() == description
+
+
+def test_parameter_rule_matching() -> None:
+    rule = ti.Rule(nn.Linear, param="**.bias", init="zeros")
+    assert rule.is_param_rule
+    assert rule.matches_param_name(["head.bias"])
+    assert not rule.matches_param_name(["head.weight"])
+    assert rule.matches_type(nn.Linear(1, 1))
+    assert not rule.matches_type(nn.Conv1d(1, 1, 1))
+
+
+class MyConv(nn.Conv2d):
+    pass
+
+
+def test_types_match_subclasses() -> None:
+    assert ti.Rule(nn.Conv2d, weight="ones").matches_type(MyConv(1, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "message"),
+    [
+        (
+            lambda: ti.Rule("Conv2d", weight="ones"),
+            ti.ArgumentTypeError,
+            "types: must be an nn.Module subclass or a tuple of them (pass the class itself, "
+            "e.g. nn.Conv2d, not its name) (got 'Conv2d')",
+        ),
+        (
+            lambda: ti.Rule((), weight="ones"),
+            ti.InvalidArgumentError,
+            "types: must name at least one type (got ())",
+        ),
+        (
+            lambda: ti.Rule(weight="ones"),
+            ti.InvalidArgumentError,
+            "match: a rule must match something: give types, name=... or param=...; to match "
+            "every layer use name='**'",
+        ),
+        (
+            lambda: ti.Rule(nn.Linear),
+            ti.InvalidArgumentError,
+            "strategies: a layer rule must give a strategy for at least one parameter, e.g. "
+            "weight=... or bias=...",
+        ),
+        (
+            lambda: ti.Rule(nn.Linear, init="zeros"),
+            ti.InvalidArgumentError,
+            "init: is for parameter rules (with param=...); a layer rule names its parameters, "
+            "e.g. weight=... (got 'zeros')",
+        ),
+        (
+            lambda: ti.Rule(param="**.bias"),
+            ti.InvalidArgumentError,
+            "init: a parameter rule needs a strategy: init=...",
+        ),
+        (
+            lambda: ti.Rule(param="**.bias", init="zeros", weight="ones"),
+            ti.InvalidArgumentError,
+            "weight: a parameter rule takes one strategy as init=..., not per-parameter "
+            "strategies (got 'ones')",
+        ),
+        (
+            lambda: ti.Rule(param="**.bias", name="fc", init="zeros"),
+            ti.InvalidArgumentError,
+            "name: a parameter rule matches full parameter names; put the layer part in the "
+            "glob (e.g. param='layer1.**.bias') instead of name=... (got 'fc')",
+        ),
+        (
+            lambda: ti.Rule(name="a.**b", weight="ones"),
+            ti.InvalidArgumentError,
+            "name: '**' must stand alone between dots (e.g. 'a.**.b') (got 'a.**b')",
+        ),
+        (
+            lambda: ti.Rule(param="", init="ones"),
+            ti.InvalidArgumentError,
+            "param: must not be empty (got '')",
+        ),
+        (
+            lambda: ti.Rule(nn.Linear, params={"fc.*": "ones"}),
+            ti.InvalidArgumentError,
+            "fc.*: a parameter-name glob matches the layer's own parameters and cannot contain "
+            "dots; use a parameter rule (param='**.x*') for dotted globs",
+        ),
+        (
+            lambda: ti.Rule(nn.Linear, params=["weight"]),
+            ti.ArgumentTypeError,
+            "params: must be a mapping of parameter name to strategy (got ['weight'])",
+        ),
+        (
+            lambda: ti.Rule(nn.Linear, params={"": "ones"}),
+            ti.ArgumentTypeError,
+            "parameter names must be non-empty strings (got '')",
+        ),
+        (
+            lambda: ti.Rule(nn.Linear, weight={"kaiming_normal": {"mode": "fanin"}}),
+            ti.InvalidArgumentError,
+            "weight.kaiming_normal.mode: must be one of ['fan_in', 'fan_out'] (got 'fanin')",
+        ),
+        (
+            lambda: ti.Rule(nn.Linear, weight="kaiming_normall"),
+            ti.UnknownNameError,
+            "weight: unknown strategy; did you mean 'kaiming_normal'? available: ['constant', "
+            "'dirac', 'eye', 'kaiming_normal', 'kaiming_uniform', 'lecun_normal', "
+            "'lecun_uniform', 'normal', 'ones', 'orthogonal', 'sparse', 'torch_default', "
+            "'trunc_normal', 'uniform', 'variance_scaling', 'xavier_normal', 'xavier_uniform', "
+            "'zeros'] (got 'kaiming_normall')",
+        ),
+        (
+            lambda: ti.Rule(nn.Linear, weight=0.5),
+            ti.ArgumentTypeError,
+            "weight: must be a Strategy, a strategy name, or a one-key mapping "
+            "{name: {arguments}} (got 0.5)",
+        ),
+        (
+            lambda: ti.Rule(nn.Linear, weight="ones", label=3),
+            ti.ArgumentTypeError,
+            "label: must be a string (got 3)",
+        ),
+        (
+            lambda: ti.Policy([]),
+            ti.InvalidArgumentError,
+            "rules: must contain at least one rule (got [])",
+        ),
+        (
+            lambda: ti.Policy(ti.Rule(nn.Linear, weight="ones")),
+            ti.ArgumentTypeError,
+            None,
+        ),
+        (
+            lambda: ti.Policy([ti.Rule(nn.Linear, weight="ones"), {"weight": "ones"}]),
+            ti.ArgumentTypeError,
+            "rules[1]: must be a Rule (got {'weight': 'ones'})",
+        ),
+        (
+            lambda: ti.Policy([ti.Rule(nn.Linear, weight="ones")], order="post"),
+            ti.InvalidArgumentError,
+            "order: must be one of ['modules', 'apply'] (got 'post')",
+        ),
+        (
+            lambda: ti.Policy([ti.Rule(nn.Linear, weight="ones")], name=3),
+            ti.ArgumentTypeError,
+            "name: must be a string (got 3)",
+        ),
+    ],
+)
+def test_construction_errors(build, error, message) -> None:
+    with pytest.raises(error) as info:
+        build()
+    assert isinstance(info.value, ti.TorchInitError)
+    if message is None:
+        assert str(info.value).startswith("rules: must be a list of Rule (got Rule(")
+    else:
+        assert str(info.value) == message

@@ -1,0 +1,534 @@
+"""The "resnet" and "vgg" presets reproduce torchvision's own init loops bit for bit.
+
+The reference is torchvision's model as it builds itself. The candidate is the same model built
+under the same seed with only torchvision's init loop switched off (``init_disabled``, see
+conftest.py: the layer constructors still run their own ``reset_parameters``), then initialized
+by ``torchinit.init_model``. Every tensor of the two state_dicts must be ``torch.equal``.
+"""
+
+import gc
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+import torchinit
+from torchinit import (
+    ArgumentTypeError,
+    InvalidArgumentError,
+    Normal,
+    Policy,
+    RegistryError,
+    Rule,
+    UnknownNameError,
+    available_presets,
+    init_model,
+)
+
+SEEDS = (0, 1234)
+
+RESNETS = [
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnext50_32x4d",
+    "wide_resnet50_2",
+]
+VGGS = [f"vgg{depth}{bn}" for depth in (11, 13, 16, 19) for bn in ("", "_bn")]
+
+# len(model.state_dict()): parameters and buffers (running stats, num_batches_tracked).
+STATE_DICT_SIZES = {
+    "resnet18": 122,
+    "resnet34": 218,
+    "resnet50": 320,
+    "resnet101": 626,
+    "resnext50_32x4d": 320,
+    "wide_resnet50_2": 320,
+    "vgg11": 22,
+    "vgg11_bn": 62,
+    "vgg13": 26,
+    "vgg13_bn": 76,
+    "vgg16": 32,
+    "vgg16_bn": 97,
+    "vgg19": 38,
+    "vgg19_bn": 118,
+}
+
+
+@pytest.fixture(autouse=True)
+def _free_memory():
+    # VGG models hold 130M+ parameters each: release every model before the next test builds.
+    yield
+    gc.collect()
+
+
+def _build(tv_models, arch, seed, **kwargs):
+    torch.manual_seed(seed)
+    return getattr(tv_models, arch)(**kwargs)
+
+
+def _assert_bit_exact(reference, candidate):
+    """Every state_dict entry equal, same names, same dtypes; returns how many were compared."""
+    expected, actual = reference.state_dict(), candidate.state_dict()
+    assert list(actual) == list(expected)
+    different = [
+        name
+        for name, tensor in expected.items()
+        if tensor.dtype != actual[name].dtype or not torch.equal(tensor, actual[name])
+    ]
+    assert different == []
+    return len(expected)
+
+
+def _count(model, types):
+    return sum(isinstance(module, types) for module in model.modules())
+
+
+def _next_random():
+    return torch.rand(4)
+
+
+# --------------------------------------------------------------------------- torchvision
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("zero_init_residual", [False, True], ids=["plain", "zero_init_residual"])
+@pytest.mark.parametrize("arch", RESNETS)
+def test_resnet_preset_is_bit_exact(tv_models, init_disabled, arch, zero_init_residual, seed):
+    reference = _build(tv_models, arch, seed, zero_init_residual=zero_init_residual)
+    expected_next = _next_random()
+
+    with init_disabled(tv_models.resnet) as suppressed:
+        model = _build(tv_models, arch, seed, zero_init_residual=zero_init_residual)
+    # exactly the calls of torchvision's loop were suppressed: one per conv, two per norm,
+    # and one per residual block with zero_init_residual
+    blocks = _count(model, (tv_models.resnet.BasicBlock, tv_models.resnet.Bottleneck))
+    assert len(suppressed) == (
+        _count(model, nn.Conv2d)
+        + 2 * _count(model, (nn.BatchNorm2d, nn.GroupNorm))
+        + (blocks if zero_init_residual else 0)
+    )
+
+    report = init_model(model, "resnet", zero_init_residual=zero_init_residual)
+
+    assert _assert_bit_exact(reference, model) == STATE_DICT_SIZES[arch]
+    # the preset drew exactly the random numbers torchvision's loop drew, no more
+    assert torch.equal(_next_random(), expected_next)
+    assert report.unmatched == ["fc.weight", "fc.bias"]
+    zeroed = [e.name for e in report.initialized if e.rule_label.startswith("zero-init")]
+    assert len(zeroed) == (blocks if zero_init_residual else 0)
+    del reference, model, report
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("arch", VGGS)
+def test_vgg_preset_is_bit_exact(tv_models, init_disabled, arch, seed):
+    reference = _build(tv_models, arch, seed)
+    expected_next = _next_random()
+
+    with init_disabled(tv_models.vgg) as suppressed:
+        model = _build(tv_models, arch, seed)
+    # torchvision's loop: two calls per conv (weight, bias), norm and linear layer
+    assert len(suppressed) == 2 * _count(model, (nn.Conv2d, nn.BatchNorm2d, nn.Linear))
+
+    report = init_model(model, "vgg")
+
+    assert _assert_bit_exact(reference, model) == STATE_DICT_SIZES[arch]
+    assert torch.equal(_next_random(), expected_next)
+    assert report.unmatched == []
+    del reference, model, report
+
+
+@pytest.mark.parametrize(
+    ("arch", "preset", "first_layer"),
+    [
+        (
+            "resnet50",
+            "resnet",
+            (
+                "conv1",
+                dict(
+                    in_channels=3, out_channels=64, kernel_size=7, stride=2, padding=3, bias=False
+                ),
+            ),
+        ),
+        (
+            "vgg11_bn",
+            "vgg",
+            ("features.0", dict(in_channels=3, out_channels=64, kernel_size=3, padding=1)),
+        ),
+    ],
+)
+def test_disabling_the_torchvision_loop_really_changes_the_model(
+    tv_models, init_disabled, arch, preset, first_layer
+):
+    """So that the bit-exactness tests can fail: without torchinit, the models differ."""
+    module = getattr(tv_models, preset)
+    reference = _build(tv_models, arch, 0)
+    with init_disabled(module) as suppressed:
+        # only the model file's globals are proxies; torch.nn itself is untouched
+        assert module.nn is not torch.nn
+        assert module.nn.Conv2d is nn.Conv2d
+        assert module.nn.init.kaiming_normal_ is not nn.init.kaiming_normal_
+        model = _build(tv_models, arch, 0)
+    assert module.nn is torch.nn
+    assert module.torch is torch
+    assert len(suppressed) > 0
+
+    expected, actual = reference.state_dict(), model.state_dict()
+    convs = [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    # every conv weight kept its constructor's (kaiming_uniform) values instead
+    assert all(not torch.equal(expected[f"{c}.weight"], actual[f"{c}.weight"]) for c in convs)
+    # the constructors still ran: the first layer built equals a fresh one under the same seed
+    name, arguments = first_layer
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        assert torch.equal(actual[f"{name}.weight"], nn.Conv2d(**arguments).weight)
+
+    init_model(model, preset)
+    _assert_bit_exact(reference, model)
+    del reference, model, expected, actual
+
+
+def test_init_disabled_refuses_a_module_without_torch(init_disabled):
+    import json
+
+    message = r"json has no global referring to torch\.nn\.init"
+    with pytest.raises(AssertionError, match=message), init_disabled(json):
+        pass
+
+
+# --------------------------------------------------------------------------- a user's own model
+
+
+class _Block(nn.Module):
+    def __init__(self, channels, norm):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = norm(channels)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=True)
+        self.bn2 = norm(channels)
+
+    def forward(self, x):
+        return self.relu(x + self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))))
+
+
+class _Net(nn.Module):
+    """ResNet-like, not torchvision's: BatchNorm2d and GroupNorm, convs with and without bias."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, padding=1, bias=True)
+        self.stem_norm = nn.GroupNorm(4, 16)
+        self.layer1 = nn.Sequential(_Block(16, nn.BatchNorm2d), _Block(16, nn.BatchNorm2d))
+        self.layer2 = nn.Sequential(_Block(16, lambda c: nn.GroupNorm(4, c)))
+        self.head = nn.Linear(16, 10)
+
+
+RESIDUAL_NORMS = ["layer1.0.bn2", "layer1.1.bn2", "layer2.0.bn2"]
+UNTOUCHED = [
+    "stem.bias",
+    "layer1.0.conv2.bias",
+    "layer1.1.conv2.bias",
+    "layer2.0.conv2.bias",
+    "head.weight",
+    "head.bias",
+]
+
+
+def _hand_written_init(model, zero=()):
+    """torchvision's ResNet loop, written out for a model of one's own."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.constant_(m.weight, 1)
+            nn.init.constant_(m.bias, 0)
+    for name in zero:
+        nn.init.constant_(model.get_submodule(name).weight, 0)
+
+
+def _pair(seed):
+    torch.manual_seed(seed)
+    model = _Net()
+    built = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    return model, built
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_resnet_preset_on_own_model_matches_hand_written_loop(seed):
+    expected, _ = _pair(seed)
+    torch.manual_seed(seed + 1)
+    _hand_written_init(expected)
+    expected_next = _next_random()
+
+    model, built = _pair(seed)
+    torch.manual_seed(seed + 1)
+    report = init_model(model, "resnet")
+
+    assert _assert_bit_exact(expected, model) == 39
+    assert torch.equal(_next_random(), expected_next)
+    # conv biases and Linear are left as built, and reported as such
+    assert report.unmatched == UNTOUCHED
+    state = model.state_dict()
+    assert all(torch.equal(state[name], built[name]) for name in UNTOUCHED)
+    assert {e.rule_label for e in report.initialized} == {"conv", "norm"}
+    assert len(report.initialized) == 7 + 2 * 7  # 7 conv weights, 7 norms
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_resnet_preset_residual_norms_zeroes_exactly_those(seed):
+    expected, _ = _pair(seed)
+    torch.manual_seed(seed)
+    _hand_written_init(expected, zero=RESIDUAL_NORMS)
+
+    model, _ = _pair(seed)
+    torch.manual_seed(seed)
+    report = init_model(model, "resnet", zero_init_residual=True, residual_norms=["layer*.*.bn2"])
+
+    _assert_bit_exact(expected, model)
+    zeroed = [e.name for e in report.initialized if e.rule_label == "zero-init residual"]
+    assert zeroed == [f"{name}.weight" for name in RESIDUAL_NORMS]
+    norms = [n for n, m in model.named_modules() if isinstance(m, (nn.BatchNorm2d, nn.GroupNorm))]
+    assert len(norms) == 7
+    for name in norms:
+        norm = model.get_submodule(name)
+        assert torch.equal(
+            norm.weight, torch.full_like(norm.weight, 0 if name in RESIDUAL_NORMS else 1)
+        )
+        assert torch.equal(norm.bias, torch.zeros_like(norm.bias))
+
+
+def test_resnet_preset_residual_norms_need_zero_init_residual():
+    plain, _ = _pair(0)
+    torch.manual_seed(0)
+    init_model(plain, "resnet")
+    model, _ = _pair(0)
+    torch.manual_seed(0)
+    init_model(model, "resnet", residual_norms=["layer*.*.bn2"])
+    _assert_bit_exact(plain, model)
+
+
+def test_resnet_zero_init_residual_without_residual_norms_zeroes_nothing_on_own_model():
+    """Only torchvision's BasicBlock/Bottleneck are known; other models need residual_norms."""
+    plain, _ = _pair(0)
+    torch.manual_seed(0)
+    init_model(plain, "resnet")
+    model, _ = _pair(0)
+    torch.manual_seed(0)
+    init_model(model, "resnet", zero_init_residual=True)
+    _assert_bit_exact(plain, model)
+
+
+# --------------------------------------------------------------------------- preset machinery
+
+
+@pytest.fixture
+def small():
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+
+
+def test_available_presets():
+    presets = available_presets()
+    assert {"resnet", "vgg"} <= set(presets)
+    assert presets == sorted(presets)
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("resnt", "did you mean 'resnet'? "),
+        ("Resnet", "did you mean 'resnet'? "),
+        ("transformer", ""),
+    ],
+)
+def test_unknown_preset(small, name, hint):
+    with pytest.raises(UnknownNameError) as caught:
+        init_model(small, name)
+    assert str(caught.value) == (
+        f"preset: unknown preset; {hint}available: {available_presets()} (got {name!r})"
+    )
+    assert isinstance(caught.value, KeyError)
+
+
+def test_unknown_option(small):
+    with pytest.raises(UnknownNameError) as caught:
+        init_model(small, "resnet", zero_init_residul=True)
+    assert str(caught.value) == (
+        "resnet.zero_init_residul: unknown option; did you mean 'zero_init_residual'? "
+        "preset 'resnet' takes ['zero_init_residual', 'residual_norms'] (got True)"
+    )
+
+
+def test_vgg_takes_no_options(small):
+    with pytest.raises(UnknownNameError) as caught:
+        init_model(small, "vgg", zero_init_residual=True)
+    assert str(caught.value) == (
+        "vgg.zero_init_residual: unknown option; preset 'vgg' takes [] (got True)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"zero_init_residual": "yes"},
+            "resnet.zero_init_residual: must be true or false (got 'yes')",
+        ),
+        ({"zero_init_residual": 1}, "resnet.zero_init_residual: must be true or false (got 1)"),
+        (
+            {"zero_init_residual": True, "residual_norms": "layer*.*.bn2"},
+            "resnet.residual_norms: must be a list of globs naming norm layers "
+            "(got 'layer*.*.bn2')",
+        ),
+        (
+            {"residual_norms": [3]},
+            "resnet.residual_norms: must be a list of globs naming norm layers (got [3])",
+        ),
+    ],
+)
+def test_wrong_option_type(small, options, message):
+    before = {k: v.clone() for k, v in small.state_dict().items()}
+    with pytest.raises(ArgumentTypeError) as caught:
+        init_model(small, "resnet", **options)
+    assert str(caught.value) == message
+    assert isinstance(caught.value, TypeError)
+    after = small.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_options_with_a_policy_are_refused(small):
+    with pytest.raises(InvalidArgumentError) as caught:
+        init_model(small, torchinit.get_preset("vgg"), zero_init_residual=True)
+    assert str(caught.value) == (
+        "options: only presets take options; put them in the Policy's rules instead "
+        "(got {'zero_init_residual': True})"
+    )
+
+
+@pytest.fixture
+def preset_name():
+    name = "test_presets_linear"
+    assert name not in torchinit.PRESETS
+    yield name
+    torchinit.PRESETS.remove(name)
+    assert name not in torchinit.PRESETS
+
+
+def _linear_preset(name, std_default=0.02):
+    def linear(*, std: float = std_default) -> Policy:
+        return Policy([Rule(nn.Linear, weight=Normal(0.0, std), bias="zeros")], name=name)
+
+    return linear
+
+
+def test_register_preset_new_name(preset_name):
+    factory = _linear_preset(preset_name)
+    assert torchinit.register_preset(preset_name)(factory) is factory
+    assert preset_name in available_presets()
+
+    model = nn.Linear(4, 3)
+    torch.manual_seed(0)
+    report = init_model(model, preset_name, std=0.5)
+    torch.manual_seed(0)
+    expected = torch.empty(3, 4).normal_(0.0, 0.5)
+    assert torch.equal(model.weight.detach(), expected)
+    assert torch.equal(model.bias.detach(), torch.zeros(3))
+    assert report.policy == preset_name
+
+    # options annotated float are type-checked
+    with pytest.raises(ArgumentTypeError) as caught:
+        init_model(model, preset_name, std="big")
+    assert str(caught.value) == f"{preset_name}.std: must be a number (got 'big')"
+
+
+def test_register_preset_existing_name_is_refused(preset_name):
+    original = torchinit.PRESETS["resnet"]
+    with pytest.raises(RegistryError) as caught:
+        torchinit.register_preset("resnet")(_linear_preset("resnet"))
+    assert str(caught.value) == (
+        "name: a preset named 'resnet' is already registered; "
+        "pass overwrite=True to replace it (got 'resnet')"
+    )
+    assert torchinit.PRESETS["resnet"] is original
+
+    first, second = _linear_preset(preset_name), _linear_preset(preset_name, std_default=1.0)
+    torchinit.register_preset(preset_name)(first)
+    with pytest.raises(RegistryError):
+        torchinit.register_preset(preset_name)(second)
+    assert torchinit.PRESETS[preset_name] is first
+
+
+def test_register_preset_overwrite(preset_name):
+    first, second = _linear_preset(preset_name), _linear_preset(preset_name, std_default=1.0)
+    torchinit.register_preset(preset_name)(first)
+    torchinit.register_preset(preset_name, overwrite=True)(second)
+    assert torchinit.PRESETS[preset_name] is second
+    assert torchinit.get_preset(preset_name).rules[0].strategies[0][1] == Normal(0.0, 1.0)
+
+
+def test_register_preset_refuses_positional_options(preset_name):
+    def positional(std=0.02):
+        return Policy([Rule(nn.Linear, weight=Normal(0.0, std))])
+
+    with pytest.raises(ArgumentTypeError) as caught:
+        torchinit.register_preset(preset_name)(positional)
+    assert str(caught.value) == (
+        f"{preset_name}.std: preset options must be keyword-only (def preset(*, option=...))"
+    )
+    assert preset_name not in torchinit.PRESETS
+
+
+def test_preset_must_return_a_policy(preset_name):
+    torchinit.register_preset(preset_name)(lambda: None)
+    with pytest.raises(ArgumentTypeError) as caught:
+        init_model(nn.Linear(2, 2), preset_name)
+    assert str(caught.value) == f"{preset_name}: preset must return a Policy (got 'NoneType')"
+
+
+def test_importing_torchinit_does_not_import_torchvision():
+    code = (
+        "import sys, torch, torchinit\n"
+        "assert 'torchvision' not in sys.modules\n"
+        "model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))\n"
+        "torchinit.init_model(model, 'resnet', zero_init_residual=True, residual_norms=['1'])\n"
+        "torchinit.init_model(model, 'vgg')\n"
+        "assert 'torchvision' not in sys.modules, 'using a preset imported torchvision'\n"
+    )
+    root = pathlib.Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_zero_init_residual_without_torchvision_needs_residual_norms():
+    code = (
+        "import torch, torchinit\n"
+        "model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))\n"
+        "try:\n"
+        "    torchinit.init_model(model, 'resnet', zero_init_residual=True)\n"
+        "except torchinit.InvalidArgumentError as error:\n"
+        "    print(error)\n"
+    )
+    root = pathlib.Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == (
+        "resnet.zero_init_residual: needs residual_norms=[...] (globs naming the last norm "
+        "layer of each residual branch) for a model that is not torchvision's (got True)"
+    )
+
+
+def test_residual_norms_only_zero_normalization_layers():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    report = init_model(model, "resnet", zero_init_residual=True, residual_norms=["*"])
+    assert torch.equal(model[1].weight, torch.zeros(4))
+    assert not torch.equal(model[0].weight, torch.zeros_like(model[0].weight))
+    assert report["0.weight"].rule_label == "conv"

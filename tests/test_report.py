@@ -1,0 +1,128 @@
+"""torchinit.report: the table, JSON form and lookups of InitReport."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from torch import nn
+
+import torchinit as ti
+
+
+class Model(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.embed = nn.Embedding(4, 8)
+        self.head = nn.Linear(8, 4, bias=False)
+        self.head.weight = self.embed.weight
+        self.extra = nn.Linear(8, 8)
+
+
+POLICY = ti.Policy(
+    [
+        ti.Rule(nn.Conv2d, weight=ti.KaimingNormal(mode="fan_out"), bias="zeros", label="conv"),
+        ti.Rule(nn.BatchNorm2d, weight="ones", bias="zeros"),
+        ti.Rule(nn.Embedding, weight=ti.Normal(0.0, 0.02)),
+        ti.Rule(nn.GroupNorm, weight="ones"),
+    ],
+    name="demo",
+)
+
+
+@pytest.fixture
+def report() -> ti.InitReport:
+    return ti.init_model(Model(), POLICY, exclude="bn.bias")
+
+
+def test_entries_are_in_traversal_order_with_statuses(report: ti.InitReport) -> None:
+    assert [(e.name, e.status) for e in report] == [
+        ("conv.weight", "initialized"),
+        ("conv.bias", "skipped"),
+        ("bn.weight", "initialized"),
+        ("bn.bias", "excluded"),
+        ("embed.weight", "initialized"),
+        ("extra.weight", "unmatched"),
+        ("extra.bias", "unmatched"),
+    ]
+    assert report.unmatched == ["extra.weight", "extra.bias"]
+    assert report.excluded == ["bn.bias"]
+    assert [e.name for e in report.skipped] == ["conv.bias"]
+    assert report.unused_rules == ("rules[3] GroupNorm",)
+    assert len(report) == 7
+
+
+def test_lookup_by_any_name(report: ti.InitReport) -> None:
+    entry = report["head.weight"]
+    assert entry.name == "embed.weight"
+    assert entry.strategy == ti.Normal(0.0, 0.02)
+    assert entry.rule == 2
+    assert entry.rule_label == "Embedding"
+    assert entry.shape == (4, 8)
+    assert entry.dtype == "torch.float32"
+    with pytest.raises(KeyError):
+        report["nope"]
+
+
+def test_str_is_a_readable_table(report: ti.InitReport) -> None:
+    assert str(report).splitlines() == [
+        "torchinit: policy 'demo' on Model (order=modules): 3 tensors initialized, "
+        "2 unmatched, 1 skipped, 1 excluded",
+        "name                          shape         rule                  strategy",
+        "conv.weight                   (8, 3, 3, 3)  rules[0] conv         "
+        "kaiming_normal(a=0.0, mode='fan_out', nonlinearity='leaky_relu')",
+        "bn.weight                     (8,)          rules[1] BatchNorm2d  ones()",
+        "embed.weight (= head.weight)  (4, 8)        rules[2] Embedding    "
+        "normal(mean=0.0, std=0.02)",
+        "skipped: conv.bias: is None (e.g. a layer built with bias=False)",
+        "excluded by include/exclude: bn.bias",
+        "unmatched (left as they were): extra.weight, extra.bias",
+        "matched nothing: rules[3] GroupNorm",
+    ]
+
+
+def test_plan_summary_says_nothing_was_done() -> None:
+    report = ti.plan(nn.Linear(2, 2), ti.Policy([ti.Rule(nn.Linear, weight="ones")]))
+    assert report.summary() == (
+        "torchinit: policy '<policy>' on Linear (order=modules): 1 tensor to initialize, "
+        "1 unmatched, 0 skipped, 0 excluded"
+    )
+
+
+def test_to_dict_is_json_ready(report: ti.InitReport) -> None:
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["policy"] == "demo"
+    assert data["applied"] is True
+    assert data["unmatched"] == ["extra.weight", "extra.bias"]
+    assert data["entries"][0] == {
+        "name": "conv.weight",
+        "shape": [8, 3, 3, 3],
+        "dtype": "torch.float32",
+        "status": "initialized",
+        "rule": 0,
+        "rule_label": "conv",
+        "strategy": {"kaiming_normal": {"a": 0.0, "mode": "fan_out", "nonlinearity": "leaky_relu"}},
+        "reason": None,
+        "aliases": [],
+        "overridden": [],
+    }
+    assert data["entries"][4]["aliases"] == ["head.weight"]
+    assert data["unused_rules"] == ["rules[3] GroupNorm"]
+
+
+def test_overridden_rules_are_reported() -> None:
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+    policy = ti.Policy(
+        [
+            ti.Rule(nn.Linear, weight="ones"),
+            ti.Rule(param="**.weight", init="zeros"),
+            ti.Rule(name="1", weight=ti.Normal()),
+        ]
+    )
+    report = ti.plan(model, policy)
+    assert report["0.weight"].overridden == (0,)
+    assert report["1.weight"].overridden == (0, 1)
+    assert report["1.weight"].rule == 2
+    assert "rules[2] name='1' (over rules[0], rules[1])" in str(report)

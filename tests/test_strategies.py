@@ -1,0 +1,1713 @@
+"""Tests for torchinit.strategies: torch parity, RNG use, distributions, validation, registry."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from torch import nn
+
+import torchinit
+from torchinit import (
+    STRATEGIES,
+    ArgumentTypeError,
+    Constant,
+    Dirac,
+    Eye,
+    InvalidArgumentError,
+    KaimingNormal,
+    KaimingUniform,
+    LecunNormal,
+    LecunUniform,
+    Normal,
+    Ones,
+    Orthogonal,
+    RegistryError,
+    Sparse,
+    Strategy,
+    TorchDefault,
+    TorchInitError,
+    TruncNormal,
+    Uniform,
+    UnknownNameError,
+    VarianceScaling,
+    XavierNormal,
+    XavierUniform,
+    Zeros,
+    calculate_gain,
+    get_strategy,
+    register_strategy,
+    to_strategy,
+)
+
+init = nn.init
+
+# std of a standard normal truncated to [-2, 2], as Keras and JAX hard-code it.
+TRUNCATED_NORMAL_STD = 0.87962566103423978
+
+#: The names registered by torchinit whose strategy is a ``torch.nn.init.<name>_`` function.
+MIRRORED_NAMES = {
+    "uniform",
+    "normal",
+    "constant",
+    "zeros",
+    "ones",
+    "eye",
+    "dirac",
+    "xavier_uniform",
+    "xavier_normal",
+    "kaiming_uniform",
+    "kaiming_normal",
+    "trunc_normal",
+    "orthogonal",
+    "sparse",
+}
+#: Mirrored strategies that draw random numbers (and so take a generator).
+RANDOM_NAMES = MIRRORED_NAMES - {"constant", "zeros", "ones", "eye", "dirac"}
+
+#: (nonlinearity, a) pairs for the Kaiming strategies, and the gain each must give.
+KAIMING_NONLINEARITIES = [
+    ("relu", 0.0),
+    ("leaky_relu", 0.2),
+    ("tanh", 0.0),
+    ("linear", 0.0),
+    ("selu", 0.0),
+]
+ANALYTIC_GAIN = {
+    ("relu", 0.0): math.sqrt(2.0),
+    ("leaky_relu", 0.2): math.sqrt(2.0 / (1.0 + 0.2**2)),
+    ("leaky_relu", 0.0): math.sqrt(2.0),
+    ("tanh", 0.0): 5.0 / 3.0,
+    ("linear", 0.0): 1.0,
+    ("selu", 0.0): 0.75,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Ref:
+    """A ``torch.nn.init`` call with fixed arguments: ``Ref(fn, ...)(tensor, generator)``."""
+
+    fn: Callable[..., torch.Tensor]
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    random: bool = True
+
+    def __call__(self, tensor: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        kwargs = dict(self.kwargs)
+        if self.random:
+            kwargs["generator"] = generator
+        return self.fn(tensor, *self.args, **kwargs)
+
+
+def ref(fn: Callable[..., torch.Tensor], *args: Any, random: bool = True, **kwargs: Any) -> Ref:
+    return Ref(fn, args, tuple(kwargs.items()), random)
+
+
+def _shape_id(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape)) or "scalar"
+
+
+def _mirror_cases() -> Iterator[Any]:
+    relu_gain = calculate_gain("relu")
+    cases: list[tuple[Strategy, Ref, tuple[int, ...], torch.dtype]] = [
+        (Uniform(), ref(init.uniform_), (32, 16), torch.float32),
+        (Uniform(-0.5, 0.25), ref(init.uniform_, -0.5, 0.25), (8, 4, 3, 3), torch.float32),
+        (Uniform(-1, 1), ref(init.uniform_, -1.0, 1.0), (100,), torch.float64),
+        (Normal(), ref(init.normal_), (32, 16), torch.float32),
+        (Normal(0.3, 0.02), ref(init.normal_, 0.3, 0.02), (8, 4, 3, 3), torch.float32),
+        (Normal(std=0.5), ref(init.normal_, 0.0, 0.5), (64,), torch.bfloat16),
+        (Constant(0.63), ref(init.constant_, 0.63, random=False), (5, 7), torch.float32),
+        (Constant(-2), ref(init.constant_, -2.0, random=False), (4, 2, 3, 3), torch.float64),
+        (Zeros(), ref(init.zeros_, random=False), (5, 7), torch.float32),
+        (Zeros(), ref(init.zeros_, random=False), (4, 2, 3, 3), torch.float32),
+        (Ones(), ref(init.ones_, random=False), (5, 7), torch.float32),
+        (Ones(), ref(init.ones_, random=False), (11,), torch.float16),
+        (Eye(), ref(init.eye_, random=False), (5, 7), torch.float32),
+        (Eye(), ref(init.eye_, random=False), (7, 5), torch.float64),
+        (Dirac(), ref(init.dirac_, random=False), (4, 4, 3, 3), torch.float32),
+        (Dirac(), ref(init.dirac_, random=False), (6, 3, 5), torch.float32),
+        (Dirac(groups=2), ref(init.dirac_, 2, random=False), (6, 3, 3), torch.float32),
+        (Dirac(groups=2), ref(init.dirac_, 2, random=False), (4, 2, 3, 3, 3), torch.float32),
+        (XavierUniform(), ref(init.xavier_uniform_), (24, 40), torch.float32),
+        (XavierUniform(), ref(init.xavier_uniform_), (16, 8, 3, 3), torch.float32),
+        (
+            XavierUniform(gain=relu_gain),
+            ref(init.xavier_uniform_, relu_gain),
+            (16, 8, 3, 3),
+            torch.float32,
+        ),
+        (XavierNormal(), ref(init.xavier_normal_), (24, 40), torch.float64),
+        (
+            XavierNormal(gain=relu_gain),
+            ref(init.xavier_normal_, relu_gain),
+            (16, 8, 3, 3),
+            torch.float32,
+        ),
+        (TruncNormal(), ref(init.trunc_normal_), (32, 16), torch.float32),
+        (
+            TruncNormal(mean=0.1, std=0.5, a=-0.3, b=0.8),
+            ref(init.trunc_normal_, 0.1, 0.5, -0.3, 0.8),
+            (8, 4, 3, 3),
+            torch.float32,
+        ),
+        (
+            TruncNormal(std=0.02, a=-0.04, b=0.04),
+            ref(init.trunc_normal_, 0.0, 0.02, -0.04, 0.04),
+            (300,),
+            torch.float64,
+        ),
+        (Orthogonal(), ref(init.orthogonal_), (6, 10), torch.float32),
+        (Orthogonal(), ref(init.orthogonal_), (10, 6), torch.float32),
+        (Orthogonal(gain=2.0), ref(init.orthogonal_, 2.0), (8, 4, 3, 3), torch.float32),
+        (Sparse(0.1), ref(init.sparse_, 0.1), (20, 10), torch.float32),
+        (Sparse(0.5, std=0.02), ref(init.sparse_, 0.5, 0.02), (20, 10), torch.float32),
+        (Sparse(sparsity=0.5), ref(init.sparse_, 0.5), (7, 3), torch.float64),
+    ]
+    for shape in [(16, 8, 3, 3), (24, 40)]:
+        for mode in ("fan_in", "fan_out"):
+            for nonlinearity, a in KAIMING_NONLINEARITIES:
+                kwargs = {"a": a, "mode": mode, "nonlinearity": nonlinearity}
+                cases.append(
+                    (
+                        KaimingUniform(**kwargs),
+                        ref(init.kaiming_uniform_, **kwargs),
+                        shape,
+                        torch.float32,
+                    )
+                )
+                cases.append(
+                    (
+                        KaimingNormal(**kwargs),
+                        ref(init.kaiming_normal_, **kwargs),
+                        shape,
+                        torch.float32,
+                    )
+                )
+    cases.append((KaimingUniform(), ref(init.kaiming_uniform_), (24, 40), torch.float32))
+    cases.append((KaimingNormal(), ref(init.kaiming_normal_), (24, 40), torch.float32))
+    for strategy, reference, shape, dtype in cases:
+        dtype_id = str(dtype).removeprefix("torch.")
+        yield pytest.param(
+            strategy,
+            reference,
+            shape,
+            dtype,
+            id=f"{strategy.describe()}-{_shape_id(shape)}-{dtype_id}",
+        )
+
+
+MIRROR_CASES = list(_mirror_cases())
+RANDOM_MIRROR_CASES = [case for case in MIRROR_CASES if case.values[0].name in RANDOM_NAMES]
+
+
+def _filled_with_nan(shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    # NaN everywhere, so an entry that a strategy fails to write makes torch.equal fail.
+    return torch.full(shape, float("nan"), dtype=dtype)
+
+
+# --------------------------------------------------------------------------- torch parity
+
+
+def test_mirror_cases_cover_every_mirrored_strategy() -> None:
+    covered = {case.values[0].name for case in MIRROR_CASES}
+    assert covered == MIRRORED_NAMES
+    mirrored = {name for name in STRATEGIES if hasattr(init, f"{name}_")}
+    assert mirrored == MIRRORED_NAMES
+
+
+@pytest.mark.parametrize(("strategy", "reference", "shape", "dtype"), MIRROR_CASES)
+def test_matches_torch_under_global_seed(
+    strategy: Strategy, reference: Ref, shape: tuple[int, ...], dtype: torch.dtype
+) -> None:
+    torch.manual_seed(1234)
+    tensor = _filled_with_nan(shape, dtype)
+    result = strategy(tensor)
+    state_after_ours = torch.get_rng_state()
+    next_after_ours = torch.rand(1)
+
+    torch.manual_seed(1234)
+    expected = reference(_filled_with_nan(shape, dtype), None)
+    state_after_torch = torch.get_rng_state()
+    next_after_torch = torch.rand(1)
+
+    assert result is tensor
+    assert result.dtype == dtype
+    assert torch.equal(result, expected)
+    assert torch.equal(state_after_ours, state_after_torch)
+    assert torch.equal(next_after_ours, next_after_torch)
+
+
+#: torch.nn.init.sparse_ passes its generator to normal_ but not to the randperm that picks the
+#: zeros (pytorch/pytorch#98200); Sparse draws those from the generator too, so with a generator
+#: it deliberately differs from torch (see test_sparse_with_generator_draws_the_zeros_from_it).
+GENERATOR_PARITY_CASES = [case for case in MIRROR_CASES if case.values[0].name != "sparse"]
+
+
+@pytest.mark.parametrize(("strategy", "reference", "shape", "dtype"), GENERATOR_PARITY_CASES)
+def test_matches_torch_with_generator(
+    strategy: Strategy, reference: Ref, shape: tuple[int, ...], dtype: torch.dtype
+) -> None:
+    torch.manual_seed(5)
+    global_before = torch.get_rng_state()
+    ours = torch.Generator().manual_seed(99)
+    theirs = torch.Generator().manual_seed(99)
+
+    result = strategy(_filled_with_nan(shape, dtype), generator=ours)
+    expected = reference(_filled_with_nan(shape, dtype), theirs)
+
+    assert torch.equal(result, expected)
+    assert torch.equal(ours.get_state(), theirs.get_state())
+    assert torch.equal(torch.get_rng_state(), global_before)
+
+
+def _sparse_drawing_everything_from(
+    tensor: torch.Tensor, sparsity: float, std: float, generator: torch.Generator
+) -> torch.Tensor:
+    """torch.nn.init.sparse_'s algorithm, with the generator given to its randperm too."""
+    rows, cols = tensor.shape
+    num_zeros = math.ceil(sparsity * rows)
+    with torch.no_grad():
+        tensor.normal_(0, std, generator=generator)
+        for column in range(cols):
+            tensor[torch.randperm(rows, generator=generator)[:num_zeros], column] = 0
+    return tensor
+
+
+@pytest.mark.parametrize(
+    ("sparsity", "std", "shape", "dtype"),
+    [
+        (0.1, 0.01, (20, 10), torch.float32),
+        (0.5, 0.02, (20, 10), torch.float32),
+        (0.5, 0.01, (7, 3), torch.float64),
+        (0.0, 1.0, (5, 4), torch.float32),
+    ],
+)
+def test_sparse_with_generator_draws_the_zeros_from_it(
+    sparsity: float, std: float, shape: tuple[int, int], dtype: torch.dtype
+) -> None:
+    torch.manual_seed(5)
+    global_before = torch.get_rng_state()
+    ours = torch.Generator().manual_seed(99)
+    theirs = torch.Generator().manual_seed(99)
+
+    result = Sparse(sparsity, std=std)(_filled_with_nan(shape, dtype), generator=ours)
+    expected = _sparse_drawing_everything_from(
+        _filled_with_nan(shape, dtype), sparsity, std, theirs
+    )
+
+    assert torch.equal(result, expected)
+    assert torch.equal(ours.get_state(), theirs.get_state())
+    assert torch.equal(torch.get_rng_state(), global_before)
+
+
+# --------------------------------------------------------------------------- generators
+
+RANDOM_STRATEGIES = [
+    pytest.param(Uniform(-0.1, 0.1), (16, 32), id="uniform"),
+    pytest.param(Normal(0.0, 0.02), (16, 32), id="normal"),
+    pytest.param(TruncNormal(std=0.5, a=-0.5, b=0.5), (16, 32), id="trunc_normal"),
+    pytest.param(XavierUniform(), (16, 8, 3, 3), id="xavier_uniform"),
+    pytest.param(XavierNormal(), (16, 8, 3, 3), id="xavier_normal"),
+    pytest.param(KaimingUniform(nonlinearity="relu"), (16, 8, 3, 3), id="kaiming_uniform"),
+    pytest.param(KaimingNormal(mode="fan_out"), (16, 8, 3, 3), id="kaiming_normal"),
+    pytest.param(Orthogonal(), (12, 20), id="orthogonal"),
+    pytest.param(Sparse(0.3), (20, 10), id="sparse"),
+    pytest.param(VarianceScaling(2.0, "fan_in", "normal"), (16, 32), id="vs-normal"),
+    pytest.param(VarianceScaling(1.0, "fan_out", "uniform"), (16, 32), id="vs-uniform"),
+    pytest.param(VarianceScaling(1.0, "fan_avg"), (16, 32), id="vs-truncated_normal"),
+    pytest.param(LecunNormal(), (16, 32), id="lecun_normal"),
+    pytest.param(LecunUniform(), (16, 32), id="lecun_uniform"),
+]
+
+
+@pytest.mark.parametrize(("strategy", "shape"), RANDOM_STRATEGIES)
+def test_generator_is_deterministic(strategy: Strategy, shape: tuple[int, ...]) -> None:
+    torch.manual_seed(0)
+    first = strategy(torch.empty(shape), generator=torch.Generator().manual_seed(5))
+    torch.rand(3)  # a global draw in between must not matter
+    second = strategy(torch.empty(shape), generator=torch.Generator().manual_seed(5))
+    assert torch.equal(first, second)
+
+
+@pytest.mark.parametrize(("strategy", "shape"), RANDOM_STRATEGIES)
+def test_generator_leaves_global_rng_alone(strategy: Strategy, shape: tuple[int, ...]) -> None:
+    torch.manual_seed(0)
+    global_before = torch.get_rng_state()
+    strategy(torch.empty(shape), generator=torch.Generator().manual_seed(5))
+    assert torch.equal(torch.get_rng_state(), global_before)
+
+
+@pytest.mark.parametrize(("strategy", "shape"), RANDOM_STRATEGIES)
+def test_generator_seed_matters(strategy: Strategy, shape: tuple[int, ...]) -> None:
+    first = strategy(torch.empty(shape), generator=torch.Generator().manual_seed(5))
+    other = strategy(torch.empty(shape), generator=torch.Generator().manual_seed(6))
+    assert not torch.equal(first, other)
+
+
+@pytest.mark.parametrize(("strategy", "shape"), RANDOM_STRATEGIES)
+def test_generator_is_advanced(strategy: Strategy, shape: tuple[int, ...]) -> None:
+    generator = torch.Generator().manual_seed(5)
+    first = strategy(torch.empty(shape), generator=generator)
+    second = strategy(torch.empty(shape), generator=generator)
+    assert not torch.equal(first, second)
+
+
+@pytest.mark.parametrize(("strategy", "shape"), RANDOM_STRATEGIES)
+def test_without_generator_draws_from_global_rng(
+    strategy: Strategy, shape: tuple[int, ...]
+) -> None:
+    torch.manual_seed(21)
+    from_global = strategy(torch.empty(shape))
+    seeded = strategy(torch.empty(shape), generator=torch.Generator().manual_seed(21))
+    assert torch.equal(from_global, seeded)
+
+
+# --------------------------------------------------------------------------- distributions
+
+WIDE = (128, 512)  # 65,536 values; fan_in 512, fan_out 128, fan_avg 320
+CONV = (64, 32, 5, 5)  # 51,200 values; fan_in 800, fan_out 1600, fan_avg 1200
+MIN_SAMPLES = 50_000
+KS_MIN_P = 1e-4
+SIGMAS = 5.0
+
+
+def _fans(shape: tuple[int, ...]) -> dict[str, float]:
+    receptive = math.prod(shape[2:])
+    fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
+    return {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}
+
+
+def _normal(mean: float, std: float) -> Any:
+    return stats.norm(loc=mean, scale=std)
+
+
+def _uniform(low: float, high: float) -> Any:
+    return stats.uniform(loc=low, scale=high - low)
+
+
+def _symmetric_uniform(std: float) -> Any:
+    bound = math.sqrt(3.0) * std
+    return _uniform(-bound, bound)
+
+
+def _truncated(mean: float, std: float, low: float, high: float) -> Any:
+    return stats.truncnorm((low - mean) / std, (high - mean) / std, loc=mean, scale=std)
+
+
+def _variance_scaling_truncated(std: float) -> Any:
+    inner = std / TRUNCATED_NORMAL_STD
+    return stats.truncnorm(-2.0, 2.0, loc=0.0, scale=inner)
+
+
+def assert_follows(samples: np.ndarray, dist: Any) -> None:
+    """KS test plus mean/std within ``SIGMAS`` standard errors of the analytic values."""
+    n = samples.size
+    assert n >= MIN_SAMPLES
+    p_value = stats.kstest(samples, dist.cdf).pvalue
+    assert p_value > KS_MIN_P, f"KS p-value {p_value:.3g}"
+    mean, std = float(dist.mean()), float(dist.std())
+    assert abs(samples.mean() - mean) <= SIGMAS * std / math.sqrt(n), (samples.mean(), mean)
+    # relative standard error of a sample std is about 1/sqrt(2n) for a normal, and smaller
+    # for the lighter-tailed uniform and truncated normal
+    assert abs(samples.std(ddof=1) / std - 1.0) <= SIGMAS / math.sqrt(2 * n), (
+        samples.std(ddof=1),
+        std,
+    )
+
+
+def _draw(strategy: Strategy, shape: tuple[int, ...], seed: int = 2024) -> np.ndarray:
+    generator = torch.Generator().manual_seed(seed)
+    tensor = strategy(torch.empty(shape), generator=generator)
+    return tensor.flatten().double().numpy()
+
+
+def _distribution_cases() -> Iterator[Any]:
+    yield "normal-standard", Normal(), WIDE, _normal(0.0, 1.0)
+    yield "normal-shifted", Normal(0.3, 0.02), WIDE, _normal(0.3, 0.02)
+    yield "uniform-default", Uniform(), WIDE, _uniform(0.0, 1.0)
+    yield "uniform-custom", Uniform(-0.5, 0.25), CONV, _uniform(-0.5, 0.25)
+    yield "trunc_normal-default", TruncNormal(), WIDE, _truncated(0.0, 1.0, -2.0, 2.0)
+    yield (
+        "trunc_normal-asymmetric",
+        TruncNormal(mean=0.1, std=0.5, a=-0.3, b=0.8),
+        WIDE,
+        _truncated(0.1, 0.5, -0.3, 0.8),
+    )
+    yield (
+        "trunc_normal-absolute-bounds",
+        TruncNormal(std=0.02),
+        WIDE,
+        _truncated(0.0, 0.02, -2.0, 2.0),
+    )
+    relu_gain = math.sqrt(2.0)
+    for shape_id, shape in (("wide", WIDE), ("conv", CONV)):
+        fans = _fans(shape)
+        for gain_id, gain in (("gain1", 1.0), ("relu-gain", relu_gain)):
+            std = gain * math.sqrt(2.0 / (fans["fan_in"] + fans["fan_out"]))
+            yield (
+                f"xavier_uniform-{gain_id}-{shape_id}",
+                XavierUniform(gain=gain),
+                shape,
+                _symmetric_uniform(std),
+            )
+            yield (
+                f"xavier_normal-{gain_id}-{shape_id}",
+                XavierNormal(gain=gain),
+                shape,
+                _normal(0.0, std),
+            )
+    fans = _fans(WIDE)
+    for mode in ("fan_in", "fan_out"):
+        for nonlinearity, a in KAIMING_NONLINEARITIES:
+            std = ANALYTIC_GAIN[(nonlinearity, a)] / math.sqrt(fans[mode])
+            kwargs = {"a": a, "mode": mode, "nonlinearity": nonlinearity}
+            yield (
+                f"kaiming_uniform-{mode}-{nonlinearity}",
+                KaimingUniform(**kwargs),
+                WIDE,
+                _symmetric_uniform(std),
+            )
+            yield (
+                f"kaiming_normal-{mode}-{nonlinearity}",
+                KaimingNormal(**kwargs),
+                WIDE,
+                _normal(0.0, std),
+            )
+    conv_fans = _fans(CONV)
+    yield (
+        "kaiming_normal-default-conv",
+        KaimingNormal(),
+        CONV,
+        _normal(0.0, math.sqrt(2.0 / conv_fans["fan_in"])),
+    )
+    for mode in ("fan_in", "fan_out", "fan_avg"):
+        std = math.sqrt(2.0 / fans[mode])
+        yield (
+            f"variance_scaling-normal-{mode}",
+            VarianceScaling(2.0, mode, "normal"),
+            WIDE,
+            _normal(0.0, std),
+        )
+        yield (
+            f"variance_scaling-uniform-{mode}",
+            VarianceScaling(2.0, mode, "uniform"),
+            WIDE,
+            _symmetric_uniform(std),
+        )
+        yield (
+            f"variance_scaling-truncated_normal-{mode}",
+            VarianceScaling(2.0, mode, "truncated_normal"),
+            WIDE,
+            _variance_scaling_truncated(std),
+        )
+    yield (
+        "variance_scaling-truncated_normal-conv",
+        VarianceScaling(0.5, "fan_out", "truncated_normal"),
+        CONV,
+        _variance_scaling_truncated(math.sqrt(0.5 / conv_fans["fan_out"])),
+    )
+    for shape_id, shape in (("wide", WIDE), ("conv", CONV)):
+        std = math.sqrt(1.0 / _fans(shape)["fan_in"])
+        yield f"lecun_normal-{shape_id}", LecunNormal(), shape, _variance_scaling_truncated(std)
+        yield f"lecun_uniform-{shape_id}", LecunUniform(), shape, _symmetric_uniform(std)
+
+
+# every case draws from its own seed, so that the cases are not all the same uniform draws
+DISTRIBUTION_CASES = [
+    pytest.param(strategy, shape, dist, 1000 + index, id=case_id)
+    for index, (case_id, strategy, shape, dist) in enumerate(_distribution_cases())
+]
+
+
+@pytest.mark.parametrize(("strategy", "shape", "dist", "seed"), DISTRIBUTION_CASES)
+def test_distribution(strategy: Strategy, shape: tuple[int, ...], dist: Any, seed: int) -> None:
+    samples = _draw(strategy, shape, seed)
+    assert_follows(samples, dist)
+    low, high = dist.support()
+    assert samples.min() >= low
+    assert samples.max() <= high
+
+
+@pytest.mark.parametrize(
+    ("strategy", "shape", "dist", "seed"),
+    [case for case in DISTRIBUTION_CASES if "truncated" in case.id or "lecun_normal" in case.id],
+)
+def test_variance_scaling_truncated_normal_has_the_asked_std(
+    strategy: Strategy, shape: tuple[int, ...], dist: Any, seed: int
+) -> None:
+    vs = strategy.as_variance_scaling() if isinstance(strategy, LecunNormal) else strategy
+    assert isinstance(vs, VarianceScaling)
+    expected_std = math.sqrt(vs.scale / _fans(shape)[vs.mode])
+    assert math.isclose(vs.std(shape), expected_std, rel_tol=1e-12)
+    # the rescaled truncation really has the asked standard deviation
+    assert math.isclose(float(dist.std()), expected_std, rel_tol=1e-12)
+    # and the draws are cut at two inner standard deviations
+    samples = _draw(strategy, shape, seed)
+    assert np.abs(samples).max() <= 2.0 * expected_std / TRUNCATED_NORMAL_STD * (1 + 1e-6)
+
+
+def test_truncated_normal_constant_is_the_std_of_a_normal_truncated_at_two() -> None:
+    assert math.isclose(stats.truncnorm(-2.0, 2.0).std(), TRUNCATED_NORMAL_STD, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("samples_from", "dist"),
+    [
+        pytest.param(Normal(0.0, 1.0), _normal(0.0, 1.05), id="std-5%-off"),
+        pytest.param(Normal(0.0, 1.0), _normal(0.03, 1.0), id="mean-off"),
+        pytest.param(
+            Uniform(-math.sqrt(3), math.sqrt(3)), _normal(0.0, 1.0), id="uniform-vs-normal"
+        ),
+        pytest.param(
+            TruncNormal(),
+            _variance_scaling_truncated(TRUNCATED_NORMAL_STD * 1.03),
+            id="truncated-scale-off",
+        ),
+    ],
+)
+def test_distribution_check_rejects_wrong_distributions(samples_from: Strategy, dist: Any) -> None:
+    samples = _draw(samples_from, WIDE)
+    with pytest.raises(AssertionError):
+        assert_follows(samples, dist)
+
+
+@pytest.mark.parametrize("sparsity", [0.1, 0.5])
+def test_sparse_nonzero_entries_are_normal(sparsity: float) -> None:
+    rows, cols = 1000, 100
+    std = 0.02
+    tensor = Sparse(sparsity, std=std)(
+        torch.empty(rows, cols), generator=torch.Generator().manual_seed(11)
+    )
+    zeros_per_column = (tensor == 0).sum(dim=0)
+    assert zeros_per_column.tolist() == [math.ceil(sparsity * rows)] * cols
+    nonzero = tensor[tensor != 0].double().numpy()
+    assert_follows(nonzero, _normal(0.0, std))
+
+
+# --------------------------------------------------------------------------- variance scaling
+
+
+def _named_std(strategy: Strategy, shape: tuple[int, ...]) -> float:
+    """The std of the named strategy, from its own formula (not from VarianceScaling)."""
+    fans = _fans(shape)
+    if isinstance(strategy, (XavierUniform, XavierNormal)):
+        return strategy.gain * math.sqrt(2.0 / (fans["fan_in"] + fans["fan_out"]))
+    if isinstance(strategy, (KaimingUniform, KaimingNormal)):
+        gain = init.calculate_gain(strategy.nonlinearity, strategy.a)
+        return gain / math.sqrt(fans[strategy.mode])
+    if isinstance(strategy, (LecunNormal, LecunUniform)):
+        return math.sqrt(1.0 / fans["fan_in"])
+    raise AssertionError(strategy)
+
+
+AS_VARIANCE_SCALING = [
+    pytest.param(XavierUniform(), VarianceScaling(1.0, "fan_avg", "uniform"), id="xavier_uniform"),
+    pytest.param(
+        XavierUniform(gain=3.0), VarianceScaling(9.0, "fan_avg", "uniform"), id="xavier_uniform-3"
+    ),
+    pytest.param(XavierNormal(), VarianceScaling(1.0, "fan_avg", "normal"), id="xavier_normal"),
+    pytest.param(
+        XavierNormal(gain=2.0), VarianceScaling(4.0, "fan_avg", "normal"), id="xavier_normal-2"
+    ),
+    pytest.param(KaimingUniform(), VarianceScaling(2.0, "fan_in", "uniform"), id="kaiming_uniform"),
+    pytest.param(
+        KaimingUniform(mode="fan_out", nonlinearity="relu"),
+        VarianceScaling(2.0, "fan_out", "uniform"),
+        id="kaiming_uniform-relu-fan_out",
+    ),
+    pytest.param(
+        KaimingUniform(a=0.2),
+        VarianceScaling(2.0 / 1.04, "fan_in", "uniform"),
+        id="kaiming_uniform-leaky0.2",
+    ),
+    pytest.param(
+        KaimingUniform(a=math.sqrt(5)),
+        VarianceScaling(1.0 / 3.0, "fan_in", "uniform"),
+        id="kaiming_uniform-sqrt5",
+    ),
+    pytest.param(
+        KaimingNormal(mode="fan_out", nonlinearity="relu"),
+        VarianceScaling(2.0, "fan_out", "normal"),
+        id="kaiming_normal-relu-fan_out",
+    ),
+    pytest.param(
+        KaimingNormal(nonlinearity="tanh"),
+        VarianceScaling(25.0 / 9.0, "fan_in", "normal"),
+        id="kaiming_normal-tanh",
+    ),
+    pytest.param(
+        KaimingNormal(nonlinearity="selu"),
+        VarianceScaling(0.5625, "fan_in", "normal"),
+        id="kaiming_normal-selu",
+    ),
+    pytest.param(
+        KaimingNormal(nonlinearity="linear"),
+        VarianceScaling(1.0, "fan_in", "normal"),
+        id="kaiming_normal-linear",
+    ),
+    pytest.param(
+        LecunNormal(), VarianceScaling(1.0, "fan_in", "truncated_normal"), id="lecun_normal"
+    ),
+    pytest.param(LecunUniform(), VarianceScaling(1.0, "fan_in", "uniform"), id="lecun_uniform"),
+]
+
+
+@pytest.mark.parametrize(("strategy", "expected"), AS_VARIANCE_SCALING)
+def test_as_variance_scaling_parameters(strategy: Any, expected: VarianceScaling) -> None:
+    vs = strategy.as_variance_scaling()
+    assert isinstance(vs, VarianceScaling)
+    assert vs.mode == expected.mode
+    assert vs.distribution == expected.distribution
+    assert math.isclose(vs.scale, expected.scale, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize(("strategy", "expected"), AS_VARIANCE_SCALING)
+@pytest.mark.parametrize("shape", [(24, 40), (16, 8, 3, 3)], ids=_shape_id)
+def test_as_variance_scaling_has_the_same_std(
+    strategy: Any, expected: VarianceScaling, shape: tuple[int, ...]
+) -> None:
+    assert math.isclose(
+        strategy.as_variance_scaling().std(shape), _named_std(strategy, shape), rel_tol=1e-12
+    )
+
+
+@pytest.mark.parametrize(("strategy", "expected"), AS_VARIANCE_SCALING)
+@pytest.mark.parametrize("shape", [(24, 40), (16, 8, 3, 3)], ids=_shape_id)
+def test_as_variance_scaling_draws_the_same_values(
+    strategy: Any, expected: VarianceScaling, shape: tuple[int, ...]
+) -> None:
+    named_generator = torch.Generator().manual_seed(8)
+    vs_generator = torch.Generator().manual_seed(8)
+    named = strategy(torch.empty(shape), generator=named_generator)
+    general = strategy.as_variance_scaling()(torch.empty(shape), generator=vs_generator)
+    assert torch.allclose(named, general, rtol=1e-6, atol=0.0)
+    assert torch.equal(named_generator.get_state(), vs_generator.get_state())
+
+
+@pytest.mark.parametrize(
+    ("strategy", "shape", "expected"),
+    [
+        (VarianceScaling(2.0, "fan_in", "normal"), (256, 128), 0.125),
+        (VarianceScaling(1.0, "fan_out"), (64, 3, 7, 7), 1.0 / 56.0),
+        (VarianceScaling(3.0, "fan_avg", "uniform"), (10, 20), math.sqrt(0.2)),
+        (VarianceScaling(1.0, "fan_in"), (4, 2, 3, 3, 3), math.sqrt(1.0 / 54.0)),
+        (VarianceScaling(0.5, "fan_avg"), [100, 300], math.sqrt(0.5 / 200.0)),
+    ],
+)
+def test_variance_scaling_std(strategy: VarianceScaling, shape: Any, expected: float) -> None:
+    assert math.isclose(strategy.std(shape), expected, rel_tol=1e-12)
+    assert math.isclose(strategy.std(torch.empty(shape)), expected, rel_tol=1e-12)
+
+
+def test_variance_scaling_std_of_a_vector_is_refused() -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        VarianceScaling().std((5,))
+    assert str(info.value) == "shape: fans need a tensor with at least 2 dimensions (got (5,))"
+
+
+def test_variance_scaling_defaults() -> None:
+    assert VarianceScaling() == VarianceScaling(1.0, "fan_in", "truncated_normal")
+    assert LecunNormal().as_variance_scaling() == VarianceScaling()
+
+
+# --------------------------------------------------------------------------- immutability
+
+FIELD_EXAMPLES = [
+    pytest.param(Constant(0.5), "val", id="constant"),
+    pytest.param(Uniform(), "a", id="uniform"),
+    pytest.param(Normal(), "std", id="normal"),
+    pytest.param(TruncNormal(), "b", id="trunc_normal"),
+    pytest.param(Dirac(), "groups", id="dirac"),
+    pytest.param(Orthogonal(), "gain", id="orthogonal"),
+    pytest.param(Sparse(0.1), "sparsity", id="sparse"),
+    pytest.param(XavierUniform(), "gain", id="xavier_uniform"),
+    pytest.param(XavierNormal(), "gain", id="xavier_normal"),
+    pytest.param(KaimingUniform(), "mode", id="kaiming_uniform"),
+    pytest.param(KaimingNormal(), "a", id="kaiming_normal"),
+    pytest.param(VarianceScaling(), "scale", id="variance_scaling"),
+    pytest.param(Zeros(), "anything", id="zeros"),
+    pytest.param(LecunNormal(), "scale", id="lecun_normal"),
+    pytest.param(TorchDefault(), "anything", id="torch_default"),
+]
+
+
+@pytest.mark.parametrize(("strategy", "field"), FIELD_EXAMPLES)
+def test_strategies_are_frozen(strategy: Strategy, field: str) -> None:
+    before = strategy.arguments()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(strategy, field, 2)
+    assert strategy.arguments() == before
+
+
+def test_every_registered_strategy_is_a_frozen_dataclass() -> None:
+    for name in ("constant", "zeros", "normal", "kaiming_normal", "variance_scaling", "sparse"):
+        cls = STRATEGIES[name]
+        assert dataclasses.is_dataclass(cls)
+        assert cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    frozen = [
+        cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+        for name, cls in STRATEGIES.items()
+        if name in MIRRORED_NAMES | {"variance_scaling", "lecun_normal", "lecun_uniform"}
+    ]
+    assert len(frozen) == len(MIRRORED_NAMES) + 3
+    assert all(frozen)
+
+
+def test_equality_and_hash() -> None:
+    assert Normal(0.0, 0.01) == Normal(0.0, 0.01)
+    assert hash(Normal(0.0, 0.01)) == hash(Normal(0.0, 0.01))
+    assert Normal(0.0, 0.01) != Normal(0.0, 0.02)
+    assert Zeros() == Zeros()
+    assert Zeros() != Ones()
+    assert KaimingNormal(mode="fan_out") != KaimingUniform(mode="fan_out")
+    assert len({Normal(std=1), Normal(std=1.0), Normal(), Zeros(), Zeros()}) == 2
+    assert {KaimingNormal(): "k"}[KaimingNormal(a=0)] == "k"
+
+
+@pytest.mark.parametrize(
+    ("strategy", "field", "value"),
+    [
+        (Normal(std=1), "std", 1.0),
+        (Normal(mean=-2), "mean", -2.0),
+        (Uniform(a=-1, b=1), "a", -1.0),
+        (Uniform(a=-1, b=1), "b", 1.0),
+        (Constant(1), "val", 1.0),
+        (TruncNormal(a=-1, b=3), "b", 3.0),
+        (Sparse(sparsity=0, std=1), "sparsity", 0.0),
+        (Sparse(sparsity=0, std=1), "std", 1.0),
+        (Orthogonal(gain=2), "gain", 2.0),
+        (XavierUniform(gain=2), "gain", 2.0),
+        (KaimingNormal(a=0), "a", 0.0),
+        (VarianceScaling(scale=2), "scale", 2.0),
+    ],
+)
+def test_numbers_are_normalised_to_float(strategy: Strategy, field: str, value: float) -> None:
+    stored = getattr(strategy, field)
+    assert type(stored) is float
+    assert stored == value
+
+
+def test_int_and_float_arguments_give_equal_strategies() -> None:
+    assert Normal(std=1).std == 1.0
+    assert Normal(std=1) == Normal(std=1.0)
+    assert repr(Normal(std=1)) == "Normal(mean=0.0, std=1.0)"
+    assert Dirac(groups=2).groups == 2
+    assert type(Dirac(groups=2).groups) is int
+
+
+# --------------------------------------------------------------------------- check_shape
+
+FAN_BASED = [
+    XavierUniform(),
+    XavierNormal(),
+    KaimingUniform(),
+    KaimingNormal(),
+    Orthogonal(),
+    VarianceScaling(),
+    LecunNormal(),
+    LecunUniform(),
+]
+
+
+@pytest.mark.parametrize("strategy", FAN_BASED, ids=lambda s: s.name)
+@pytest.mark.parametrize("shape", [(5,), ()], ids=_shape_id)
+def test_check_shape_fan_based_needs_two_dimensions(
+    strategy: Strategy, shape: tuple[int, ...]
+) -> None:
+    assert strategy.check_shape(shape) == "needs a tensor with at least 2 dimensions"
+
+
+@pytest.mark.parametrize("strategy", FAN_BASED, ids=lambda s: s.name)
+@pytest.mark.parametrize("shape", [(3, 4), (4, 2, 3, 3), (2, 2, 2, 2, 2, 2)], ids=_shape_id)
+def test_check_shape_fan_based_accepts_matrices_and_kernels(
+    strategy: Strategy, shape: tuple[int, ...]
+) -> None:
+    assert strategy.check_shape(shape) is None
+
+
+@pytest.mark.parametrize(
+    ("strategy", "shape", "expected"),
+    [
+        (Eye(), (2, 3, 4), "needs a tensor with exactly 2 dimensions"),
+        (Eye(), (2, 3), None),
+        (Sparse(0.1), (2, 3, 4), "needs a tensor with exactly 2 dimensions"),
+        (Sparse(0.1), (20, 3), None),
+        (Dirac(), (3, 3), "needs a tensor with 3 to 5 dimensions"),
+        (Dirac(), (2, 2, 2, 2, 2, 2), "needs a tensor with 3 to 5 dimensions"),
+        (Dirac(), (3, 3, 3), None),
+        (Dirac(groups=2), (3, 3, 3), "needs dimension 0 divisible by groups=2"),
+        (Dirac(groups=2), (6, 2, 3, 3), None),
+        (Dirac(groups=3), (4, 2, 3, 3, 3), "needs dimension 0 divisible by groups=3"),
+        (Dirac(groups=2), (4,), "needs a tensor with 3 to 5 dimensions"),
+        (Ones(), (5,), None),
+        (Ones(), (), None),
+        (Zeros(), (5,), None),
+        (Constant(2.0), (5,), None),
+        (Uniform(), (5,), None),
+        (Normal(), (), None),
+        (TruncNormal(), (5,), None),
+        (TorchDefault(), (5,), None),
+    ],
+    ids=lambda value: _shape_id(value) if isinstance(value, tuple) else None,
+)
+def test_check_shape(strategy: Strategy, shape: tuple[int, ...], expected: str | None) -> None:
+    assert strategy.check_shape(shape) == expected
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (3, 4, 5), (4, 2, 3, 3)], ids=_shape_id)
+@pytest.mark.parametrize("strategy", [Eye(), Sparse(0.5)], ids=lambda s: s.name)
+def test_check_shape_refuses_everything_but_matrices(
+    strategy: Strategy, shape: tuple[int, ...]
+) -> None:
+    assert strategy.check_shape(shape) is not None
+
+
+CHECK_SHAPE_STRATEGIES = [
+    Uniform(),
+    Normal(),
+    Constant(0.5),
+    Zeros(),
+    Ones(),
+    Eye(),
+    Dirac(),
+    Dirac(groups=2),
+    XavierUniform(),
+    XavierNormal(),
+    KaimingUniform(),
+    KaimingNormal(),
+    TruncNormal(),
+    Orthogonal(),
+    Sparse(0.5),
+    VarianceScaling(),
+    LecunNormal(),
+    LecunUniform(),
+]
+
+
+@pytest.mark.parametrize("strategy", CHECK_SHAPE_STRATEGIES, ids=lambda s: s.describe())
+@pytest.mark.parametrize(
+    "shape",
+    [(), (5,), (4, 6), (3, 4, 5), (4, 2, 3, 3), (4, 2, 3, 3, 3), (2, 2, 2, 2, 2, 2)],
+    ids=_shape_id,
+)
+def test_check_shape_agrees_with_calling(strategy: Strategy, shape: tuple[int, ...]) -> None:
+    problem = strategy.check_shape(shape)
+    tensor = torch.empty(shape)
+    if problem is None:
+        assert strategy(tensor, generator=torch.Generator().manual_seed(0)) is tensor
+    else:
+        with pytest.raises((ValueError, TorchInitError)):
+            strategy(tensor, generator=torch.Generator().manual_seed(0))
+
+
+# --------------------------------------------------------------------------- validation
+
+VALIDATION_ERRORS = [
+    (
+        lambda: KaimingNormal(mode="fanin"),
+        InvalidArgumentError,
+        "kaiming_normal.mode: must be one of ['fan_in', 'fan_out'] (got 'fanin')",
+    ),
+    (
+        lambda: KaimingNormal(mode="fan_avg"),
+        InvalidArgumentError,
+        "kaiming_normal.mode: must be one of ['fan_in', 'fan_out'] (got 'fan_avg')",
+    ),
+    (
+        lambda: KaimingUniform(mode=3),
+        ArgumentTypeError,
+        "kaiming_uniform.mode: must be one of ['fan_in', 'fan_out'] (got 3)",
+    ),
+    (
+        lambda: KaimingUniform(nonlinearity="rleu"),
+        InvalidArgumentError,
+        "kaiming_uniform.nonlinearity: must be one of ['linear', 'conv1d', 'conv2d', 'conv3d', "
+        "'conv_transpose1d', 'conv_transpose2d', 'conv_transpose3d', 'sigmoid', 'tanh', 'relu', "
+        "'leaky_relu', 'selu'] (got 'rleu')",
+    ),
+    (
+        lambda: KaimingNormal(a=-0.1),
+        InvalidArgumentError,
+        "kaiming_normal.a: must be >= 0 (got -0.1)",
+    ),
+    (
+        lambda: KaimingNormal(a="0.1"),
+        ArgumentTypeError,
+        "kaiming_normal.a: must be a number (got '0.1')",
+    ),
+    (lambda: Normal(std=-1), InvalidArgumentError, "normal.std: must be >= 0 (got -1)"),
+    (lambda: Normal(std="0.1"), ArgumentTypeError, "normal.std: must be a number (got '0.1')"),
+    (lambda: Normal(std=True), ArgumentTypeError, "normal.std: must be a number (got True)"),
+    (lambda: Normal(mean=False), ArgumentTypeError, "normal.mean: must be a number (got False)"),
+    (
+        lambda: Normal(mean=float("nan")),
+        InvalidArgumentError,
+        "normal.mean: must be finite (got nan)",
+    ),
+    (
+        lambda: Normal(std=float("inf")),
+        InvalidArgumentError,
+        "normal.std: must be finite (got inf)",
+    ),
+    (lambda: Normal(std=None), ArgumentTypeError, "normal.std: must be a number (got None)"),
+    (lambda: Uniform(a=1, b=0), InvalidArgumentError, "uniform.b: must be >= a=1.0 (got 0)"),
+    (lambda: Uniform(a="0"), ArgumentTypeError, "uniform.a: must be a number (got '0')"),
+    (
+        lambda: Uniform(b=float("-inf")),
+        InvalidArgumentError,
+        "uniform.b: must be finite (got -inf)",
+    ),
+    (
+        lambda: TruncNormal(a=1, b=1),
+        InvalidArgumentError,
+        "trunc_normal.b: must be > a=1.0 (got 1)",
+    ),
+    (
+        lambda: TruncNormal(std=-0.5),
+        InvalidArgumentError,
+        "trunc_normal.std: must be > 0 (got -0.5)",
+    ),
+    (lambda: TruncNormal(a=True), ArgumentTypeError, "trunc_normal.a: must be a number (got True)"),
+    (
+        lambda: Sparse(sparsity=1.0),
+        InvalidArgumentError,
+        "sparse.sparsity: must be in [0, 1) (got 1.0)",
+    ),
+    (
+        lambda: Sparse(sparsity=1),
+        InvalidArgumentError,
+        "sparse.sparsity: must be in [0, 1) (got 1)",
+    ),
+    (
+        lambda: Sparse(sparsity=-0.1),
+        InvalidArgumentError,
+        "sparse.sparsity: must be in [0, 1) (got -0.1)",
+    ),
+    (
+        lambda: Sparse(sparsity="0.5"),
+        ArgumentTypeError,
+        "sparse.sparsity: must be a number (got '0.5')",
+    ),
+    (lambda: Sparse(0.5, std=-1), InvalidArgumentError, "sparse.std: must be >= 0 (got -1)"),
+    (lambda: Dirac(groups=0), InvalidArgumentError, "dirac.groups: must be >= 1 (got 0)"),
+    (lambda: Dirac(groups=1.0), ArgumentTypeError, "dirac.groups: must be an integer (got 1.0)"),
+    (lambda: Dirac(groups=True), ArgumentTypeError, "dirac.groups: must be an integer (got True)"),
+    (
+        lambda: XavierUniform(gain=0),
+        InvalidArgumentError,
+        "xavier_uniform.gain: must be > 0 (got 0)",
+    ),
+    (
+        lambda: XavierNormal(gain=-1.5),
+        InvalidArgumentError,
+        "xavier_normal.gain: must be > 0 (got -1.5)",
+    ),
+    (lambda: Orthogonal(gain=0), InvalidArgumentError, "orthogonal.gain: must be > 0 (got 0)"),
+    (
+        lambda: Constant(float("inf")),
+        InvalidArgumentError,
+        "constant.val: must be finite (got inf)",
+    ),
+    (lambda: Constant(None), ArgumentTypeError, "constant.val: must be a number (got None)"),
+    (lambda: Constant(True), ArgumentTypeError, "constant.val: must be a number (got True)"),
+    (
+        lambda: VarianceScaling(distribution="gauss"),
+        InvalidArgumentError,
+        "variance_scaling.distribution: must be one of ['normal', 'truncated_normal', 'uniform'] "
+        "(got 'gauss')",
+    ),
+    (
+        lambda: VarianceScaling(distribution=None),
+        ArgumentTypeError,
+        "variance_scaling.distribution: must be one of ['normal', 'truncated_normal', 'uniform'] "
+        "(got None)",
+    ),
+    (
+        lambda: VarianceScaling(mode="fan_inn"),
+        InvalidArgumentError,
+        "variance_scaling.mode: must be one of ['fan_in', 'fan_out', 'fan_avg'] (got 'fan_inn')",
+    ),
+    (
+        lambda: VarianceScaling(scale=0),
+        InvalidArgumentError,
+        "variance_scaling.scale: must be > 0 (got 0)",
+    ),
+    (
+        lambda: VarianceScaling(scale=float("nan")),
+        InvalidArgumentError,
+        "variance_scaling.scale: must be finite (got nan)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "message"),
+    [pytest.param(*case, id=case[2]) for case in VALIDATION_ERRORS],
+)
+def test_validation_error_messages(
+    build: Callable[[], Strategy], error: type[TorchInitError], message: str
+) -> None:
+    with pytest.raises(TorchInitError) as info:
+        build()
+    assert type(info.value) is error
+    assert str(info.value) == message
+    builtin = ValueError if error is InvalidArgumentError else TypeError
+    assert isinstance(info.value, builtin)
+
+
+# --------------------------------------------------------------------------- get_strategy
+
+
+def test_get_strategy_builds_by_name() -> None:
+    built = get_strategy("kaiming_normal", mode="fan_out", nonlinearity="relu")
+    assert built == KaimingNormal(mode="fan_out", nonlinearity="relu")
+    assert get_strategy("zeros") == Zeros()
+    assert get_strategy("normal", std=0.01) == Normal(std=0.01)
+    assert get_strategy("sparse", sparsity=0.25) == Sparse(0.25)
+    assert get_strategy("lecun_normal") == LecunNormal()
+
+
+BUILTIN_NAMES = MIRRORED_NAMES | {
+    "variance_scaling",
+    "lecun_normal",
+    "lecun_uniform",
+    "torch_default",
+}
+
+
+def test_every_builtin_strategy_is_registered_and_public() -> None:
+    assert set(STRATEGIES) >= BUILTIN_NAMES
+    for name in BUILTIN_NAMES:
+        cls = STRATEGIES[name]
+        assert cls.name == name
+        assert getattr(torchinit, cls.__name__) is cls
+        assert cls.__name__ in torchinit.__all__
+
+
+def test_get_strategy_typo_suggests_the_closest_name() -> None:
+    with pytest.raises(UnknownNameError) as info:
+        get_strategy("kaiming_norml")
+    message = str(info.value)
+    assert message == (
+        "unknown strategy; did you mean 'kaiming_normal'? "
+        f"available: {sorted(STRATEGIES)} (got 'kaiming_norml')"
+    )
+    assert not message.startswith(("'", '"'))
+    assert isinstance(info.value, KeyError)
+    assert isinstance(info.value, TorchInitError)
+
+
+def test_get_strategy_unknown_name_without_suggestion() -> None:
+    with pytest.raises(UnknownNameError) as info:
+        get_strategy("qqqqqq")
+    assert str(info.value) == f"unknown strategy; available: {sorted(STRATEGIES)} (got 'qqqqqq')"
+
+
+def test_get_strategy_unknown_argument_suggests_the_closest() -> None:
+    with pytest.raises(UnknownNameError) as info:
+        get_strategy("normal", stdd=0.1)
+    assert str(info.value) == (
+        "normal.stdd: unknown argument; did you mean 'std'? normal takes ['mean', 'std'] (got 0.1)"
+    )
+    assert isinstance(info.value, KeyError)
+
+
+def test_get_strategy_unknown_argument_without_suggestion() -> None:
+    with pytest.raises(UnknownNameError) as info:
+        get_strategy("zeros", value=0)
+    assert str(info.value) == "zeros.value: unknown argument; zeros takes [] (got 0)"
+
+
+def test_get_strategy_missing_required_argument() -> None:
+    with pytest.raises(ArgumentTypeError) as info:
+        get_strategy("sparse")
+    assert str(info.value) == "sparse.sparsity: missing required argument"
+    assert isinstance(info.value, TypeError)
+    assert not info.value.has_value
+
+
+def test_get_strategy_passes_validation_errors_through() -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        get_strategy("kaiming_uniform", mode="fanin")
+    assert str(info.value) == (
+        "kaiming_uniform.mode: must be one of ['fan_in', 'fan_out'] (got 'fanin')"
+    )
+
+
+# --------------------------------------------------------------------------- to_strategy
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("zeros", Zeros()),
+        ({"normal": {"std": 0.01}}, Normal(std=0.01)),
+        ({"zeros": None}, Zeros()),
+        ({"zeros": {}}, Zeros()),
+        (
+            {"kaiming_normal": {"mode": "fan_out", "nonlinearity": "relu"}},
+            KaimingNormal(mode="fan_out", nonlinearity="relu"),
+        ),
+        ({"sparse": {"sparsity": 0.1}}, Sparse(0.1)),
+    ],
+    ids=repr,
+)
+def test_to_strategy_accepts(spec: Any, expected: Strategy) -> None:
+    assert to_strategy(spec) == expected
+    assert to_strategy(spec, path="rules[0].weight") == expected
+
+
+def test_to_strategy_returns_a_strategy_unchanged() -> None:
+    strategy = Normal(std=0.5)
+    assert to_strategy(strategy) is strategy
+
+
+REJECTED_SPECS = [
+    (
+        3,
+        ArgumentTypeError,
+        "rules[0].weight: must be a Strategy, a strategy name, or a one-key mapping "
+        "{name: {arguments}} (got 3)",
+    ),
+    (
+        {"a": 1, "b": 2},
+        ArgumentTypeError,
+        "rules[0].weight: must be a Strategy, a strategy name, or a one-key mapping "
+        "{name: {arguments}} (got {'a': 1, 'b': 2})",
+    ),
+    (
+        {},
+        ArgumentTypeError,
+        "rules[0].weight: must be a Strategy, a strategy name, or a one-key mapping "
+        "{name: {arguments}} (got {})",
+    ),
+    (
+        Normal,
+        ArgumentTypeError,
+        "rules[0].weight: must be a Strategy, a strategy name, or a one-key mapping "
+        "{name: {arguments}} (got <class 'torchinit.strategies.Normal'>)",
+    ),
+    (
+        {"normal": 5},
+        ArgumentTypeError,
+        "rules[0].weight.normal: arguments must be a mapping of name to value (got 5)",
+    ),
+    (
+        {"normal": {"std": -1}},
+        InvalidArgumentError,
+        "rules[0].weight.normal.std: must be >= 0 (got -1)",
+    ),
+    (
+        {"normal": {"sdt": 1}},
+        UnknownNameError,
+        "rules[0].weight.normal.sdt: unknown argument; did you mean 'std'? "
+        "normal takes ['mean', 'std'] (got 1)",
+    ),
+    (
+        {"sparse": {}},
+        ArgumentTypeError,
+        "rules[0].weight.sparse.sparsity: missing required argument",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("spec", "error", "message"),
+    [pytest.param(*case, id=case[2]) for case in REJECTED_SPECS],
+)
+def test_to_strategy_rejects_with_path(spec: Any, error: type[Exception], message: str) -> None:
+    with pytest.raises(TorchInitError) as info:
+        to_strategy(spec, path="rules[0].weight")
+    assert type(info.value) is error
+    assert str(info.value) == message
+
+
+def test_to_strategy_rejects_without_path() -> None:
+    with pytest.raises(ArgumentTypeError) as info:
+        to_strategy(3)
+    assert str(info.value) == (
+        "must be a Strategy, a strategy name, or a one-key mapping {name: {arguments}} (got 3)"
+    )
+    with pytest.raises(InvalidArgumentError) as invalid:
+        to_strategy({"normal": {"std": -1}})
+    assert str(invalid.value) == "normal.std: must be >= 0 (got -1)"
+
+
+@pytest.mark.parametrize("spec", ["nrmal", {"nrmal": {"std": 1}}, {"nrmal": 5}], ids=repr)
+def test_to_strategy_unknown_name_with_path(spec: Any) -> None:
+    with pytest.raises(UnknownNameError) as info:
+        to_strategy(spec, path="rules[0].weight")
+    assert str(info.value) == (
+        "rules[0].weight: unknown strategy; did you mean 'normal'? "
+        f"available: {sorted(STRATEGIES)} (got 'nrmal')"
+    )
+
+
+def test_to_strategy_non_string_argument_name() -> None:
+    with pytest.raises(TorchInitError) as info:
+        to_strategy({"normal": {1: 2}}, path="rules[0].weight")
+    assert str(info.value).startswith("rules[0].weight.normal")
+
+
+SPEC_ROUND_TRIP = [
+    Zeros(),
+    Ones(),
+    Constant(0.5),
+    Eye(),
+    Dirac(groups=2),
+    Uniform(-0.1, 0.1),
+    Normal(0.0, 0.01),
+    TruncNormal(std=0.02, a=-0.04, b=0.04),
+    Orthogonal(gain=2.0),
+    Sparse(0.1, std=0.02),
+    XavierUniform(gain=2.0),
+    XavierNormal(),
+    KaimingUniform(a=0.2, mode="fan_out"),
+    KaimingNormal(mode="fan_out", nonlinearity="relu"),
+    VarianceScaling(2.0, "fan_avg", "uniform"),
+    LecunNormal(),
+    LecunUniform(),
+    TorchDefault(),
+]
+
+
+@pytest.mark.parametrize("strategy", SPEC_ROUND_TRIP, ids=lambda s: s.describe())
+def test_to_spec_round_trips_through_to_strategy(strategy: Strategy) -> None:
+    assert to_strategy(strategy.to_spec()) == strategy
+
+
+def test_to_spec_and_describe() -> None:
+    assert Normal(0.0, 0.01).to_spec() == {"normal": {"mean": 0.0, "std": 0.01}}
+    assert Zeros().to_spec() == "zeros"
+    assert TorchDefault().to_spec() == "torch_default"
+    assert KaimingNormal(mode="fan_out", nonlinearity="relu").to_spec() == {
+        "kaiming_normal": {"a": 0.0, "mode": "fan_out", "nonlinearity": "relu"}
+    }
+    assert Dirac(groups=2).to_spec() == {"dirac": {"groups": 2}}
+    assert KaimingNormal(mode="fan_out", nonlinearity="relu").describe() == (
+        "kaiming_normal(a=0.0, mode='fan_out', nonlinearity='relu')"
+    )
+    assert Zeros().describe() == "zeros()"
+    assert Normal(0.0, 0.01).describe() == "normal(mean=0.0, std=0.01)"
+    assert list(TruncNormal().arguments()) == ["mean", "std", "a", "b"]
+    assert LecunUniform().arguments() == {}
+
+
+# --------------------------------------------------------------------------- register_strategy
+
+
+@pytest.fixture
+def registered() -> Iterator[list[str]]:
+    """Names registered by a test; removed afterwards."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        STRATEGIES.remove(name)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Fill(Strategy):
+    value: float = 0.5
+
+    def __call__(
+        self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        return init.constant_(tensor, self.value)
+
+
+@dataclasses.dataclass(frozen=True)
+class _OtherFill(Strategy):
+    def __call__(
+        self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        return init.constant_(tensor, -1.0)
+
+
+def test_register_strategy_and_build_it(registered: list[str]) -> None:
+    registered.append("test_fill")
+
+    @register_strategy("test_fill")
+    @dataclasses.dataclass(frozen=True)
+    class Fill(_Fill):
+        pass
+
+    assert STRATEGIES["test_fill"] is Fill
+    assert Fill.name == "test_fill"
+    built = get_strategy("test_fill", value=0.25)
+    assert built == Fill(0.25)
+    assert built(torch.empty(3)).tolist() == [0.25, 0.25, 0.25]
+    assert to_strategy({"test_fill": {"value": 2.0}}) == Fill(2.0)
+    assert Fill(0.25).to_spec() == {"test_fill": {"value": 0.25}}
+
+
+def test_register_strategy_refuses_a_taken_name(registered: list[str]) -> None:
+    registered.append("test_taken")
+
+    @register_strategy("test_taken")
+    @dataclasses.dataclass(frozen=True)
+    class First(_Fill):
+        pass
+
+    with pytest.raises(RegistryError) as info:
+        register_strategy("test_taken")(_OtherFill)
+    assert str(info.value) == (
+        "name: a strategy named 'test_taken' is already registered; "
+        "pass overwrite=True to replace it (got 'test_taken')"
+    )
+    assert isinstance(info.value, ValueError)
+    assert STRATEGIES["test_taken"] is First
+
+
+def test_register_strategy_refuses_a_builtin_name() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Impostor(_Fill):
+        pass
+
+    with pytest.raises(RegistryError):
+        register_strategy("normal")(Impostor)
+    assert STRATEGIES["normal"] is Normal
+    assert Normal.name == "normal"
+    assert Impostor.name == ""
+
+
+def test_register_strategy_overwrite(registered: list[str]) -> None:
+    registered.append("test_over")
+
+    @register_strategy("test_over")
+    @dataclasses.dataclass(frozen=True)
+    class First(_Fill):
+        pass
+
+    @register_strategy("test_over", overwrite=True)
+    @dataclasses.dataclass(frozen=True)
+    class Second(_OtherFill):
+        pass
+
+    assert STRATEGIES["test_over"] is Second
+    assert get_strategy("test_over")(torch.empty(2)).tolist() == [-1.0, -1.0]
+
+
+@pytest.mark.parametrize(
+    ("entry", "shown"),
+    [
+        (int, "<class 'int'>"),
+        (Normal(), "Normal(mean=0.0, std=1.0)"),
+        (len, "<built-in function len>"),
+    ],
+)
+def test_register_strategy_refuses_non_strategies(entry: Any, shown: str) -> None:
+    with pytest.raises(ArgumentTypeError) as info:
+        register_strategy("test_not_a_strategy")(entry)
+    assert str(info.value) == (
+        f"strategy 'test_not_a_strategy': must be a subclass of torchinit.Strategy (got {shown})"
+    )
+    assert "test_not_a_strategy" not in STRATEGIES
+
+
+def test_register_strategy_refuses_a_bad_name() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Fill(_Fill):
+        pass
+
+    with pytest.raises(RegistryError) as info:
+        register_strategy("my-fill")(Fill)
+    assert str(info.value) == "name: strategy names must be Python identifiers (got 'my-fill')"
+    assert "my-fill" not in STRATEGIES
+
+
+# --------------------------------------------------------------------------- TorchDefault
+
+
+def test_torch_default_refuses_a_bare_tensor() -> None:
+    with pytest.raises(ArgumentTypeError) as info:
+        TorchDefault()(torch.empty(3, 3))
+    assert str(info.value) == (
+        "torch_default: resets a whole layer and cannot fill a lone tensor; use it in a policy rule"
+    )
+    assert TorchDefault.module_level
+    assert not Normal.module_level
+
+
+def _reference_reset(module: nn.Module, seed: int) -> torch.Tensor:
+    """Reset ``module`` under ``torch.manual_seed(seed)``; return the global state after it."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        module.reset_parameters()  # type: ignore[operator]
+        return torch.get_rng_state()
+
+
+def test_torch_default_reset_with_generator_matches_manual_seed() -> None:
+    expected = nn.Linear(16, 8)
+    state_after_reference = _reference_reset(expected, seed=7)
+
+    layer = nn.Linear(16, 8)
+    torch.manual_seed(123)
+    global_before = torch.get_rng_state()
+    generator = torch.Generator().manual_seed(7)
+    TorchDefault().reset(layer, generator=generator)
+
+    assert torch.equal(layer.weight, expected.weight)
+    assert torch.equal(layer.bias, expected.bias)
+    assert torch.equal(torch.get_rng_state(), global_before)
+    # the generator was advanced exactly as the default generator would have been
+    assert torch.equal(generator.get_state(), state_after_reference)
+
+
+def test_torch_default_reset_without_generator_uses_global_rng() -> None:
+    expected = nn.Conv2d(3, 4, 3)
+    _reference_reset(expected, seed=3)
+    layer = nn.Conv2d(3, 4, 3)
+    torch.manual_seed(3)
+    TorchDefault().reset(layer)
+    assert torch.equal(layer.weight, expected.weight)
+    assert torch.equal(layer.bias, expected.bias)
+
+
+def test_torch_default_reset_uses_underscore_reset_parameters() -> None:
+    expected = nn.MultiheadAttention(8, 2)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(4)
+        expected._reset_parameters()
+    layer = nn.MultiheadAttention(8, 2)
+    TorchDefault().reset(layer, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(layer.in_proj_weight, expected.in_proj_weight)
+
+
+def test_torch_default_reset_of_a_layer_without_reset_method() -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        TorchDefault().reset(nn.ReLU())
+    assert str(info.value) == (
+        "torch_default: has no reset_parameters() or _reset_parameters() method (got 'ReLU')"
+    )
+
+
+class _FailingReset(nn.Module):
+    def reset_parameters(self) -> None:
+        torch.rand(10)
+        raise RuntimeError("boom")
+
+
+def test_torch_default_reset_restores_global_rng_when_reset_fails() -> None:
+    torch.manual_seed(9)
+    global_before = torch.get_rng_state()
+    with pytest.raises(RuntimeError, match="boom"):
+        TorchDefault().reset(_FailingReset(), generator=torch.Generator().manual_seed(1))
+    assert torch.equal(torch.get_rng_state(), global_before)
+
+
+# --------------------------------------------------------------------------- zero-element tensors
+
+ZERO_SHAPES = [(0, 3), (3, 0), (0, 0), (0, 3, 3, 3), (4, 0, 3, 3)]
+ZERO_MIRRORS = [
+    (Uniform(), ref(init.uniform_)),
+    (Normal(), ref(init.normal_)),
+    (Constant(0.5), ref(init.constant_, 0.5, random=False)),
+    (Zeros(), ref(init.zeros_, random=False)),
+    (Ones(), ref(init.ones_, random=False)),
+    (Eye(), ref(init.eye_, random=False)),
+    (Dirac(), ref(init.dirac_, random=False)),
+    (XavierUniform(), ref(init.xavier_uniform_)),
+    (XavierNormal(), ref(init.xavier_normal_)),
+    (KaimingUniform(), ref(init.kaiming_uniform_)),
+    (KaimingNormal(), ref(init.kaiming_normal_)),
+    (TruncNormal(), ref(init.trunc_normal_)),
+    (Orthogonal(), ref(init.orthogonal_)),
+    (Sparse(0.5), ref(init.sparse_, 0.5)),
+]
+
+
+def _outcome(call: Callable[[], torch.Tensor]) -> tuple[type[BaseException] | None, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            call()
+            error = None
+        except Exception as exc:
+            error = type(exc)
+    return error, [str(warning.message) for warning in caught]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "reference"),
+    [pytest.param(*case, id=case[0].name) for case in ZERO_MIRRORS],
+)
+@pytest.mark.parametrize("shape", ZERO_SHAPES, ids=_shape_id)
+def test_zero_element_tensors_behave_like_torch(
+    strategy: Strategy, reference: Ref, shape: tuple[int, ...]
+) -> None:
+    if strategy.check_shape(shape) is not None:
+        # a shape the strategy refuses anyway: torch refuses it too
+        with pytest.raises(ValueError, match="Only tensors with"):
+            reference(torch.empty(shape), None)
+        return
+    tensor = torch.empty(shape)
+    ours = _outcome(lambda: strategy(tensor, generator=torch.Generator().manual_seed(0)))
+    theirs = _outcome(lambda: reference(torch.empty(shape), torch.Generator().manual_seed(0)))
+    assert ours == theirs
+
+
+@pytest.mark.parametrize(
+    ("strategy", "shape"),
+    [
+        (VarianceScaling(mode="fan_in"), (0, 3)),
+        (VarianceScaling(mode="fan_out"), (3, 0)),
+        (VarianceScaling(mode="fan_avg"), (0, 3, 3, 3)),
+        (LecunNormal(), (0, 5)),
+        (LecunUniform(), (0, 5, 3, 3)),
+    ],
+    ids=lambda value: _shape_id(value) if isinstance(value, tuple) else value.describe(),
+)
+def test_zero_element_tensors_with_a_positive_fan(
+    strategy: Strategy, shape: tuple[int, ...]
+) -> None:
+    tensor = torch.empty(shape)
+    with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
+        assert strategy(tensor, generator=torch.Generator().manual_seed(0)) is tensor
+
+
+@pytest.mark.parametrize(
+    ("strategy", "shape"),
+    [
+        (VarianceScaling(mode="fan_in"), (3, 0)),
+        (VarianceScaling(mode="fan_out"), (0, 3)),
+        (LecunNormal(), (4, 0, 3, 3)),
+        (LecunUniform(), (3, 0)),
+    ],
+    ids=lambda value: _shape_id(value) if isinstance(value, tuple) else value.describe(),
+)
+def test_zero_element_tensors_with_a_zero_fan(strategy: Strategy, shape: tuple[int, ...]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tensor = torch.empty(shape)
+        assert strategy(tensor) is tensor
+
+
+# --------------------------------------------------------------------------- dtypes and grads
+
+ALL_STRATEGIES = [
+    Uniform(-0.1, 0.1),
+    Normal(0.0, 0.02),
+    Constant(0.5),
+    Zeros(),
+    Ones(),
+    Eye(),
+    Dirac(),
+    XavierUniform(),
+    XavierNormal(),
+    KaimingUniform(),
+    KaimingNormal(),
+    TruncNormal(std=0.02),
+    Orthogonal(),
+    Sparse(0.5),
+    VarianceScaling(),
+    VarianceScaling(distribution="normal"),
+    VarianceScaling(distribution="uniform"),
+    LecunNormal(),
+    LecunUniform(),
+]
+
+
+def _shape_for(strategy: Strategy) -> tuple[int, ...]:
+    return (6, 4, 3) if isinstance(strategy, Dirac) else (12, 8)
+
+
+def _dtype_cases() -> Iterator[Any]:
+    for dtype in (torch.float64, torch.bfloat16, torch.float16):
+        for strategy in ALL_STRATEGIES:
+            if isinstance(strategy, Orthogonal) and dtype != torch.float64:
+                continue  # torch's QR has no half-precision CPU kernel; see the test below
+            yield pytest.param(strategy, dtype, id=f"{strategy.describe()}-{dtype}")
+
+
+@pytest.mark.parametrize(("strategy", "dtype"), list(_dtype_cases()))
+def test_dtype_and_device_are_kept(strategy: Strategy, dtype: torch.dtype) -> None:
+    tensor = torch.full(_shape_for(strategy), float("nan"), dtype=dtype)
+    result = strategy(tensor, generator=torch.Generator().manual_seed(0))
+    assert result is tensor
+    assert result.dtype == dtype
+    assert result.device == torch.device("cpu")
+    assert result.shape == _shape_for(strategy)
+    assert bool(torch.isfinite(result).all())
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_orthogonal_in_half_precision_fails_like_torch(dtype: torch.dtype) -> None:
+    error, _ = _outcome(lambda: init.orthogonal_(torch.empty(4, 4, dtype=dtype)))
+    assert _outcome(lambda: Orthogonal()(torch.empty(4, 4, dtype=dtype)))[0] is error
+
+
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES, ids=lambda s: s.describe())
+def test_fills_a_parameter_that_requires_grad(strategy: Strategy) -> None:
+    parameter = nn.Parameter(torch.full(_shape_for(strategy), float("nan")))
+    result = strategy(parameter, generator=torch.Generator().manual_seed(0))
+    assert result is parameter
+    assert parameter.requires_grad
+    assert parameter.grad_fn is None
+    assert bool(torch.isfinite(parameter).all())
+
+
+@dataclasses.dataclass(frozen=True)
+class _InPlace(Strategy):
+    """A user strategy that writes with a plain in-place op, not through torch.nn.init."""
+
+    def __call__(
+        self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        return tensor.uniform_(-1.0, 1.0, generator=generator)
+
+
+def test_user_strategy_fills_a_parameter_that_requires_grad() -> None:
+    parameter = nn.Parameter(torch.zeros(4, 3))
+    # the plain op alone is refused on a leaf that requires grad
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        parameter.uniform_()
+    result = _InPlace()(parameter, generator=torch.Generator().manual_seed(0))
+    assert result is parameter
+    assert parameter.requires_grad
+    assert parameter.grad_fn is None
+    assert bool((parameter != 0).all())
+
+
+# --------------------------------------------------------------------------- CUDA
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_generator_matches_torch() -> None:
+    shape = (64, 32, 3, 3)
+    cpu_state = torch.get_rng_state()
+    cuda_state = torch.cuda.get_rng_state()
+    ours = torch.Generator(device="cuda").manual_seed(17)
+    theirs = torch.Generator(device="cuda").manual_seed(17)
+
+    result = KaimingNormal(mode="fan_out", nonlinearity="relu")(
+        torch.empty(shape, device="cuda"), generator=ours
+    )
+    expected = init.kaiming_normal_(
+        torch.empty(shape, device="cuda"), mode="fan_out", nonlinearity="relu", generator=theirs
+    )
+    assert result.device.type == "cuda"
+    assert torch.equal(result, expected)
+    assert torch.equal(ours.get_state(), theirs.get_state())
+    assert torch.equal(torch.get_rng_state(), cpu_state)
+    assert torch.equal(torch.cuda.get_rng_state(), cuda_state)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_torch_default_reset_with_cuda_generator() -> None:
+    expected = nn.Linear(32, 16, device="cuda")
+    with torch.random.fork_rng(devices=[torch.cuda.current_device()]):
+        torch.cuda.manual_seed(5)
+        expected.reset_parameters()
+    layer = nn.Linear(32, 16, device="cuda")
+    cuda_state = torch.cuda.get_rng_state()
+    TorchDefault().reset(layer, generator=torch.Generator(device="cuda").manual_seed(5))
+    assert torch.equal(layer.weight, expected.weight)
+    assert torch.equal(layer.bias, expected.bias)
+    assert torch.equal(torch.cuda.get_rng_state(), cuda_state)
