@@ -549,8 +549,11 @@ def test_model_must_be_a_module() -> None:
 
 def test_policy_matching_nothing_warns_or_fails_under_strict() -> None:
     model = nn.Sequential(nn.LayerNorm(3))
-    with pytest.warns(ti.TorchInitWarning, match="policy 'vgg' matches nothing in Sequential"):
+    with pytest.warns(
+        ti.TorchInitWarning, match="policy 'vgg' matches nothing in Sequential"
+    ) as record:
         ti.init_model(model, "vgg")
+    assert record[0].filename == __file__  # the warning points at the caller's line
     with pytest.raises(ti.PlanError) as info:
         ti.init_model(model, "vgg", strict=True)
     assert str(info.value) == "policy: policy 'vgg' matches nothing in Sequential"

@@ -327,6 +327,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+@_gc_paused()
 def _build_plan(
     model: nn.Module,
     policy: Policy,
@@ -357,7 +358,7 @@ def _build_plan(
         message = f"policy {policy_name!r} matches nothing in {type(model).__name__}"
         if strict:
             raise PlanError(message, path="policy")
-        warnings.warn(message, TorchInitWarning, stacklevel=3)
+        warnings.warn(message, TorchInitWarning, stacklevel=4)
 
     labels = [rule.describe() for rule in policy.rules]
     entries: list[ReportEntry] = []
@@ -607,18 +608,16 @@ def plan(
         >>> report["0.weight"].strategy
         KaimingNormal(a=0.0, mode='fan_out', nonlinearity='relu')
     """
-    resolved = _resolve_policy(policy, options)
-    with _gc_paused():
-        built = _build_plan(
-            model,
-            resolved,
-            generator=None,
-            order=order,
-            skip_frozen=skip_frozen,
-            include=include,
-            exclude=exclude,
-            strict=strict,
-        )
+    built = _build_plan(
+        model,
+        _resolve_policy(policy, options),
+        generator=None,
+        order=order,
+        skip_frozen=skip_frozen,
+        include=include,
+        exclude=exclude,
+        strict=strict,
+    )
     return _report(built, model, applied=False)
 
 
@@ -666,18 +665,16 @@ def init_model(
         >>> report.unmatched
         ['0.bias']
     """
-    resolved = _resolve_policy(policy, options)
-    with _gc_paused():
-        built = _build_plan(
-            model,
-            resolved,
-            generator=generator,
-            order=order,
-            skip_frozen=skip_frozen,
-            include=include,
-            exclude=exclude,
-            strict=strict,
-        )
+    built = _build_plan(
+        model,
+        _resolve_policy(policy, options),
+        generator=generator,
+        order=order,
+        skip_frozen=skip_frozen,
+        include=include,
+        exclude=exclude,
+        strict=strict,
+    )
     with torch.no_grad():
         _execute(built, generator)
     return _report(built, model, applied=True)
