@@ -489,7 +489,13 @@ def test_cpu_generator_on_a_cuda_model_is_refused() -> None:
             "(got {'zero_init_residual': True})",
         ),
         (Net, "resnt", {}, ti.UnknownNameError, None),
-        (Net, 42, {}, ti.ArgumentTypeError, "policy: must be a preset name or a Policy (got 42)"),
+        (
+            Net,
+            42,
+            {},
+            ti.ArgumentTypeError,
+            "policy: must be a preset name, a Policy or a YAML file path (got 42)",
+        ),
     ],
 )
 def test_bad_input_raises_and_changes_nothing(

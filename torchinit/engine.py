@@ -23,6 +23,7 @@ from torch.nn.parameter import UninitializedTensorMixin  # type: ignore[attr-def
 from torch.nn.utils import parametrize
 
 from torchinit import _validate
+from torchinit.config import is_policy_file, load_policy
 from torchinit.errors import (
     ArgumentTypeError,
     InvalidArgumentError,
@@ -35,7 +36,7 @@ from torchinit.patterns import NameGlob
 from torchinit.policy import ORDERS, Policy, Rule
 from torchinit.presets import get_preset
 from torchinit.report import InitReport, ReportEntry, Status
-from torchinit.strategies import Strategy, TorchDefault, reset_method_name
+from torchinit.strategies import AttrStrategy, Strategy, TorchDefault, reset_method_name
 
 __all__ = ["init_model", "plan"]
 
@@ -76,6 +77,7 @@ class _Assignment:
     rule: Rule
     key: str  # the rule's key that picked the slot ("weight", "bn3.weight", "init")
     strategy: Strategy
+    layer: nn.Module  # the layer the rule matched: FromAttr arguments are read from it
     overridden: tuple[int, ...] = ()  # earlier rules that matched the slot too, and lost
 
 
@@ -193,9 +195,13 @@ def _resolve_policy(policy: Any, options: Mapping[str, Any]) -> Policy:
                 got=dict(options),
             )
         return policy
-    if isinstance(policy, (str, os.PathLike)):
-        return get_preset(os.fspath(policy), **options)
-    raise ArgumentTypeError("must be a preset name or a Policy", path="policy", got=policy)
+    if is_policy_file(policy):
+        return load_policy(policy, options=options)
+    if isinstance(policy, str):
+        return get_preset(policy, **options)
+    raise ArgumentTypeError(
+        "must be a preset name, a Policy or a YAML file path", path="policy", got=policy
+    )
 
 
 def _globs(value: Any, path: str) -> list[NameGlob] | None:
@@ -227,28 +233,31 @@ def _assign(index: _ModelIndex, policy: Policy) -> tuple[dict[int, _Assignment],
         )
         if not picked:
             unused.append(rule_index)
-        for slot, key, strategy in picked:
+        for slot, key, strategy, layer in picked:
             earlier = assignments.get(slot.position)
             overridden = () if earlier is None else (*earlier.overridden, earlier.rule_index)
             if earlier is not None and earlier.rule_index == rule_index:
                 overridden = earlier.overridden
-            assignments[slot.position] = _Assignment(rule_index, rule, key, strategy, overridden)
+            assignments[slot.position] = _Assignment(
+                rule_index, rule, key, strategy, layer, overridden
+            )
     return assignments, unused
 
 
-def _match_params(index: _ModelIndex, rule: Rule) -> list[tuple[_Slot, str, Strategy]]:
+_Picked = tuple[_Slot, str, Strategy, nn.Module]
+
+
+def _match_params(index: _ModelIndex, rule: Rule) -> list[_Picked]:
     assert rule.init is not None
     return [
-        (slot, "init", rule.init)
+        (slot, "init", rule.init, slot.module)
         for slot in index.slots
         if rule.matches_type(slot.module) and rule.matches_param_name(slot.names)
     ]
 
 
-def _match_layers(
-    index: _ModelIndex, rule: Rule, rule_index: int
-) -> list[tuple[_Slot, str, Strategy]]:
-    picked: list[tuple[_Slot, str, Strategy]] = []
+def _match_layers(index: _ModelIndex, rule: Rule, rule_index: int) -> list[_Picked]:
+    picked: list[_Picked] = []
     for module, names in index.modules:
         if not (rule.matches_type(module) and rule.matches_module_name(names)):
             continue
@@ -256,7 +265,7 @@ def _match_layers(
             if any(char in key for char in "*?["):
                 glob = NameGlob(key)
                 picked.extend(
-                    (slot, key, strategy)
+                    (slot, key, strategy, module)
                     for local, *_ in _direct_slots(module)
                     if glob.matches(local)
                     for slot in [index.slot_of[(id(module), local)]]
@@ -269,13 +278,89 @@ def _match_layers(
                 available = _parameter_names(module)
                 hint = closest(key, available)
                 suggestion = f"did you mean {hint!r}? " if hint else ""
-                raise PlanError(
+                error = PlanError(
                     f"layer {names[0]!r} ({type(module).__name__}) has no parameter {key!r}; "
                     f"{suggestion}its parameters are {_shorten(available)}",
                     path=f"rules[{rule_index}].{key}",
                 )
-            picked.append((slot, key, strategy))
+                raise _at_rule(error, rule)
+            picked.append((slot, key, strategy, module))
     return picked
+
+
+def _at_rule(error: TorchInitError, rule: Rule) -> TorchInitError:
+    """``error`` with the rule's source location (``policy.yaml:7``) in front, if it has one."""
+    return error.located(rule.source) if rule.source else error
+
+
+def _bind(slot: _Slot, assignment: _Assignment) -> Strategy:
+    strategy = assignment.strategy
+    assert isinstance(strategy, AttrStrategy)
+    try:
+        return strategy.bind(assignment.layer)
+    except TorchInitError as error:
+        located = PlanError(
+            error.problem,
+            where=slot.names[0],
+            path=f"rules[{assignment.rule_index}].{assignment.key}.{error.path}",
+            **({"got": error.got} if error.has_value else {}),
+        )
+        raise _at_rule(located, assignment.rule) from None
+
+
+def _resolve_type_names(policy: Policy, index: _ModelIndex) -> Policy:
+    """Replace the rules' layer class names by classes, from torch.nn and the model itself.
+
+    A short name (``Bottleneck``) must name exactly one class among the model's layer classes
+    and their bases; a dotted name (``torchvision.models.resnet.Bottleneck``) is matched
+    against their full names. Nothing is imported.
+    """
+    if not any(rule.type_names for rule in policy.rules):
+        return policy
+    short: dict[str, set[type[nn.Module]]] = {}
+    full: dict[str, type[nn.Module]] = {}
+    for module, _ in index.modules:
+        for cls in type(module).__mro__:
+            if isinstance(cls, type) and issubclass(cls, nn.Module):
+                short.setdefault(cls.__name__, set()).add(cls)
+                full[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    rules = []
+    for rule_index, rule in enumerate(policy.rules):
+        resolved = []
+        for name in rule.type_names:
+            candidates = {full[name]} if name in full else short.get(name, set())
+            layer = getattr(nn, name, None)
+            if isinstance(layer, type) and issubclass(layer, nn.Module):
+                candidates = {layer}
+            if len(candidates) != 1:
+                raise _at_rule(_type_name_error(name, candidates, short, rule_index), rule)
+            resolved.append(candidates.pop())
+        rules.append(rule.with_types(tuple(resolved)) if rule.type_names else rule)
+    return Policy(rules, name=policy.name, order=policy.order)  # type: ignore[arg-type]
+
+
+def _type_name_error(
+    name: str,
+    candidates: set[type[nn.Module]],
+    short: Mapping[str, set[type[nn.Module]]],
+    rule_index: int,
+) -> PlanError:
+    path = f"rules[{rule_index}].match.type"
+    if candidates:
+        names = sorted(f"{c.__module__}.{c.__qualname__}" for c in candidates)
+        return PlanError(
+            f"names several layer classes of the model; use the full name, one of {names}",
+            path=path,
+            got=name,
+        )
+    known = set(short) | {n for n in dir(nn) if isinstance(getattr(nn, n), type)}
+    hint = closest(name.rpartition(".")[2], known)
+    suggestion = f"; did you mean {hint!r}?" if hint else ""
+    return PlanError(
+        f"no layer class of this name in torch.nn or in the model{suggestion}",
+        path=path,
+        got=name,
+    )
 
 
 def _parameter_names(module: nn.Module) -> list[str]:
@@ -352,6 +437,7 @@ def _build_plan(
     excludes = _globs(exclude, "exclude")
 
     index = _ModelIndex(model, order)
+    policy = _resolve_type_names(policy, index)
     assignments, unused = _assign(index, policy)
     policy_name = policy.name or "<policy>"
     if not assignments:
@@ -380,7 +466,12 @@ def _build_plan(
             entries.append(_entry(slot, value, "excluded", assignment, label))
             continue
         assert value is not None
-        _check(slot, value, assignment, generator)
+        if isinstance(assignment.strategy, AttrStrategy):
+            assignment.strategy = _bind(slot, assignment)
+        try:
+            _check(slot, value, assignment, generator)
+        except PlanError as error:
+            raise _at_rule(error, assignment.rule) from None
         entries.append(_entry(slot, value, "initialized", assignment, label))
         strategy = assignment.strategy
         if isinstance(strategy, TorchDefault):

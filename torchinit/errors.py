@@ -20,6 +20,7 @@ __all__ = [
     "ArgumentTypeError",
     "InvalidArgumentError",
     "PlanError",
+    "PolicyFileError",
     "RegistryError",
     "TorchInitError",
     "TorchInitWarning",
@@ -119,6 +120,10 @@ class UnknownNameError(TorchInitError, KeyError):
 
 class RegistryError(TorchInitError, ValueError):
     """Registering a strategy or preset under a name that is taken, or an invalid entry."""
+
+
+class PolicyFileError(TorchInitError, ValueError):
+    """A policy file that cannot be read: missing, invalid YAML, an unsafe tag, a duplicate key."""
 
 
 class PlanError(TorchInitError, ValueError):

@@ -20,7 +20,9 @@ Name globs are described in :mod:`torchinit.patterns`.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, get_args
 
@@ -75,6 +77,10 @@ class Rule:
         init: the strategy of a parameter rule.
         params: strategies by parameter name, for names that are not valid keywords.
         label: a short name shown in reports instead of the rule's description.
+        type_names: layer classes by name (``"Conv2d"``, ``"mypkg.blocks.Bottleneck"``),
+            resolved when the policy is applied against ``torch.nn`` and the classes of the
+            model (never by importing anything); YAML policies use this.
+        source: where the rule was written (``policy.yaml:7``), put in front of its errors.
         **strategies: strategies by parameter name (``weight=...``, ``bias=...``,
             ``in_proj_weight=...``). A strategy may be a :class:`~torchinit.Strategy`, a
             registered name (``"zeros"``) or ``{name: {arguments}}``.
@@ -93,8 +99,10 @@ class Rule:
     strategies: tuple[tuple[str, Strategy], ...]
     init: Strategy | None
     label: str | None
-    _name_glob: NameGlob | None = dataclasses.field(repr=False, compare=False)
-    _param_glob: NameGlob | None = dataclasses.field(repr=False, compare=False)
+    type_names: tuple[str, ...] = ()
+    source: str | None = dataclasses.field(default=None, repr=False, compare=False)
+    _name_glob: NameGlob | None = dataclasses.field(default=None, repr=False, compare=False)
+    _param_glob: NameGlob | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def __init__(
         self,
@@ -106,10 +114,18 @@ class Rule:
         init: Any = None,
         params: Mapping[str, Any] | None = None,
         label: str | None = None,
+        type_names: Sequence[str] = (),
+        source: str | None = None,
         **strategies: Any,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "types", _types(types))
+        if isinstance(type_names, str) or not all(isinstance(n, str) and n for n in type_names):
+            raise ArgumentTypeError(
+                "must be a list of layer class names", path="type_names", got=type_names
+            )
+        set_(self, "type_names", tuple(type_names))
+        set_(self, "source", source)
         set_(self, "name", name)
         set_(self, "param", param)
         set_(self, "_name_glob", _glob(name, "name"))
@@ -135,7 +151,7 @@ class Rule:
                     path="init",
                     got=init,
                 )
-            if not self.types and name is None:
+            if not self.types and not self.type_names and name is None:
                 raise InvalidArgumentError(
                     "a rule must match something: give types, name=... or param=...; "
                     "to match every layer use name='**'",
@@ -176,6 +192,13 @@ class Rule:
             set_(self, "strategies", ())
             set_(self, "init", to_strategy(init, "init"))
 
+    def with_types(self, types: tuple[type[nn.Module], ...]) -> Rule:
+        """This rule with ``type_names`` replaced by the classes they name."""
+        bound = copy.copy(self)  # the rule is frozen: copy it, then set the two fields
+        object.__setattr__(bound, "types", (*self.types, *types))
+        object.__setattr__(bound, "type_names", ())
+        return bound
+
     @property
     def is_param_rule(self) -> bool:
         """Whether this rule matches parameters by name (``param=``) rather than layers."""
@@ -200,8 +223,8 @@ class Rule:
         if self.label is not None:
             return self.label
         parts = []
-        if self.types:
-            parts.append("|".join(t.__name__ for t in self.types))
+        if self.types or self.type_names:
+            parts.append("|".join([t.__name__ for t in self.types] + list(self.type_names)))
         if self.name is not None:
             parts.append(f"name={self.name!r}")
         if self.param is not None:
@@ -264,6 +287,45 @@ class Policy:
         object.__setattr__(self, "rules", tuple(rules))
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "order", order)
+
+    @classmethod
+    def from_yaml(
+        cls, source: str | os.PathLike[str], *, options: Mapping[str, Any] | None = None
+    ) -> Policy:
+        """Load a policy from a YAML file (a path) or YAML text; see :mod:`torchinit.config`.
+
+        Example:
+            >>> policy = Policy.from_yaml('''
+            ... rules:
+            ...   - match: {type: Linear}
+            ...     weight: {normal: {std: 0.02}}
+            ...     bias: zeros
+            ... ''')
+            >>> policy.rules[0].strategies[0]
+            ('weight', Normal(mean=0.0, std=0.02))
+        """
+        from torchinit.config import load_policy
+
+        return load_policy(source, options=options)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Policy:
+        """Build a policy from plain data in the YAML schema (see :mod:`torchinit.config`)."""
+        from torchinit.config import policy_from_dict
+
+        return policy_from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The policy as plain data in the YAML schema; ``Policy.from_dict`` reads it back."""
+        from torchinit.config import policy_to_dict
+
+        return policy_to_dict(self)
+
+    def to_yaml(self) -> str:
+        """The policy as YAML text; ``Policy.from_yaml`` reads it back to an equal policy."""
+        from torchinit.config import policy_to_yaml
+
+        return policy_to_yaml(self)
 
     def then(self, *rules: Rule) -> Policy:
         """A new policy with ``rules`` appended (so they take precedence)."""

@@ -41,9 +41,11 @@ from torchinit.registry import Registry
 
 __all__ = [
     "STRATEGIES",
+    "AttrStrategy",
     "Constant",
     "Dirac",
     "Eye",
+    "FromAttr",
     "KaimingNormal",
     "KaimingUniform",
     "LecunNormal",
@@ -191,6 +193,13 @@ def get_strategy(name: str, /, **arguments: Any) -> Strategy:
 
 
 def _build(cls: type[Strategy], name: str, arguments: Mapping[str, Any]) -> Strategy:
+    arguments = {key: _from_attr_spec(value, f"{name}.{key}") for key, value in arguments.items()}
+    if any(isinstance(value, FromAttr) for value in arguments.values()):
+        return AttrStrategy.create(cls, name, arguments)
+    return _construct(cls, name, arguments)
+
+
+def _construct(cls: type[Strategy], name: str, arguments: Mapping[str, Any]) -> Strategy:
     signature = inspect.signature(cls)
     accepted = list(signature.parameters)
     for key in arguments:
@@ -241,6 +250,142 @@ def to_strategy(spec: Any, path: str = "") -> Strategy:
         path=path,
         got=spec,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class FromAttr:
+    """A strategy argument read from an attribute of the layer a rule matched.
+
+    The value is read when the policy is applied, from the layer the rule matched (for a
+    parameter rule, the layer that owns the parameter), so one rule can give each layer its
+    own argument, as torchvision's Inception reads each layer's ``stddev``. In YAML:
+    ``std: {attr: stddev, default: 0.1}``.
+
+    Args:
+        attr: the attribute's name.
+        default: the value for layers without the attribute; ``None`` makes it required.
+
+    Example:
+        >>> strategy = to_strategy({"trunc_normal": {"std": FromAttr("stddev", 0.1)}})
+        >>> strategy.describe()
+        "trunc_normal(std=attr('stddev', default=0.1))"
+        >>> layer = torch.nn.Linear(2, 2)
+        >>> layer.stddev = 0.01
+        >>> strategy.bind(layer)
+        TruncNormal(mean=0.0, std=0.01, a=-2.0, b=2.0)
+    """
+
+    attr: str
+    default: Any = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.attr, str) or not self.attr.isidentifier():
+            raise ArgumentTypeError("must be an attribute name", path="attr", got=self.attr)
+
+    def to_spec(self) -> dict[str, Any]:
+        """The plain-data form: ``{"attr": "stddev", "default": 0.1}``."""
+        spec: dict[str, Any] = {"attr": self.attr}
+        if self.default is not None:
+            spec["default"] = self.default
+        return spec
+
+    def __str__(self) -> str:
+        default = f", default={self.default!r}" if self.default is not None else ""
+        return f"attr({self.attr!r}{default})"
+
+
+def _from_attr_spec(value: Any, path: str) -> Any:
+    # plain-data form of FromAttr: a mapping with an "attr" key (no strategy takes a mapping)
+    if not isinstance(value, Mapping):
+        return value
+    unknown = sorted(set(value) - {"attr", "default"})
+    if "attr" not in value or unknown:
+        raise ArgumentTypeError(
+            "a mapping argument must be {attr: <name>, default: <value>} (a value read "
+            "from the layer)",
+            path=path,
+            got=dict(value),
+        )
+    try:
+        return FromAttr(value["attr"], value.get("default"))
+    except ArgumentTypeError as error:
+        raise error.prefixed(path) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class AttrStrategy(Strategy):
+    """A strategy some of whose arguments are read from the matched layer (:class:`FromAttr`).
+
+    Built by :func:`to_strategy`/:func:`get_strategy` when an argument is a ``FromAttr``; the
+    policy engine calls :meth:`bind` for each layer before anything is touched.
+    """
+
+    target: str
+    args: tuple[tuple[str, Any], ...]
+
+    @classmethod
+    def create(
+        cls, strategy: type[Strategy], name: str, arguments: Mapping[str, Any]
+    ) -> AttrStrategy:
+        """Check the argument names (and values, with defaults standing in) and build one."""
+        signature = inspect.signature(strategy)
+        for key, value in arguments.items():
+            if key not in signature.parameters:
+                hint = _validate.closest_hint(key, list(signature.parameters))
+                raise UnknownNameError(
+                    f"unknown argument;{hint} {name} takes {list(signature.parameters)}",
+                    path=f"{name}.{key}",
+                    got=value,
+                )
+        stand_ins = {
+            key: value.default if isinstance(value, FromAttr) else value
+            for key, value in arguments.items()
+        }
+        if all(value is not None for value in stand_ins.values()):
+            _construct(strategy, name, stand_ins)
+        return cls(name, tuple(arguments.items()))
+
+    def bind(self, module: nn.Module) -> Strategy:
+        """The strategy with each :class:`FromAttr` replaced by ``module``'s attribute."""
+        values = {}
+        for key, value in self.args:
+            if isinstance(value, FromAttr):
+                found = getattr(module, value.attr, value.default)
+                if found is None:
+                    raise InvalidArgumentError(
+                        f"the layer ({type(module).__name__}) has no attribute "
+                        f"{value.attr!r} and no default is given",
+                        path=f"{self.target}.{key}",
+                    )
+                value = found
+            values[key] = value
+        return _construct(STRATEGIES.lookup(self.target, ""), self.target, values)
+
+    def arguments(self) -> dict[str, Any]:
+        return dict(self.args)
+
+    def to_spec(self) -> dict[str, dict[str, Any]]:
+        return {
+            self.target: {
+                key: value.to_spec() if isinstance(value, FromAttr) else value
+                for key, value in self.args
+            }
+        }
+
+    def describe(self) -> str:
+        args = ", ".join(
+            f"{key}={value}" if isinstance(value, FromAttr) else f"{key}={value!r}"
+            for key, value in self.args
+        )
+        return f"{self.target}({args})"
+
+    def __call__(
+        self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        raise ArgumentTypeError(
+            "reads arguments from a layer; use it in a policy rule (or call bind(layer))",
+            path=self.target,
+        )
 
 
 def _float(strategy: Strategy, field: str, value: float) -> None:

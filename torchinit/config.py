@@ -1,0 +1,437 @@
+"""YAML policies: say in a file what the Python API says, validated before any tensor is touched.
+
+A policy file::
+
+    name: resnet                      # optional; shown in reports
+    order: modules                    # optional: modules (default) or apply
+    extends: resnet                   # optional: start from a preset ...
+    options: {zero_init_residual: true}   # ... with these options
+    rules:                            # later rules win for the same tensor
+      - match: {type: Conv2d}         # type (one or a list), name (glob), param (glob)
+        weight: {kaiming_normal: {mode: fan_out, nonlinearity: relu}}
+      - match: {type: [BatchNorm2d, GroupNorm]}
+        weight: ones
+        bias: zeros
+      - match: {param: "**.bias"}
+        init: zeros
+      - match: {type: [Conv2d, Linear]}
+        weight: {trunc_normal: {std: {attr: stddev, default: 0.1}, a: -2, b: 2}}
+
+Parsing uses PyYAML's ``SafeLoader`` to compose the document (no tag ever constructs a Python
+object; any tag other than the standard ``!!str``/``!!int``/``!!float``/``!!bool``/``!!null``/
+``!!map``/``!!seq`` is refused) and resolves plain scalars by the YAML 1.2 core schema:
+``1e-6`` and ``-2.`` are floats, only ``true``/``false`` are booleans (``yes``, ``no``, ``on``,
+``off`` stay strings, so a boolean option given as ``yes`` is an error), ``012`` is the integer
+12. A key given twice in one mapping is an error. Errors name the file and line:
+``policy.yaml:7: rules[1].weight.kaiming_normal.mode: must be one of ['fan_in', 'fan_out']
+(got 'fanin')``.
+
+Layer types are names: ``Conv2d`` (a ``torch.nn`` class), ``Bottleneck`` (a class of the model
+being initialized, or one of its bases) or a full name ``torchvision.models.resnet.Bottleneck``.
+Names are resolved against ``torch.nn`` and the model's own classes when the policy is applied;
+nothing is ever imported.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from torch import nn
+
+from torchinit import _validate
+from torchinit.errors import (
+    ArgumentTypeError,
+    InvalidArgumentError,
+    PolicyFileError,
+    TorchInitError,
+    UnknownNameError,
+    closest,
+)
+from torchinit.policy import Policy, Rule
+
+__all__ = ["is_policy_file", "load_policy", "policy_from_dict", "policy_to_dict"]
+
+TOP_KEYS = ("name", "order", "extends", "options", "rules")
+MATCH_KEYS = ("type", "name", "param")
+RULE_KEYS = ("match", "label", "init", "params")
+
+_STANDARD_TAGS = {
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq")
+}
+_NULL = re.compile(r"~|null|Null|NULL|")
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT = re.compile(r"[-+]?[0-9]+")
+_OCT = re.compile(r"0o[0-7]+")
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_INF = re.compile(r"([-+]?)\.(inf|Inf|INF)")
+_NAN = re.compile(r"\.(nan|NaN|NAN)")
+_MAX_NODES = 100_000
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that resolves no implicit tags: torchinit resolves plain scalars itself."""
+
+    yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 (PyYAML's class attribute)
+
+
+def _scalar(value: str) -> Any:
+    """A plain scalar, by the YAML 1.2 core schema."""
+    if _NULL.fullmatch(value):
+        return None
+    if value in _BOOL:
+        return _BOOL[value]
+    if _INT.fullmatch(value):
+        return int(value, 10)
+    if _OCT.fullmatch(value):
+        return int(value[2:], 8)
+    if _HEX.fullmatch(value):
+        return int(value[2:], 16)
+    if _FLOAT.fullmatch(value):
+        return float(value)
+    if match := _INF.fullmatch(value):
+        return -math.inf if match.group(1) == "-" else math.inf
+    if _NAN.fullmatch(value):
+        return math.nan
+    return value
+
+
+class _Document:
+    """A composed YAML document turned into plain Python, with the line of every key path."""
+
+    def __init__(self, text: str, source: str) -> None:
+        self.source = source
+        self.lines: dict[str, int] = {}
+        self._nodes = 0
+        try:
+            node = yaml.compose(text, Loader=_Loader)
+        except yaml.MarkedYAMLError as error:
+            mark = error.problem_mark or error.context_mark
+            line = f":{mark.line + 1}" if mark is not None else ""
+            problem = " ".join(part for part in (error.context, error.problem) if part)
+            raise PolicyFileError(f"invalid YAML: {problem}", where=f"{source}{line}") from None
+        except yaml.YAMLError as error:
+            raise PolicyFileError(f"invalid YAML: {error}", where=source) from None
+        self.data = None if node is None else self._convert(node, "")
+
+    def where(self, path: str) -> str:
+        """``file:line`` of the deepest part of ``path`` that has a line."""
+        while path:
+            if path in self.lines:
+                return f"{self.source}:{self.lines[path]}"
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+        return f"{self.source}:{self.lines.get('', 1)}"
+
+    def _error(self, node: yaml.Node, problem: str, path: str) -> PolicyFileError:
+        line = node.start_mark.line + 1
+        return PolicyFileError(problem, where=f"{self.source}:{line}", path=path)
+
+    def _convert(self, node: yaml.Node, path: str) -> Any:
+        self._nodes += 1
+        if self._nodes > _MAX_NODES:
+            raise self._error(node, f"more than {_MAX_NODES} YAML nodes (aliases?)", path)
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if node.tag not in _STANDARD_TAGS:
+            raise PolicyFileError(
+                "unsafe or unknown YAML tag; policy files hold plain YAML data only",
+                where=f"{self.source}:{node.start_mark.line + 1}",
+                path=path,
+                got=node.tag,
+            )
+        if isinstance(node, yaml.ScalarNode):
+            return self._convert_scalar(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self._convert(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.MappingNode)
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self._convert(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
+            if key_node.tag == "tag:yaml.org,2002:merge" or key == "<<":
+                raise self._error(key_node, "merge keys ('<<') are not supported", path)
+            if not isinstance(key, str):
+                raise PolicyFileError(
+                    "keys must be strings",
+                    where=f"{self.source}:{key_node.start_mark.line + 1}",
+                    path=path,
+                    got=key,
+                )
+            child = f"{path}.{key}" if path else key
+            if key in result:
+                raise PolicyFileError(
+                    "duplicate key",
+                    where=f"{self.source}:{key_node.start_mark.line + 1}",
+                    path=child,
+                    got=key,
+                )
+            self.lines[child] = key_node.start_mark.line + 1
+            result[key] = self._convert(value_node, child)
+        return result
+
+    def _convert_scalar(self, node: yaml.ScalarNode, path: str) -> Any:
+        tag = node.tag.rsplit(":", 1)[1]
+        if node.style is not None:  # quoted (or block) scalars are strings
+            value: Any = node.value
+        else:
+            value = _scalar(node.value)
+        if tag == "str":
+            return value
+        expected: Any = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[tag]
+        if not isinstance(value, expected) or (tag == "int" and isinstance(value, bool)):
+            raise PolicyFileError(
+                f"is not a valid !!{tag}",
+                where=f"{self.source}:{node.start_mark.line + 1}",
+                path=path,
+                got=node.value,
+            )
+        return float(value) if tag == "float" else value
+
+
+def is_policy_file(policy: object) -> bool:
+    """Whether ``init_model`` treats ``policy`` as a file: any ``os.PathLike``, or a string
+    ending in ``.yaml``/``.yml``."""
+    if isinstance(policy, os.PathLike):
+        return True
+    return isinstance(policy, str) and policy.lower().endswith((".yaml", ".yml"))
+
+
+def load_policy(
+    source: str | os.PathLike[str], *, options: Mapping[str, Any] | None = None
+) -> Policy:
+    """Load a policy from a YAML file (a path) or from YAML text.
+
+    Args:
+        source: a path (``os.PathLike`` or a string ending in ``.yaml``/``.yml``), or the
+            YAML text itself.
+        options: preset options that override the file's ``options:`` (the file must use
+            ``extends:``).
+
+    Raises:
+        PolicyFileError: the file is missing, is not valid YAML, or uses an unsafe tag.
+        TorchInitError: any invalid content, with ``file:line:`` in front.
+    """
+    if is_policy_file(source):
+        path = Path(source)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise PolicyFileError(
+                f"cannot read the policy file: {error.strerror}", got=str(path)
+            ) from None
+        name = str(source)
+    else:
+        text, name = str(source), "<string>"
+    document = _Document(text, name)
+    try:
+        return policy_from_dict(document.data, options=options, source=document)
+    except TorchInitError as error:
+        if error.where.startswith(name):
+            raise
+        raise error.located(document.where(error.path)) from None
+
+
+def policy_from_dict(
+    data: Any,
+    *,
+    options: Mapping[str, Any] | None = None,
+    source: _Document | None = None,
+) -> Policy:
+    """Build a :class:`~torchinit.Policy` from plain data (the YAML schema as dicts/lists).
+
+    Example:
+        >>> policy = policy_from_dict({"rules": [{"match": {"type": "Linear"}, "bias": "zeros"}]})
+        >>> policy.rules[0].types
+        (<class 'torch.nn.modules.linear.Linear'>,)
+    """
+    if not isinstance(data, Mapping):
+        raise ArgumentTypeError("a policy must be a mapping with a 'rules' list", got=data)
+    _check_keys(data, TOP_KEYS, "")
+    file_options = dict(data.get("options") or {})
+    if "options" in data and not isinstance(data["options"], Mapping):
+        raise ArgumentTypeError(
+            "must be a mapping of option to value", path="options", got=data["options"]
+        )
+    file_options.update(options or {})
+    extends = data.get("extends")
+    base: Policy | None = None
+    if extends is not None:
+        from torchinit.presets import get_preset
+
+        _validate.string(extends, "extends")
+        try:
+            base = get_preset(extends, **file_options)
+        except TorchInitError as error:
+            raise _as_file_error(error, extends) from None
+    elif file_options:
+        raise InvalidArgumentError(
+            "options are for the preset named by extends: (add 'extends: <preset>')",
+            path="options",
+            got=file_options,
+        )
+    raw_rules = data.get("rules", [] if base is not None else None)
+    if raw_rules is None:
+        raise InvalidArgumentError(
+            "a policy needs a 'rules' list (or 'extends: <preset>')", path="rules"
+        )
+    if not isinstance(raw_rules, list):
+        raise ArgumentTypeError("must be a list of rules", path="rules", got=raw_rules)
+    if not raw_rules and base is None:
+        raise InvalidArgumentError("must contain at least one rule", path="rules", got=[])
+    rules = list(base.rules) if base is not None else []
+    for index, raw in enumerate(raw_rules):
+        path = f"rules[{index}]"
+        where = source.where(path) if source is not None else None
+        try:
+            rules.append(_rule_from_dict(raw, where))
+        except TorchInitError as error:
+            raise error.prefixed(path) from None
+    name = data.get("name", base.name if base is not None else None)
+    order = data.get("order", base.order if base is not None else "modules")
+    return Policy(rules, name=name, order=order)
+
+
+def _as_file_error(error: TorchInitError, preset: str) -> TorchInitError:
+    """A preset's error with the file's key path: ``options.x`` for option ``x``."""
+    if error.path.startswith(f"{preset}."):
+        path = "options." + error.path[len(preset) + 1 :]
+    elif error.path == "preset":
+        path = "extends"
+    else:
+        return error
+    got = {"got": error.got} if error.has_value else {}
+    return type(error)(error.problem, path=path, where=error.where, **got)
+
+
+def _check_keys(
+    data: Mapping[str, Any], allowed: Sequence[str], path: str, *, extra: bool = False
+) -> None:
+    for key in data:
+        if key in allowed or extra:
+            continue
+        hint = closest(str(key), allowed)
+        suggestion = f"did you mean {hint!r}? " if hint else ""
+        raise UnknownNameError(
+            f"unknown key; {suggestion}allowed: {list(allowed)}",
+            path=f"{path}.{key}" if path else str(key),
+            got=data[key],
+        )
+
+
+def _rule_from_dict(raw: Any, where: str | None) -> Rule:
+    if not isinstance(raw, Mapping):
+        raise ArgumentTypeError("a rule must be a mapping with a 'match' key", got=raw)
+    match = raw.get("match")
+    if match is None:
+        raise InvalidArgumentError(
+            "every rule needs match: {type: ..., name: ..., param: ...}", path="match"
+        )
+    if not isinstance(match, Mapping) or not match:
+        raise ArgumentTypeError(
+            "must be a mapping with type, name and/or param", path="match", got=match
+        )
+    _check_keys(match, MATCH_KEYS, "match")
+    types, type_names = _types_from_names(match.get("type"))
+    strategies: dict[str, Any] = {k: v for k, v in raw.items() if k not in RULE_KEYS}
+    params = raw.get("params")
+    if params is not None:
+        if not isinstance(params, Mapping):
+            raise ArgumentTypeError(
+                "must be a mapping of parameter name to strategy", path="params", got=params
+            )
+        strategies.update(params)
+    for key in ("name", "param"):
+        if key in match and not isinstance(match[key], str):
+            raise ArgumentTypeError("must be a glob string", path=f"match.{key}", got=match[key])
+    return Rule(
+        types or None,
+        name=match.get("name"),
+        param=match.get("param"),
+        init=raw.get("init"),
+        params=strategies,
+        label=raw.get("label"),
+        type_names=type_names,
+        source=where,
+    )
+
+
+def _types_from_names(value: Any) -> tuple[tuple[type[nn.Module], ...], tuple[str, ...]]:
+    if value is None:
+        return (), ()
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+        raise ArgumentTypeError(
+            "must be a layer class name or a list of them", path="match.type", got=value
+        )
+    types: list[type[nn.Module]] = []
+    deferred: list[str] = []
+    for name in names:
+        cls = _known_class(name)
+        if cls is None:
+            deferred.append(name)
+        else:
+            types.append(cls)
+    return tuple(types), tuple(deferred)
+
+
+def _known_class(name: str) -> type[nn.Module] | None:
+    """The class ``name`` names in torch.nn, or in an already imported module; never imports."""
+    module_name, _, attr = name.rpartition(".")
+    if not module_name:
+        found = getattr(nn, name, None)
+    else:
+        loaded = sys.modules.get(module_name)
+        found = getattr(loaded, attr, None) if loaded is not None else None
+    return found if isinstance(found, type) and issubclass(found, nn.Module) else None
+
+
+def _type_name(cls: type[nn.Module]) -> str:
+    short: str = cls.__name__
+    if getattr(nn, short, None) is cls:
+        return short
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def policy_to_dict(policy: Policy) -> dict[str, Any]:
+    """The policy as plain data, in the YAML schema (``Policy.from_dict`` reads it back)."""
+    data: dict[str, Any] = {}
+    if policy.name is not None:
+        data["name"] = policy.name
+    data["order"] = policy.order
+    data["rules"] = [_rule_to_dict(rule) for rule in policy.rules]
+    return data
+
+
+def _rule_to_dict(rule: Rule) -> dict[str, Any]:
+    match: dict[str, Any] = {}
+    names = [_type_name(cls) for cls in rule.types] + list(rule.type_names)
+    if names:
+        match["type"] = names[0] if len(names) == 1 else names
+    if rule.name is not None:
+        match["name"] = rule.name
+    if rule.param is not None:
+        match["param"] = rule.param
+    data: dict[str, Any] = {"match": match}
+    if rule.label is not None:
+        data["label"] = rule.label
+    if rule.init is not None:
+        data["init"] = rule.init.to_spec()
+    reserved = {key: s.to_spec() for key, s in rule.strategies if key in RULE_KEYS}
+    data.update({key: s.to_spec() for key, s in rule.strategies if key not in RULE_KEYS})
+    if reserved:
+        data["params"] = reserved
+    return data
+
+
+def policy_to_yaml(policy: Policy) -> str:
+    """The policy as YAML text."""
+    text: str = yaml.safe_dump(
+        policy_to_dict(policy), sort_keys=False, default_flow_style=None, width=100
+    )
+    return text
