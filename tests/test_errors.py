@@ -14,6 +14,7 @@ from torchinit.errors import (
     ArgumentTypeError,
     InvalidArgumentError,
     PlanError,
+    PolicyFileError,
     RegistryError,
     TorchInitError,
     TorchInitWarning,
@@ -27,6 +28,7 @@ ERROR_CLASSES = [
     (UnknownNameError, KeyError),
     (RegistryError, ValueError),
     (PlanError, ValueError),
+    (PolicyFileError, ValueError),
 ]
 
 
