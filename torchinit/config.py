@@ -55,6 +55,7 @@ from torchinit.errors import (
     closest,
 )
 from torchinit.policy import Policy, Rule
+from torchinit.strategies import to_strategy
 
 __all__ = ["is_policy_file", "load_policy", "policy_from_dict", "policy_to_dict"]
 
@@ -74,6 +75,7 @@ _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _INF = re.compile(r"([-+]?)\.(inf|Inf|INF)")
 _NAN = re.compile(r"\.(nan|NaN|NAN)")
 _MAX_NODES = 100_000
+_MAX_DEPTH = 100
 
 
 class _Loader(yaml.SafeLoader):
@@ -110,16 +112,22 @@ class _Document:
         self.source = source
         self.lines: dict[str, int] = {}
         self._nodes = 0
+        self._active: set[int] = set()
         try:
             node = yaml.compose(text, Loader=_Loader)
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
             line = f":{mark.line + 1}" if mark is not None else ""
-            problem = " ".join(part for part in (error.context, error.problem) if part)
+            problem = "; ".join(part for part in (error.context, error.problem) if part)
             raise PolicyFileError(f"invalid YAML: {problem}", where=f"{source}{line}") from None
         except yaml.YAMLError as error:
             raise PolicyFileError(f"invalid YAML: {error}", where=source) from None
-        self.data = None if node is None else self._convert(node, "")
+        except RecursionError:
+            raise PolicyFileError(
+                f"invalid YAML: nested more than Python can parse (limit {_MAX_DEPTH})",
+                where=source,
+            ) from None
+        self.data = None if node is None else self._convert(node, "", 0)
 
     def where(self, path: str) -> str:
         """``file:line`` of the deepest part of ``path`` that has a line."""
@@ -134,10 +142,14 @@ class _Document:
         line = node.start_mark.line + 1
         return PolicyFileError(problem, where=f"{self.source}:{line}", path=path)
 
-    def _convert(self, node: yaml.Node, path: str) -> Any:
+    def _convert(self, node: yaml.Node, path: str, depth: int) -> Any:
         self._nodes += 1
         if self._nodes > _MAX_NODES:
             raise self._error(node, f"more than {_MAX_NODES} YAML nodes (aliases?)", path)
+        if depth > _MAX_DEPTH:
+            raise self._error(node, f"nested more than {_MAX_DEPTH} levels deep", path)
+        if id(node) in self._active:
+            raise self._error(node, "recursive alias (a node that contains itself)", path)
         self.lines.setdefault(path, node.start_mark.line + 1)
         if node.tag not in _STANDARD_TAGS:
             raise PolicyFileError(
@@ -148,12 +160,25 @@ class _Document:
             )
         if isinstance(node, yaml.ScalarNode):
             return self._convert_scalar(node, path)
+        self._active.add(id(node))
+        try:
+            return self._convert_collection(node, path, depth)
+        finally:
+            self._active.discard(id(node))
+
+    def _convert_collection(self, node: yaml.Node, path: str, depth: int) -> Any:
         if isinstance(node, yaml.SequenceNode):
-            return [self._convert(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
+            return [
+                self._convert(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(node.value)
+            ]
         assert isinstance(node, yaml.MappingNode)
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = self._convert(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
+            key = (
+                self._convert(key_node, path, depth + 1)
+                if isinstance(key_node, yaml.ScalarNode)
+                else key_node.tag.rsplit(":", 1)[-1]
+            )
             if key_node.tag == "tag:yaml.org,2002:merge" or key == "<<":
                 raise self._error(key_node, "merge keys ('<<') are not supported", path)
             if not isinstance(key, str):
@@ -172,14 +197,14 @@ class _Document:
                     got=key,
                 )
             self.lines[child] = key_node.start_mark.line + 1
-            result[key] = self._convert(value_node, child)
+            result[key] = self._convert(value_node, child, depth + 1)
         return result
 
     def _convert_scalar(self, node: yaml.ScalarNode, path: str) -> Any:
         tag = node.tag.rsplit(":", 1)[1]
-        if node.style is not None:  # quoted (or block) scalars are strings
+        if node.style is not None and tag == "str":  # quoted (or block) scalars are strings
             value: Any = node.value
-        else:
+        else:  # plain, or quoted with an explicit tag such as !!float '1e-3'
             value = _scalar(node.value)
         if tag == "str":
             return value
@@ -199,7 +224,11 @@ def is_policy_file(policy: object) -> bool:
     ending in ``.yaml``/``.yml``."""
     if isinstance(policy, os.PathLike):
         return True
-    return isinstance(policy, str) and policy.lower().endswith((".yaml", ".yml"))
+    return (
+        isinstance(policy, str)
+        and "\n" not in policy
+        and policy.lower().endswith((".yaml", ".yml"))
+    )
 
 
 def load_policy(
@@ -230,11 +259,15 @@ def load_policy(
         text, name = str(source), "<string>"
     document = _Document(text, name)
     try:
-        return policy_from_dict(document.data, options=options, source=document)
+        policy = policy_from_dict(document.data, options=options, source=document)
     except TorchInitError as error:
         if error.where.startswith(name):
             raise
         raise error.located(document.where(error.path)) from None
+    if policy.name is None and is_policy_file(source):
+        # an unnamed file is reported under its file name rather than as '<policy>'
+        return Policy(policy.rules, name=Path(source).stem, order=policy.order)  # type: ignore[arg-type]
+    return policy
 
 
 def policy_from_dict(
@@ -253,11 +286,11 @@ def policy_from_dict(
     if not isinstance(data, Mapping):
         raise ArgumentTypeError("a policy must be a mapping with a 'rules' list", got=data)
     _check_keys(data, TOP_KEYS, "")
-    file_options = dict(data.get("options") or {})
-    if "options" in data and not isinstance(data["options"], Mapping):
+    if data.get("options") is not None and not isinstance(data["options"], Mapping):
         raise ArgumentTypeError(
             "must be a mapping of option to value", path="options", got=data["options"]
         )
+    file_options = dict(data.get("options") or {})
     file_options.update(options or {})
     extends = data.get("extends")
     base: Policy | None = None
@@ -338,14 +371,22 @@ def _rule_from_dict(raw: Any, where: str | None) -> Rule:
         )
     _check_keys(match, MATCH_KEYS, "match")
     types, type_names = _types_from_names(match.get("type"))
-    strategies: dict[str, Any] = {k: v for k, v in raw.items() if k not in RULE_KEYS}
+    strategies: dict[str, Any] = {
+        key: to_strategy(spec, key) for key, spec in raw.items() if key not in RULE_KEYS
+    }
     params = raw.get("params")
     if params is not None:
         if not isinstance(params, Mapping):
             raise ArgumentTypeError(
                 "must be a mapping of parameter name to strategy", path="params", got=params
             )
-        strategies.update(params)
+        for key, spec in params.items():
+            if key in strategies:
+                raise InvalidArgumentError(
+                    "this parameter is given twice: as a rule key and under params:",
+                    path=f"params.{key}",
+                )
+            strategies[key] = to_strategy(spec, f"params.{key}")
     for key in ("name", "param"):
         if key in match and not isinstance(match[key], str):
             raise ArgumentTypeError("must be a glob string", path=f"match.{key}", got=match[key])
@@ -353,7 +394,7 @@ def _rule_from_dict(raw: Any, where: str | None) -> Rule:
         types or None,
         name=match.get("name"),
         param=match.get("param"),
-        init=raw.get("init"),
+        init=to_strategy(raw["init"], "init") if raw.get("init") is not None else None,
         params=strategies,
         label=raw.get("label"),
         type_names=type_names,
@@ -422,16 +463,35 @@ def _rule_to_dict(rule: Rule) -> dict[str, Any]:
         data["label"] = rule.label
     if rule.init is not None:
         data["init"] = rule.init.to_spec()
-    reserved = {key: s.to_spec() for key, s in rule.strategies if key in RULE_KEYS}
-    data.update({key: s.to_spec() for key, s in rule.strategies if key not in RULE_KEYS})
-    if reserved:
-        data["params"] = reserved
+    specs = {key: strategy.to_spec() for key, strategy in rule.strategies}
+    if any(key in RULE_KEYS for key in specs):
+        # a name that clashes with a rule key must go under params:, and all go there so
+        # that their order (which decides between two keys naming one tensor) is kept
+        data["params"] = specs
+    else:
+        data.update(specs)
     return data
 
 
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that quotes every string the YAML 1.2 core schema would read as non-string."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "'" if _scalar(value) != value or value != value.strip() else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
 def policy_to_yaml(policy: Policy) -> str:
-    """The policy as YAML text."""
-    text: str = yaml.safe_dump(
-        policy_to_dict(policy), sort_keys=False, default_flow_style=None, width=100
+    """The policy as YAML text; :func:`load_policy` reads it back to an equal policy."""
+    text: str = yaml.dump(
+        policy_to_dict(policy),
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=None,
+        width=100,
     )
     return text

@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 _NOTHING: Any = object()
+_MAX_GOT = 200  # longer values are elided in the middle
 
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:
@@ -67,7 +68,10 @@ class TorchInitError(Exception):
         head = ": ".join(part for part in (self.where, self.path, self.problem) if part)
         if self.got is _NOTHING:
             return head
-        return f"{head} (got {self.got!r})"
+        got = repr(self.got)
+        if len(got) > _MAX_GOT:
+            got = got[: _MAX_GOT - 5] + " ... " + got[-5:]
+        return f"{head} (got {got})"
 
     @property
     def has_value(self) -> bool:
