@@ -126,3 +126,65 @@ def test_overridden_rules_are_reported() -> None:
     assert report["1.weight"].overridden == (0, 1)
     assert report["1.weight"].rule == 2
     assert "rules[2] name='1' (over rules[0], rules[1])" in str(report)
+
+
+# --------------------------------------------------------------------------- the table's layout
+
+
+@pytest.fixture(scope="module")
+def resnet_report() -> ti.InitReport:
+    tv_models = pytest.importorskip("torchvision.models", reason="torchvision is not installed")
+    return ti.plan(tv_models.resnet18(), "resnet")
+
+
+def test_format_table_without_width_is_str(resnet_report: ti.InitReport) -> None:
+    assert resnet_report.format_table() == str(resnet_report)
+    assert resnet_report.format_table(1000) == str(resnet_report)
+
+
+def _table_rows(text: str) -> list[str]:
+    """The rows of the table in ``format_table``'s text, after the header line."""
+    lines = text.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["name", "shape"])
+    return lines[header + 1 :]
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 100, 120])
+def test_format_table_fits_the_width(resnet_report: ti.InitReport, width: int) -> None:
+    text = resnet_report.format_table(width)
+    assert max(map(len, text.splitlines())) <= width
+    rows = _table_rows(text)
+    count = len(resnet_report.initialized)
+    assert all(row.startswith(("conv1.", "bn1.", "layer")) for row in rows[:count])
+    assert rows[count].startswith("unmatched (left as they were):")  # then wrapped
+
+
+def test_format_table_shortens_sensibly(resnet_report: ti.InitReport) -> None:
+    rows = _table_rows(resnet_report.format_table(100))
+    # the defaults go first (a=0.0), then the arguments that do not fit
+    assert rows[0] == (
+        "conv1.weight                  (64, 3, 7, 7)     rules[0] conv  "
+        "kaiming_normal(mode='fan_out', …)"
+    )
+    rows = _table_rows(resnet_report.format_table(60))
+    assert rows[0].split() == ["conv1.weight", "64x3x7x7", "#0", "conv", "kaiming_nor…"]
+    assert "layer2…wnsample.0.weight  128x64x1x1   #0 conv  kaiming_nor…" in rows
+
+
+def test_format_table_elides_the_middle_of_long_names() -> None:
+    deep = nn.Sequential()
+    deep.add_module("encoder", nn.ModuleDict({"blocks_with_a_long_name": nn.Linear(2, 2)}))
+    report = ti.plan(deep, ti.Policy([ti.Rule(nn.Linear, weight="ones", bias="zeros")]))
+    rows = _table_rows(report.format_table(50))
+    assert rows[:2] == [
+        "encoder…ng_name.weight  2x2    #0 Linear  ones()",
+        "encoder…long_name.bias  2      #0 Linear  zeros()",
+    ]
+
+
+def test_format_table_width_is_checked(resnet_report: ti.InitReport) -> None:
+    assert resnet_report.format_table(10) == resnet_report.format_table(40)
+    with pytest.raises(ti.InvalidArgumentError, match=r"^width: must be >= 1 \(got 0\)$"):
+        resnet_report.format_table(0)
+    with pytest.raises(ti.ArgumentTypeError, match=r"^width: must be an integer"):
+        resnet_report.format_table("80")  # type: ignore[arg-type]

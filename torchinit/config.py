@@ -57,7 +57,14 @@ from torchinit.errors import (
 from torchinit.policy import Policy, Rule
 from torchinit.strategies import to_strategy
 
-__all__ = ["is_policy_file", "load_policy", "policy_from_dict", "policy_to_dict"]
+__all__ = [
+    "is_policy_file",
+    "load_policy",
+    "parse_scalar",
+    "policy_from_dict",
+    "policy_to_dict",
+    "policy_to_yaml",
+]
 
 TOP_KEYS = ("name", "order", "extends", "options", "rules")
 MATCH_KEYS = ("type", "name", "param")
@@ -84,8 +91,13 @@ class _Loader(yaml.SafeLoader):
     yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 (PyYAML's class attribute)
 
 
-def _scalar(value: str) -> Any:
-    """A plain scalar, by the YAML 1.2 core schema."""
+def parse_scalar(value: str) -> Any:
+    """A plain (unquoted) YAML scalar, by the YAML 1.2 core schema.
+
+    Example:
+        >>> [parse_scalar(text) for text in ["1e-6", "-2.", "yes", "true", "012", "~"]]
+        [1e-06, -2.0, 'yes', True, 12, None]
+    """
     if _NULL.fullmatch(value):
         return None
     if value in _BOOL:
@@ -205,7 +217,7 @@ class _Document:
         if node.style is not None and tag == "str":  # quoted (or block) scalars are strings
             value: Any = node.value
         else:  # plain, or quoted with an explicit tag such as !!float '1e-3'
-            value = _scalar(node.value)
+            value = parse_scalar(node.value)
         if tag == "str":
             return value
         expected: Any = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[tag]
@@ -478,7 +490,7 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "'" if _scalar(value) != value or value != value.strip() else None
+    style = "'" if parse_scalar(value) != value or value != value.strip() else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

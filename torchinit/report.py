@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import inspect
+import textwrap
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
+from torchinit import _validate
 from torchinit.strategies import Strategy
 
 __all__ = ["InitReport", "ReportEntry", "Status"]
@@ -131,30 +134,68 @@ class InitReport:
         )
 
     def __str__(self) -> str:
-        rows = [("name", "shape", "rule", "strategy")]
-        for entry in self.entries:
-            if entry.status != "initialized":
-                continue
-            name = entry.name + (f" (= {', '.join(entry.aliases)})" if entry.aliases else "")
-            rule = f"rules[{entry.rule}] {entry.rule_label}"
-            if entry.overridden:
-                rule += " (over " + ", ".join(f"rules[{i}]" for i in entry.overridden) + ")"
-            strategy = entry.strategy.describe() if entry.strategy is not None else ""
-            rows.append((name, _shape(entry.shape), rule, strategy))
+        return self.format_table()
+
+    def format_table(self, width: int | None = None) -> str:
+        """The report as text: the summary, a table of the initialized tensors, then the rest.
+
+        The table has one row per initialized tensor: its name (and other names, for tied
+        tensors), shape, the rule that set it and the strategy with its arguments. Skipped,
+        excluded and unmatched tensors and the rules that matched nothing follow, one line
+        each. ``str(report)`` is ``report.format_table()``.
+
+        Args:
+            width: fit every line in this many columns (at least 40), as for a terminal: the
+                columns are narrowed and long cells shortened (a dotted name keeps its ends,
+                ``layer4…ownsample.0.weight``; a rule becomes ``#0 conv``; a shape
+                ``512x256x3x3``; a strategy drops the arguments left at their defaults, then
+                the arguments that do not fit, ``kaiming_normal(mode='fan_out', …)``; anything
+                else is cut with ``…``), and the other lines wrap. ``None``: nothing is
+                shortened.
+
+        Example:
+            >>> import torch, torchinit
+            >>> model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3))
+            >>> print(torchinit.plan(model, "resnet").format_table(width=60))
+            torchinit: policy 'resnet' on Sequential (order=modules): 1
+                tensor to initialize, 1 unmatched, 0 skipped, 0 excluded
+            name      shape         rule           strategy
+            0.weight  (8, 3, 3, 3)  rules[0] conv  kaiming_normal(…)
+            unmatched (left as they were): 0.bias
+            matched nothing: rules[1] norm
+        """
+        if width is not None:
+            width = max(_validate.integer(width, "width", minimum=1), _MIN_WIDTH)
+        table = [tuple(_Cell(text) for text in ("name", "shape", "rule", "strategy"))]
+        table.extend(_cells(entry) for entry in self.initialized)
+        widths = [max(len(row[column].text) for row in table) for column in range(4)]
+        if width is None or sum(widths) + len(_GAP) * 3 <= width:
+            rows = [[cell.text for cell in row] for row in table]
+        else:
+            available = width - len(_GAP) * 3
+            narrowed = _narrow(table, widths, available)
+            # the strategy, last, takes whatever the other columns leave
+            columns = [_fit(table, column, narrowed[column]) for column in range(3)]
+            rest = available - sum(max(map(len, cells)) for cells in columns)
+            columns.append(_fit(table, 3, rest))
+            rows = [list(row) for row in zip(*columns, strict=True)]
         widths = [max(len(row[column]) for row in rows) for column in range(3)]
-        lines = [self.summary()]
-        for row in rows:
-            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)] + [row[3]]
-            lines.append("  ".join(cells).rstrip())
-        for entry in self.skipped:
-            lines.append(f"skipped: {entry.name}: {entry.reason}")
+        lines = [
+            _GAP.join(
+                [*(row[column].ljust(widths[column]) for column in range(3)), row[3]]
+            ).rstrip()
+            for row in rows
+        ]
+        notes = [f"skipped: {entry.name}: {entry.reason}" for entry in self.skipped]
         if self.excluded:
-            lines.append(f"excluded by include/exclude: {', '.join(self.excluded)}")
+            notes.append(f"excluded by include/exclude: {', '.join(self.excluded)}")
         if self.unmatched:
-            lines.append(f"unmatched (left as they were): {', '.join(self.unmatched)}")
-        for rule in self.unused_rules:
-            lines.append(f"matched nothing: {rule}")
-        return "\n".join(lines)
+            notes.append(f"unmatched (left as they were): {', '.join(self.unmatched)}")
+        notes.extend(f"matched nothing: {rule}" for rule in self.unused_rules)
+        if width is None:
+            return "\n".join([self.summary(), *lines, *notes])
+        wrapped = [part for note in notes for part in _wrap(note, width)]
+        return "\n".join([*_wrap(self.summary(), width), *lines, *wrapped])
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
@@ -171,3 +212,130 @@ class InitReport:
 
 def _shape(shape: tuple[int, ...] | None) -> str:
     return "-" if shape is None else str(tuple(shape))
+
+
+_GAP = "  "
+_ELLIPSIS = "…"
+_MIN_WIDTH = 40
+# How a table too wide for the terminal is narrowed: step by step, each column down to a width
+# (None: the width of its cells' compact forms) until the table fits. Columns: 0 name,
+# 1 shape, 2 rule, 3 strategy (which in the end takes whatever the others leave).
+_NARROWING: tuple[tuple[int, int | None], ...] = (
+    (3, 18),  # kaiming_normal(…)
+    (2, None),  # #0 conv
+    (1, None),  # 512x256x3x3
+    (0, 24),  # layer4…downsample.0.weight
+    (3, 12),
+    (0, 16),
+    (2, 6),
+    (1, 6),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Cell:
+    """A table cell: its text, and how to shorten it when its column is narrowed.
+
+    In a narrowed column every cell is shortened (so that the column reads alike): to
+    ``compact`` when that fits, else by ``shorten`` (default: ``compact`` cut with ``…``).
+    """
+
+    text: str
+    compact: str = ""
+    shorten: Callable[[int], str] | None = None
+
+    def fit(self, width: int) -> str:
+        """The cell in at most ``width`` characters, in its narrowed form."""
+        compact = self.compact or self.text
+        if len(compact) <= width:
+            return compact
+        return self.shorten(width) if self.shorten is not None else _cut(compact, width)
+
+
+def _fit(table: Sequence[Sequence[_Cell]], column: int, width: int) -> list[str]:
+    """The cells of ``column``: as they are when they all fit ``width``, else all shortened."""
+    cells = [row[column] for row in table]
+    if all(len(cell.text) <= width for cell in cells):
+        return [cell.text for cell in cells]
+    return [cell.fit(width) for cell in cells]
+
+
+def _cells(entry: ReportEntry) -> tuple[_Cell, _Cell, _Cell, _Cell]:
+    """The cells of an initialized entry's row: name, shape, rule and strategy."""
+    name = entry.name + (f" (= {', '.join(entry.aliases)})" if entry.aliases else "")
+    rule = f"rules[{entry.rule}] {entry.rule_label}"
+    if entry.overridden:
+        rule += " (over " + ", ".join(f"rules[{i}]" for i in entry.overridden) + ")"
+    strategy = entry.strategy
+    shape = entry.shape
+    return (
+        _Cell(
+            name,
+            f"{entry.name} (= {_ELLIPSIS})" if entry.aliases else entry.name,
+            lambda width: _elide_dotted(entry.name, width),
+        ),
+        _Cell(_shape(shape), "x".join(map(str, shape)) if shape else _shape(shape)),
+        _Cell(rule, f"#{entry.rule} {entry.rule_label}"),
+        _Cell(
+            strategy.describe() if strategy is not None else "",
+            _shorten_strategy(strategy, 10**9) if strategy is not None else "",
+            lambda width: _shorten_strategy(strategy, width) if strategy is not None else "",
+        ),
+    )
+
+
+def _narrow(table: Sequence[Sequence[_Cell]], widths: Sequence[int], available: int) -> list[int]:
+    """Column widths that add up to ``available`` if they can (see ``_NARROWING``)."""
+    narrowed = list(widths)
+    for column, floor in _NARROWING:
+        excess = sum(narrowed) - available
+        if excess <= 0:
+            break
+        if floor is None:
+            floor = max(len(row[column].compact or row[column].text) for row in table)
+        narrowed[column] = max(min(narrowed[column], floor), narrowed[column] - excess)
+    return narrowed
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, ending in ``…`` when something was cut."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + _ELLIPSIS
+
+
+def _elide_dotted(name: str, width: int) -> str:
+    """A dotted name in ``width`` characters: its first part, ``…`` and as much of its end as
+    fits (``layer2…wnsample.0.weight``), or only its end when the first part is too long."""
+    if len(name) <= width:
+        return name
+    first = name.split(".", 1)[0]
+    head = first if len(first) <= (width - 1) // 2 else ""
+    return head + _ELLIPSIS + name[len(name) - max(width - len(head) - 1, 0) :]
+
+
+def _shorten_strategy(strategy: Strategy, width: int) -> str:
+    """The strategy in ``width`` characters: without the arguments left at their defaults,
+    then with as many of the others as fit (``kaiming_normal(mode='fan_out', …)``), then cut.
+    """
+    if type(strategy).describe is not Strategy.describe:
+        return _cut(strategy.describe(), width)  # a strategy that describes itself, as it says
+    signature = inspect.signature(type(strategy)).parameters
+    args = [
+        f"{key}={value!r}"
+        for key, value in strategy.arguments().items()
+        if key not in signature
+        or signature[key].default is inspect.Parameter.empty
+        or signature[key].default != value
+    ]
+    for kept in range(len(args), -1, -1):
+        elided = [_ELLIPSIS] if kept < len(args) else []
+        text = f"{strategy.name}({', '.join([*args[:kept], *elided])})"
+        if len(text) <= width:
+            return text
+    return _cut(text, width)
+
+
+def _wrap(line: str, width: int) -> list[str]:
+    """``line`` wrapped to ``width`` columns, its continuation lines indented."""
+    return textwrap.wrap(
+        line, width, subsequent_indent="    ", break_long_words=True, break_on_hyphens=False
+    )

@@ -1,0 +1,604 @@
+"""torchinit.cli: the ``torchinit`` command, run as a user runs it (``python -m torchinit``).
+
+Most tests start a subprocess; the error-message and parsing details run in-process through
+``main(argv)``, which is the same code, to keep the suite fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import torchinit as ti
+from torchinit.cli import load_model, main, parse_option
+
+ROOT = Path(__file__).resolve().parents[1]
+
+tv_models = pytest.importorskip("torchvision.models", reason="torchvision is not installed")
+
+
+def run(
+    *args: str, columns: int = 100, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``python -m torchinit ARGS`` from the repository root, with a terminal COLUMNS wide."""
+    environment = {**os.environ, "COLUMNS": str(columns), "PYTHONIOENCODING": "utf-8"}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "torchinit", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+        env=environment,
+    )
+
+
+@dataclasses.dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Result]:
+    """Run ``main(argv)`` in this process; exit code, stdout and stderr."""
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setattr(sys, "path", list(sys.path))  # main puts the cwd on it
+
+    def call(*argv: str) -> Result:
+        try:
+            code = main(list(argv))
+        except SystemExit as exit_:  # argparse: --help, usage errors
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return call
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- list
+
+
+def test_list_shows_strategies_with_defaults_and_presets_with_options() -> None:
+    result = run("list")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "strategies (arguments, with their defaults):"
+    assert "  kaiming_normal    a=0.0, mode='fan_in', nonlinearity='leaky_relu'" in lines
+    assert "  sparse            sparsity, std=0.01" in lines
+    assert "  zeros             (no arguments)" in lines
+    assert "presets (options, with their defaults):" in lines
+    assert "  resnet            zero_init_residual=False, residual_norms=()" in lines
+    assert "  vgg               (no options)" in lines
+    listed = {line.split()[0] for line in lines if line.startswith("  ")}
+    assert listed == set(ti.STRATEGIES) | set(ti.PRESETS)
+
+
+def test_list_reads_the_registries(cli: Callable[..., Result]) -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Scaled(ti.Strategy):
+        factor: float = 0.5
+
+        def __call__(
+            self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
+        ) -> torch.Tensor:
+            return tensor.mul_(self.factor)
+
+    ti.register_strategy("cli_test_scaled")(Scaled)
+    try:
+        result = cli("list")
+    finally:
+        ti.STRATEGIES.remove("cli_test_scaled")
+    assert result.code == 0
+    assert "  cli_test_scaled   factor=0.5" in result.out.splitlines()
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def test_plan_prints_the_reports_table() -> None:
+    result = run("plan", "torchvision.models:resnet18", "resnet", columns=200)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "torchinit: policy 'resnet' on ResNet (order=modules): 60 tensors to initialize, "
+        "2 unmatched, 0 skipped, 0 excluded"
+    )
+    assert lines[1].split() == ["name", "shape", "rule", "strategy"]
+    conv1 = [cell.strip() for cell in lines[2].split("  ") if cell.strip()]
+    assert conv1 == [
+        "conv1.weight",
+        "(64, 3, 7, 7)",
+        "rules[0] conv",
+        "kaiming_normal(a=0.0, mode='fan_out', nonlinearity='relu')",
+    ]
+    assert lines[-1] == "unmatched (left as they were): fc.weight, fc.bias"
+    # wide enough, the output is str(report) itself
+    assert result.stdout == str(ti.plan(tv_models.resnet18(), "resnet")) + "\n"
+
+
+def test_plan_json_is_report_to_dict() -> None:
+    result = run("plan", "torchvision.models:resnet18", "resnet", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ti.plan(tv_models.resnet18(), "resnet").to_dict()
+
+
+def test_plan_with_a_yaml_policy(tmp_path: Path) -> None:
+    policy = write(
+        tmp_path / "policy.yaml",
+        "name: mine\n"
+        "rules:\n"
+        "  - match: {type: Conv2d}\n"
+        "    weight: {kaiming_uniform: {mode: fan_in}}\n"
+        "  - match: {type: Linear}\n"
+        "    weight: {normal: {std: 0.01}}\n"
+        "    bias: zeros\n",
+    )
+    result = run("plan", "torchvision.models:resnet18", str(policy), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data == ti.plan(tv_models.resnet18(), policy).to_dict()
+    entries = {entry["name"]: entry for entry in data["entries"]}
+    assert entries["fc.weight"]["strategy"] == {"normal": {"mean": 0.0, "std": 0.01}}
+    assert entries["conv1.weight"]["rule"] == 0
+    assert data["unmatched"][:2] == ["bn1.weight", "bn1.bias"]
+
+
+def test_plan_options_are_typed_and_json_lists_are_read() -> None:
+    result = run(
+        "plan",
+        "torchvision.models:resnet18",
+        "resnet",
+        "--option",
+        "zero_init_residual=true",
+        "--option",
+        'residual_norms=["layer1.*.bn1"]',
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    expected = ti.plan(
+        tv_models.resnet18(), "resnet", zero_init_residual=True, residual_norms=["layer1.*.bn1"]
+    )
+    assert json.loads(result.stdout) == expected.to_dict()
+    assert expected["layer1.0.bn1.weight"].strategy == ti.Zeros()
+    assert expected["layer2.0.bn2.weight"].strategy == ti.Zeros()  # BasicBlock's bn2
+
+
+def test_plan_model_kwargs_and_forwarded_arguments() -> None:
+    result = run(
+        "plan",
+        "torchvision.models:resnet18",
+        "vgg",
+        "--model-kwargs",
+        '{"num_classes": 10}',
+        "--exclude",
+        "fc.bias",
+        "--order",
+        "apply",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    entries = {entry["name"]: entry for entry in data["entries"]}
+    assert entries["fc.weight"]["shape"] == [10, 512]
+    assert entries["fc.bias"]["status"] == "excluded"
+    assert data["order"] == "apply"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("flag=true", ("flag", True)),
+        ("flag=false", ("flag", False)),
+        ("flag=yes", ("flag", "yes")),  # the YAML 1.2 core schema, as in policy files
+        ("count=3", ("count", 3)),
+        ("eps=1e-6", ("eps", 1e-6)),
+        ("nothing=null", ("nothing", None)),
+        ("name=layer*.bn2", ("name", "layer*.bn2")),
+        ('globs=["a.*", "b"]', ("globs", ["a.*", "b"])),
+        ('table={"k": 1}', ("table", {"k": 1})),
+        ("text=[not json", ("text", "[not json")),
+        ("pair=a=b", ("pair", "a=b")),
+    ],
+)
+def test_option_values(text: str, expected: tuple[str, object]) -> None:
+    assert parse_option(text) == expected
+
+
+def test_option_without_a_value_is_a_usage_error(cli: Callable[..., Result]) -> None:
+    result = cli("plan", "torch.nn:Identity", "resnet", "--option", "zero_init_residual")
+    assert result.code == 2
+    assert "argument --option: expected key=value" in result.err
+
+
+def test_option_given_twice_is_an_error(cli: Callable[..., Result]) -> None:
+    args = ["--option", "zero_init_residual=true", "--option", "zero_init_residual=false"]
+    result = cli("plan", "torchvision.models:resnet18", "resnet", *args)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        "torchinit: error: --option zero_init_residual: is given twice (got False)\n"
+    )
+
+
+def test_a_policy_that_matches_nothing_warns() -> None:
+    result = run("plan", "torch.nn:Identity", "resnet")
+    assert result.returncode == 0
+    assert result.stderr == "torchinit: warning: policy 'resnet' matches nothing in Identity\n"
+
+
+def test_strict_makes_a_policy_that_matches_nothing_an_error(cli: Callable[..., Result]) -> None:
+    strict = cli("plan", "torch.nn:Identity", "resnet", "--strict")
+    assert (strict.code, strict.out) == (1, "")
+    assert strict.err == ("torchinit: error: policy: policy 'resnet' matches nothing in Identity\n")
+
+
+def test_unknown_preset_suggests_the_closest_name() -> None:
+    result = run("plan", "torch.nn:Identity", "resnt")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith(
+        "torchinit: error: preset: unknown preset; did you mean 'resnet'? available: ["
+    )
+    assert result.stderr.endswith(" (got 'resnt')\n")
+
+
+# --------------------------------------------------------------------------- MODEL
+
+
+def test_model_spec_error_goes_to_stderr_with_exit_code_1() -> None:
+    result = run("plan", "torchvision.models.resnet18", "resnet")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "torchinit: error: MODEL: must be package.module:callable, e.g. "
+        "torchvision.models:resnet50 (got 'torchvision.models.resnet18')\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            "torchvision.models.resnet18",
+            "MODEL: must be package.module:callable, e.g. torchvision.models:resnet50 "
+            "(got 'torchvision.models.resnet18')",
+        ),
+        (
+            ":resnet18",
+            "MODEL: must be package.module:callable, e.g. torchvision.models:resnet50 "
+            "(got ':resnet18')",
+        ),
+        (
+            "no_such_module_for_torchinit:Net",
+            "MODEL: cannot import module 'no_such_module_for_torchinit': ModuleNotFoundError: "
+            "No module named 'no_such_module_for_torchinit' "
+            "(got 'no_such_module_for_torchinit:Net')",
+        ),
+        (
+            "torchvision.models:resnet19",
+            "MODEL: 'torchvision.models' has no attribute 'resnet19'; did you mean "
+            "'resnet18'? (got 'torchvision.models:resnet19')",
+        ),
+        (
+            "math:pi",
+            "MODEL: math.pi is not callable (its type is float) (got 'math:pi')",
+        ),
+        (
+            "collections:OrderedDict",
+            "MODEL: collections.OrderedDict() returned a value of type OrderedDict, not a "
+            "torch.nn.Module (got 'collections:OrderedDict')",
+        ),
+        (
+            "torch.nn:Linear",
+            "MODEL: torch.nn.Linear() failed: TypeError: Linear.__init__() missing 2 required "
+            "positional arguments: 'in_features' and 'out_features' (got 'torch.nn:Linear')",
+        ),
+    ],
+)
+def test_model_spec_errors(cli: Callable[..., Result], spec: str, message: str) -> None:
+    result = cli("plan", spec, "resnet")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == f"torchinit: error: {message}\n"
+
+
+def test_model_kwargs_errors(cli: Callable[..., Result]) -> None:
+    bad_json = cli("plan", "torch.nn:Linear", "resnet", "--model-kwargs", "{in_features: 2}")
+    assert bad_json.code == 1
+    assert bad_json.err == (
+        "torchinit: error: --model-kwargs: is not valid JSON: Expecting property name "
+        "enclosed in double quotes: line 1 column 2 (char 1) (got '{in_features: 2}')\n"
+    )
+    not_object = cli("plan", "torch.nn:Linear", "resnet", "--model-kwargs", "[2, 3]")
+    assert not_object.err == (
+        "torchinit: error: --model-kwargs: must be a JSON object, e.g. "
+        "'{\"num_classes\": 10}' (got [2, 3])\n"
+    )
+    wrong = cli("plan", "torch.nn:Linear", "resnet", "--model-kwargs", '{"in_features": 2}')
+    assert wrong.err == (
+        "torchinit: error: MODEL: torch.nn.Linear(in_features=2) failed: TypeError: "
+        "Linear.__init__() missing 1 required positional argument: 'out_features' "
+        "(got 'torch.nn:Linear')\n"
+    )
+
+
+def test_load_model_calls_dotted_attributes_with_kwargs() -> None:
+    model = load_model("torch.nn:Linear", {"in_features": 2, "out_features": 3})
+    assert isinstance(model, nn.Linear)
+    assert model.weight.shape == (3, 2)
+
+
+# --------------------------------------------------------------------------- validate
+
+BROKEN = "rules:\n  - match: {type: Conv2d}\n    weight: {kaiming_normal: {mode: fanin}}\n"
+NEEDS_BOTTLENECK = "rules:\n  - match: {type: Bottleneck}\n    bn3.weight: zeros\n"
+GOOD = (
+    "rules:\n"
+    "  - match: {type: Conv2d}\n"
+    "    weight: {kaiming_normal: {mode: fan_out, nonlinearity: relu}}\n"
+    "  - match: {type: [BatchNorm2d, GroupNorm]}\n"
+    "    weight: ones\n"
+    "    bias: zeros\n"
+    "  - match: {type: BasicBlock}\n"
+    "    bn2.weight: zeros\n"
+)
+
+
+def test_validate_a_good_file_lists_the_type_names_left_for_the_model(tmp_path: Path) -> None:
+    policy = write(tmp_path / "policy.yaml", GOOD)
+    result = run("validate", str(policy))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == (
+        f"{policy}: ok (3 rules)\n"
+        "layer types resolved against the model when the policy is applied: BasicBlock\n"
+    )
+
+
+def test_validate_against_a_model(tmp_path: Path) -> None:
+    policy = write(tmp_path / "policy.yaml", GOOD)
+    result = run("validate", str(policy), "--model", "torchvision.models:resnet18")
+    assert (result.returncode, result.stderr) == (0, "")
+    ok, *summary = result.stdout.splitlines()
+    assert ok == f"{policy}: ok (3 rules)"
+    expected = ti.plan(tv_models.resnet18(), policy, strict=True).summary()
+    assert " ".join(line.strip() for line in summary) == expected  # wrapped to the terminal
+
+
+def test_validate_a_broken_file_prints_file_and_line(tmp_path: Path) -> None:
+    policy = write(tmp_path / "policy.yaml", BROKEN)
+    result = run("validate", str(policy))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"torchinit: error: {policy}:3: rules[0].weight.kaiming_normal.mode: must be one of "
+        "['fan_in', 'fan_out'] (got 'fanin')\n"
+    )
+
+
+def test_validate_with_a_model_that_lacks_a_type(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    policy = write(tmp_path / "policy.yaml", NEEDS_BOTTLENECK)
+    assert cli("validate", str(policy)).code == 0  # Bottleneck may be in the model ...
+    result = run("validate", str(policy), "--model", "torchvision.models:resnet18")
+    assert (result.returncode, result.stdout) == (1, "")  # ... it is not in resnet18
+    assert result.stderr == (
+        f"torchinit: error: {policy}:2: rules[0].match.type: no layer class of this name in "
+        "torch.nn or in the model (got 'Bottleneck')\n"
+    )
+
+
+def test_validate_missing_file(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    missing = tmp_path / "missing.yaml"
+    result = cli("validate", str(missing))
+    assert result.code == 1
+    assert result.err == (
+        "torchinit: error: cannot read the policy file: No such file or directory "
+        f"(got {str(missing)!r})\n"
+    )
+
+
+# --------------------------------------------------------------------------- apply
+
+
+def test_apply_saves_what_the_python_one_liner_gives(tmp_path: Path) -> None:
+    out = tmp_path / "resnet18.pt"
+    result = run(
+        "apply", "torchvision.models:resnet18", "resnet", "--manual-seed", "7", "--out", str(out)
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("torchinit: policy 'resnet' on ResNet (order=modules): 60 tensors")
+    assert lines[-1] == f"saved the state_dict to {out}"
+
+    torch.manual_seed(7)
+    model = tv_models.resnet18()
+    ti.init_model(model, "resnet")
+    expected = model.state_dict()
+    saved = torch.load(out)
+    assert list(saved) == list(expected)
+    for name, tensor in expected.items():
+        assert torch.equal(saved[name], tensor), name
+
+
+TIED_MODEL = """\
+from torch import nn
+
+
+class Tied(nn.Module):
+    def __init__(self, vocab: int = 16, dim: int = 8) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.body = nn.Linear(dim, dim)
+        self.head = nn.Linear(dim, vocab)
+        self.head.weight = self.embed.weight
+"""
+
+TIED_POLICY = """\
+rules:
+  - match: {type: Embedding}
+    weight: {normal: {std: 0.02}}
+  - match: {type: Linear}
+    bias: zeros
+"""
+
+
+def test_apply_to_safetensors_saves_tied_weights_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if importlib.util.find_spec("safetensors") is None:
+        pytest.skip("safetensors is not installed")
+    import safetensors.torch
+
+    write(tmp_path / "tiedmodel.py", TIED_MODEL)
+    policy = write(tmp_path / "tied.yaml", TIED_POLICY)
+    out = tmp_path / "tied.safetensors"
+    pythonpath = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    result = run(
+        "apply",
+        "tiedmodel:Tied",
+        str(policy),
+        "--manual-seed",
+        "3",
+        "--out",
+        str(out),
+        env={"PYTHONPATH": pythonpath},
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    tied = importlib.import_module("tiedmodel")
+    torch.manual_seed(3)
+    expected = tied.Tied()
+    ti.init_model(expected, policy)
+    assert len(safetensors.torch.load_file(out)) == len(expected.state_dict()) - 1
+    loaded = tied.Tied()
+    safetensors.torch.load_model(loaded, out)
+    assert loaded.head.weight is loaded.embed.weight
+    for name, tensor in expected.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+
+
+def test_apply_refuses_an_unknown_extension_before_doing_anything(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    # the model is not even imported: the extension is checked first
+    out = tmp_path / "weights.bin"
+    result = cli("apply", "no_such_module:Net", "resnet", "--manual-seed", "0", "--out", str(out))
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        "torchinit: error: --out: unknown file extension; use one of "
+        f"['.pt', '.pth', '.safetensors'] (got {str(out)!r})\n"
+    )
+    assert not out.exists()
+    no_folder = tmp_path / "missing" / "weights.pt"
+    result = cli(
+        "apply", "torch.nn:Identity", "resnet", "--manual-seed", "0", "--out", str(no_folder)
+    )
+    assert (
+        result.err
+        == f"torchinit: error: --out: its folder does not exist (got {str(no_folder)!r})\n"
+    )
+
+
+def test_apply_to_safetensors_without_the_package_says_how_to_install_it(
+    tmp_path: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "safetensors", None)  # import fails as if not installed
+    monkeypatch.setitem(sys.modules, "safetensors.torch", None)
+    out = tmp_path / "weights.safetensors"
+    result = cli("apply", "torch.nn:Identity", "resnet", "--manual-seed", "0", "--out", str(out))
+    assert result.code == 1
+    assert result.err == (
+        "torchinit: error: --out: writing .safetensors needs the safetensors package: "
+        f"pip install safetensors (got {str(out)!r})\n"
+    )
+
+
+def test_apply_needs_manual_seed_and_has_no_seed_option(cli: Callable[..., Result]) -> None:
+    result = cli("apply", "torch.nn:Identity", "resnet", "--out", "weights.pt")
+    assert result.code == 2
+    assert "the following arguments are required: --manual-seed" in result.err
+    seed = cli("apply", "torch.nn:Identity", "resnet", "--seed", "0", "--out", "weights.pt")
+    assert seed.code == 2
+
+
+def test_apply_seed_out_of_torch_range(cli: Callable[..., Result], tmp_path: Path) -> None:
+    out = str(tmp_path / "w.pt")
+    result = cli("apply", "torch.nn:Identity", "resnet", "--manual-seed", str(2**64), "--out", out)
+    assert result.code == 1
+    assert result.err == (
+        "torchinit: error: --manual-seed: must be between -9223372036854775808 and "
+        "18446744073709551615 (got 18446744073709551616)\n"
+    )
+
+
+# --------------------------------------------------------------------------- help and layout
+
+
+def test_help_of_the_command_shows_examples() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    assert "Examples:" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["list", "plan", "validate", "apply"])
+def test_help_of_every_subcommand_shows_an_example(
+    cli: Callable[..., Result], command: str
+) -> None:
+    result = cli(command, "--help")
+    assert result.code == 0
+    assert "Example:" in result.out
+    assert f"torchinit {command}" in result.out.split("Example:")[1]
+
+
+def test_no_command_is_a_usage_error(cli: Callable[..., Result]) -> None:
+    result = cli()
+    assert result.code == 2
+    assert "the following arguments are required: COMMAND" in result.err
+
+
+def test_output_fits_a_narrow_terminal() -> None:
+    for args in (["plan", "torchvision.models:resnet18", "resnet"], ["list"]):
+        result = run(*args, columns=60)
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert len(lines) > 10
+        assert max(map(len, lines)) <= 60, max(lines, key=len)
+
+
+def test_console_script() -> None:
+    found = shutil.which(
+        "torchinit", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+    )
+    if found is None:
+        pytest.skip("the torchinit script is not installed (pip install -e .)")
+    result = subprocess.run(
+        [found, "list"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+        check=False,
+        env={**os.environ, "COLUMNS": "100"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "  kaiming_normal    a=0.0, mode='fan_in', nonlinearity='leaky_relu'" in result.stdout
