@@ -20,9 +20,11 @@ from torchinit import (
     ArgumentTypeError,
     InvalidArgumentError,
     Normal,
+    PlanError,
     Policy,
     RegistryError,
     Rule,
+    TruncNormal,
     UnknownNameError,
     available_presets,
     init_model,
@@ -323,6 +325,96 @@ def test_resnet_zero_init_residual_without_residual_norms_zeroes_nothing_on_own_
     torch.manual_seed(0)
     init_model(model, "resnet", zero_init_residual=True)
     _assert_bit_exact(plain, model)
+
+
+# --------------------------------------------------------------------------- torchvision zoo
+
+# (torchvision constructor, preset, constructor keywords, the file holding its init loop)
+ZOO = [
+    ("mobilenet_v2", "mobilenet_v2", {}, "mobilenetv2"),
+    ("mobilenet_v3_small", "mobilenet_v3", {}, "mobilenetv3"),
+    ("mobilenet_v3_large", "mobilenet_v3", {}, "mobilenetv3"),
+    ("efficientnet_b0", "efficientnet", {}, "efficientnet"),
+    ("efficientnet_v2_s", "efficientnet", {}, "efficientnet"),
+    ("mnasnet0_5", "mnasnet", {}, "mnasnet"),
+    ("densenet121", "densenet", {}, "densenet"),
+    ("regnet_y_400mf", "regnet", {}, "regnet"),
+    ("regnet_x_400mf", "regnet", {}, "regnet"),
+    ("convnext_tiny", "convnext", {}, "convnext"),
+    ("squeezenet1_0", "squeezenet", {}, "squeezenet"),
+    ("squeezenet1_1", "squeezenet", {}, "squeezenet"),
+    ("googlenet", "googlenet", {"init_weights": True, "aux_logits": True}, "googlenet"),
+    ("inception_v3", "inception", {"init_weights": True, "aux_logits": True}, "inception"),
+]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(("arch", "preset", "kwargs", "source"), ZOO, ids=[case[0] for case in ZOO])
+def test_torchvision_zoo_preset_is_bit_exact(
+    tv_models, init_disabled, arch, preset, kwargs, source, seed
+):
+    reference = _build(tv_models, arch, seed, **kwargs)
+    expected_next = _next_random()
+
+    with init_disabled(f"torchvision.models.{source}") as suppressed:
+        model = _build(tv_models, arch, seed, **kwargs)
+    # torchvision's own loop really was switched off: the model differs before torchinit runs
+    assert len(suppressed) > 0
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(reference.state_dict().values(), model.state_dict().values(), strict=True)
+    )
+
+    report = init_model(model, preset)
+
+    _assert_bit_exact(reference, model)
+    assert torch.equal(_next_random(), expected_next)
+    assert report.initialized
+    del reference, model, report
+    gc.collect()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("arch", ["alexnet", "shufflenet_v2_x1_0"])
+def test_torch_default_preset_replays_construction(tv_models, arch, seed):
+    """alexnet and shufflenet_v2 have no init loop: their init is the layers' own defaults."""
+    reference = _build(tv_models, arch, seed)
+    expected_next = _next_random()
+    model = _build(tv_models, arch, seed + 1)
+    torch.manual_seed(seed)
+    report = init_model(model, "torch_default")
+    _assert_bit_exact(reference, model)
+    assert torch.equal(_next_random(), expected_next)
+    assert report.unmatched == []
+
+
+def test_inception_preset_reads_each_layers_stddev(tv_models):
+    model = tv_models.inception_v3(init_weights=False, aux_logits=True)
+    report = torchinit.plan(model, "inception")
+    assert report["AuxLogits.fc.weight"].strategy == TruncNormal(0.0, 0.001, -2.0, 2.0)
+    assert report["fc.weight"].strategy == TruncNormal(0.0, 0.1, -2.0, 2.0)
+
+
+def test_squeezenet_final_conv_option():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv2d(4, 2, 1))
+    report = torchinit.plan(model, "squeezenet", final_conv="1")
+    assert report["1.weight"].strategy == torchinit.Normal(0.0, 0.01)
+    assert report["0.weight"].strategy == torchinit.KaimingUniform()
+
+
+class _NoReset(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(3))
+
+
+def test_torch_default_refuses_a_layer_without_reset():
+    with pytest.raises(PlanError) as caught:
+        init_model(nn.Sequential(nn.Linear(2, 2), _NoReset()), "torch_default")
+    assert str(caught.value) == (
+        "1.scale: rules[0].*: torch_default: the layer has no reset_parameters() or "
+        "_reset_parameters() (got '_NoReset')"
+    )
 
 
 # --------------------------------------------------------------------------- preset machinery

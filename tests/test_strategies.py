@@ -312,6 +312,7 @@ def test_sparse_with_generator_draws_the_zeros_from_it(
 RANDOM_STRATEGIES = [
     pytest.param(Uniform(-0.1, 0.1), (16, 32), id="uniform"),
     pytest.param(Normal(0.0, 0.02), (16, 32), id="normal"),
+    pytest.param(torchinit.FanUniform(mode="fan_out"), (16, 32), id="fan_uniform"),
     pytest.param(TruncNormal(std=0.5, a=-0.5, b=0.5), (16, 32), id="trunc_normal"),
     pytest.param(XavierUniform(), (16, 8, 3, 3), id="xavier_uniform"),
     pytest.param(XavierNormal(), (16, 8, 3, 3), id="xavier_normal"),
@@ -1076,6 +1077,7 @@ def test_get_strategy_builds_by_name() -> None:
 
 BUILTIN_NAMES = MIRRORED_NAMES | {
     "variance_scaling",
+    "fan_uniform",
     "lecun_normal",
     "lecun_uniform",
     "torch_default",
@@ -1711,3 +1713,55 @@ def test_cuda_torch_default_reset_with_cuda_generator() -> None:
     assert torch.equal(layer.weight, expected.weight)
     assert torch.equal(layer.bias, expected.bias)
     assert torch.equal(torch.cuda.get_rng_state(), cuda_state)
+
+
+# --------------------------------------------------------------------------- fan_uniform
+
+
+@pytest.mark.parametrize(("shape", "mode"), [((1000, 1280), "fan_out"), ((16, 8, 3, 3), "fan_in")])
+def test_fan_uniform_equals_the_hand_written_bound(shape: tuple[int, ...], mode: str) -> None:
+    """torchvision's EfficientNet: init_range = 1.0 / math.sqrt(m.out_features)."""
+    fan_in, fan_out = torchinit.calculate_fans(shape)
+    fan = fan_out if mode == "fan_out" else fan_in
+    torch.manual_seed(3)
+    bound = 1.0 / math.sqrt(fan)
+    expected = torch.nn.init.uniform_(torch.empty(shape), -bound, bound)
+    torch.manual_seed(3)
+    actual = torchinit.FanUniform(mode=mode)(torch.empty(shape))
+    assert torch.equal(actual, expected)
+
+
+def test_fan_uniform_is_variance_scaling_and_follows_its_distribution() -> None:
+    strategy = torchinit.FanUniform(gain=2.0, mode="fan_avg")
+    shape = (300, 200)
+    vs = strategy.as_variance_scaling()
+    assert vs == torchinit.VarianceScaling(4.0 / 3.0, "fan_avg", "uniform")
+    bound = 2.0 / math.sqrt(250.0)
+    assert math.isclose(vs.std(shape) * math.sqrt(3.0), bound, rel_tol=1e-12)
+    sample = strategy(torch.empty(shape), generator=torch.Generator().manual_seed(0))
+    assert float(sample.abs().max()) <= bound
+    assert (
+        stats.kstest(sample.flatten().double().numpy(), "uniform", args=(-bound, 2 * bound)).pvalue
+        > 1e-4
+    )
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "message"),
+    [
+        (
+            lambda: torchinit.FanUniform(gain=0),
+            InvalidArgumentError,
+            "fan_uniform.gain: must be > 0 (got 0)",
+        ),
+        (
+            lambda: torchinit.FanUniform(mode="fan"),
+            InvalidArgumentError,
+            "fan_uniform.mode: must be one of ['fan_in', 'fan_out', 'fan_avg'] (got 'fan')",
+        ),
+    ],
+)
+def test_fan_uniform_validation(build: Any, error: type, message: str) -> None:
+    with pytest.raises(error) as info:
+        build()
+    assert str(info.value) == message

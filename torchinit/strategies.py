@@ -45,6 +45,7 @@ __all__ = [
     "Constant",
     "Dirac",
     "Eye",
+    "FanUniform",
     "FromAttr",
     "KaimingNormal",
     "KaimingUniform",
@@ -162,6 +163,7 @@ def register_strategy(name: str, *, overwrite: bool = False) -> Any:
         ...         return torch.nn.init.constant_(tensor, 0.5)
         >>> get_strategy("half")(torch.empty(2)).tolist()
         [0.5, 0.5]
+        >>> STRATEGIES.remove("half")
     """
 
     def decorate(cls: type[Strategy]) -> type[Strategy]:
@@ -961,6 +963,51 @@ class KaimingNormal(Strategy):
             self.nonlinearity,
             generator=generator,
         )
+
+
+@register_strategy("fan_uniform")
+@dataclasses.dataclass(frozen=True)
+class FanUniform(Strategy):
+    """Uniform with bounds ``±gain / sqrt(fan)``.
+
+    PyTorch's own layer defaults use this form for biases (``gain=1``, ``fan_in``), and
+    torchvision's EfficientNet for its classifier (``gain=1``, ``fan_out``). Variance scaling
+    with scale ``gain² / 3`` and ``uniform``; computed as ``gain / math.sqrt(fan)`` so that it
+    reproduces those hand-written bounds bit for bit.
+
+    .. math:: w \\sim \\mathcal{U}(-b, b), \\quad b = \\text{gain} / \\sqrt{\\text{fan}}
+
+    Args:
+        gain: bound multiplier, ``> 0``.
+        mode: ``fan_in``, ``fan_out`` or ``fan_avg``.
+
+    Example:
+        >>> w = FanUniform(mode="fan_out")(torch.empty(100, 20), generator=torch.Generator())
+        >>> bool(w.abs().max() <= 0.1)
+        True
+    """
+
+    gain: float = 1.0
+    mode: FanMode = "fan_in"
+
+    min_ndim: ClassVar[int] = 2
+
+    def __post_init__(self) -> None:
+        _float(self, "gain", _validate.positive(self.gain, f"{self.name}.gain"))
+        _validate.choice(self.mode, FAN_MODES, f"{self.name}.mode")
+
+    def as_variance_scaling(self) -> VarianceScaling:
+        """The equivalent :class:`VarianceScaling` (equal up to floating-point rounding)."""
+        return VarianceScaling(self.gain**2 / 3.0, self.mode, "uniform")
+
+    def __call__(
+        self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        if tensor.numel() == 0:
+            warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+            return tensor
+        bound = self.gain / math.sqrt(calculate_fan(tensor, self.mode))
+        return nn.init.uniform_(tensor, -bound, bound, generator=generator)
 
 
 @register_strategy("lecun_normal")
