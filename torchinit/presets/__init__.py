@@ -8,22 +8,28 @@ use its own classes only when that library is already imported (a model of it ex
 This package holds the registry; the presets live in one module per family:
 
 * :mod:`torchinit.presets.torchvision`: torchvision's CNN families, bit-exact with their
-  init loops, and ``torch_default``.
+  init loops, and ``torch_default``;
+* :mod:`torchinit.presets.vit`: torchvision's ViT, Swin, MaxViT and timm's ViT modes;
+* :mod:`torchinit.presets.transformers`: GPT-2, BERT, nanoGPT, LLaMA-style;
+* :mod:`torchinit.presets.classic`: Fixup, zero-init residual, muP, LeCun, orthogonal RNN.
 """
 
 from __future__ import annotations
 
 import inspect
+import sys
 import typing
 from collections.abc import Callable
 from typing import Any
+
+from torch import nn
 
 from torchinit import _validate
 from torchinit.errors import ArgumentTypeError, UnknownNameError
 from torchinit.policy import Policy
 from torchinit.registry import Registry
 
-__all__ = ["PRESETS", "available_presets", "get_preset", "register_preset"]
+__all__ = ["PRESETS", "available_presets", "get_preset", "loaded_class", "register_preset"]
 
 PresetFactory = Callable[..., Policy]
 PRESETS: Registry[PresetFactory] = Registry("preset")
@@ -111,5 +117,25 @@ def get_preset(name: str, /, **options: Any) -> Policy:
     return policy
 
 
+def loaded_class(module: str, name: str) -> type[nn.Module] | None:
+    """The layer class ``module.name`` if that module is already imported, else ``None``.
+
+    Presets use it to match a library's own classes (torchvision's ``Bottleneck``) without
+    ever importing the library: if the module is not loaded, no model of it exists.
+
+    Example:
+        >>> loaded_class("torch.nn", "Linear")
+        <class 'torch.nn.modules.linear.Linear'>
+        >>> loaded_class("no_such_library.layers", "Block") is None
+        True
+    """
+    loaded = sys.modules.get(module)
+    cls = getattr(loaded, name, None) if loaded is not None else None
+    return cls if isinstance(cls, type) and issubclass(cls, nn.Module) else None
+
+
 # the families register their presets on import
+from torchinit.presets import classic as classic  # noqa: E402
 from torchinit.presets import torchvision as torchvision  # noqa: E402
+from torchinit.presets import transformers as transformers  # noqa: E402
+from torchinit.presets import vit as vit  # noqa: E402

@@ -25,14 +25,17 @@ tensor with the same constructor run with only torchvision's own loop disabled, 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 from torch import nn
 
 from torchinit.errors import ArgumentTypeError, InvalidArgumentError
 from torchinit.policy import Policy, Rule
-from torchinit.presets import get_preset, register_preset  # noqa: F401 (the examples use get_preset)
+from torchinit.presets import (  # noqa: F401 (the examples use get_preset)
+    get_preset,
+    loaded_class,
+    register_preset,
+)
 from torchinit.strategies import (
     Constant,
     FanUniform,
@@ -60,13 +63,6 @@ NORM_LAYERS: tuple[type[nn.Module], ...] = (
     nn.LayerNorm,
     nn.RMSNorm,
 )
-
-
-def _torchvision_class(module: str, name: str) -> type[nn.Module] | None:
-    # Only when the user already imported torchvision: presets never import it themselves.
-    loaded = sys.modules.get(module)
-    cls = getattr(loaded, name, None) if loaded is not None else None
-    return cls if isinstance(cls, type) and issubclass(cls, nn.Module) else None
 
 
 @register_preset("resnet")
@@ -102,7 +98,7 @@ def resnet(*, zero_init_residual: bool = False, residual_norms: Sequence[str] = 
     blocks = [
         (cls, norm)
         for block, norm in (("Bottleneck", "bn3"), ("BasicBlock", "bn2"))
-        if (cls := _torchvision_class("torchvision.models.resnet", block)) is not None
+        if (cls := loaded_class("torchvision.models.resnet", block)) is not None
     ]
     if zero_init_residual and not residual_norms and not blocks:
         raise InvalidArgumentError(
