@@ -591,3 +591,33 @@ def test_plan_touches_nothing_and_draws_nothing() -> None:
     assert report.applied is False
     assert len(report.initialized) == 16
     assert report.unmatched == []
+
+
+# --------------------------------------------------------------------------- type names
+
+
+def test_optional_type_names_may_be_missing_from_the_model() -> None:
+    policy = ti.Policy(
+        [
+            ti.Rule(nn.Linear, type_names=["Conv1D"], optional_types=True, weight="zeros"),
+            ti.Rule(type_names=["Conv1D"], optional_types=True, weight="ones"),
+        ]
+    )
+    report = ti.plan(nn.Sequential(nn.Linear(2, 2)), policy)
+    assert report["0.weight"].rule == 0
+    assert report.unused_rules == ("rules[1] Conv1D",)
+
+
+def test_required_type_names_must_name_a_class_of_the_model() -> None:
+    policy = ti.Policy([ti.Rule(type_names=["Conv1D"], weight="ones")])
+    with pytest.raises(ti.PlanError) as info:
+        ti.plan(nn.Sequential(nn.Linear(2, 2)), policy)
+    assert str(info.value) == (
+        "rules[0].match.type: no layer class of this name in torch.nn or in the model; "
+        "did you mean 'Conv1d'? (got 'Conv1D')"
+    )
+
+
+def test_type_names_resolve_to_the_models_classes_and_their_bases() -> None:
+    report = ti.plan(Net(), ti.Policy([ti.Rule(type_names=["Block"], scale="zeros")]))
+    assert [e.name for e in report.initialized] == ["blocks.0.scale", "blocks.1.scale"]

@@ -16,6 +16,8 @@ A policy file::
         init: zeros
       - match: {type: [Conv2d, Linear]}
         weight: {trunc_normal: {std: {attr: stddev, default: 0.1}, a: -2, b: 2}}
+      - match: {type: [Linear, Conv1D], optional: true}   # Conv1D may be absent: skip it
+        weight: {normal: {std: 0.02}}
 
 Parsing uses PyYAML's ``SafeLoader`` to compose the document (no tag ever constructs a Python
 object; any tag other than the standard ``!!str``/``!!int``/``!!float``/``!!bool``/``!!null``/
@@ -67,7 +69,7 @@ __all__ = [
 ]
 
 TOP_KEYS = ("name", "order", "extends", "options", "rules")
-MATCH_KEYS = ("type", "name", "param")
+MATCH_KEYS = ("type", "name", "param", "optional")
 RULE_KEYS = ("match", "label", "init", "params")
 
 _STANDARD_TAGS = {
@@ -410,6 +412,7 @@ def _rule_from_dict(raw: Any, where: str | None) -> Rule:
         params=strategies,
         label=raw.get("label"),
         type_names=type_names,
+        optional_types=_validate.boolean(match.get("optional", False), "match.optional"),
         source=where,
     )
 
@@ -470,6 +473,8 @@ def _rule_to_dict(rule: Rule) -> dict[str, Any]:
         match["name"] = rule.name
     if rule.param is not None:
         match["param"] = rule.param
+    if rule.optional_types:
+        match["optional"] = True
     data: dict[str, Any] = {"match": match}
     if rule.label is not None:
         data["label"] = rule.label

@@ -221,11 +221,19 @@ def _globs(value: Any, path: str) -> list[NameGlob] | None:
     return globs
 
 
-def _assign(index: _ModelIndex, policy: Policy) -> tuple[dict[int, _Assignment], list[int]]:
-    """Which rule gives which strategy to each slot (by slot position); the last rule wins."""
+def _assign(
+    index: _ModelIndex, policy: Policy, inactive: set[int]
+) -> tuple[dict[int, _Assignment], list[int]]:
+    """Which rule gives which strategy to each slot (by slot position); the last rule wins.
+
+    Rules in ``inactive`` (all of whose optional type names are missing) match nothing.
+    """
     assignments: dict[int, _Assignment] = {}
     unused: list[int] = []
     for rule_index, rule in enumerate(policy.rules):
+        if rule_index in inactive:
+            unused.append(rule_index)
+            continue
         picked = (
             _match_params(index, rule)
             if rule.is_param_rule
@@ -308,7 +316,7 @@ def _bind(slot: _Slot, assignment: _Assignment) -> Strategy:
         raise _at_rule(located, assignment.rule) from None
 
 
-def _resolve_type_names(policy: Policy, index: _ModelIndex) -> Policy:
+def _resolve_type_names(policy: Policy, index: _ModelIndex) -> tuple[Policy, set[int]]:
     """Replace the rules' layer class names by classes, from torch.nn and the model itself.
 
     A short name (``Bottleneck``) must name exactly one class among the model's layer classes
@@ -316,7 +324,7 @@ def _resolve_type_names(policy: Policy, index: _ModelIndex) -> Policy:
     against their full names. Nothing is imported.
     """
     if not any(rule.type_names for rule in policy.rules):
-        return policy
+        return policy, set()
     short: dict[str, set[type[nn.Module]]] = {}
     full: dict[str, type[nn.Module]] = {}
     for module, _ in index.modules:
@@ -325,6 +333,7 @@ def _resolve_type_names(policy: Policy, index: _ModelIndex) -> Policy:
                 short.setdefault(cls.__name__, set()).add(cls)
                 full[f"{cls.__module__}.{cls.__qualname__}"] = cls
     rules = []
+    inactive: set[int] = set()
     for rule_index, rule in enumerate(policy.rules):
         resolved = []
         for name in rule.type_names:
@@ -332,11 +341,17 @@ def _resolve_type_names(policy: Policy, index: _ModelIndex) -> Policy:
             layer = getattr(nn, name, None)
             if isinstance(layer, type) and issubclass(layer, nn.Module):
                 candidates = {layer}
+            if not candidates and rule.optional_types:
+                continue
             if len(candidates) != 1:
                 raise _at_rule(_type_name_error(name, candidates, short, rule_index), rule)
             resolved.append(candidates.pop())
+        if rule.type_names and not resolved and not rule.types:
+            inactive.add(rule_index)  # every type it names is missing: it matches nothing
+            rules.append(rule)
+            continue
         rules.append(rule.with_types(tuple(resolved)) if rule.type_names else rule)
-    return Policy(rules, name=policy.name, order=policy.order)  # type: ignore[arg-type]
+    return Policy(rules, name=policy.name, order=policy.order), inactive  # type: ignore[arg-type]
 
 
 def _type_name_error(
@@ -437,8 +452,8 @@ def _build_plan(
     excludes = _globs(exclude, "exclude")
 
     index = _ModelIndex(model, order)
-    policy = _resolve_type_names(policy, index)
-    assignments, unused = _assign(index, policy)
+    policy, inactive = _resolve_type_names(policy, index)
+    assignments, unused = _assign(index, policy, inactive)
     policy_name = policy.name or "<policy>"
     if not assignments:
         message = f"policy {policy_name!r} matches nothing in {type(model).__name__}"

@@ -80,6 +80,10 @@ class Rule:
         type_names: layer classes by name (``"Conv2d"``, ``"mypkg.blocks.Bottleneck"``),
             resolved when the policy is applied against ``torch.nn`` and the classes of the
             model (never by importing anything); YAML policies use this.
+        optional_types: a type name that names no class of the model is skipped instead of
+            being an error (for presets that also cover a library's own layer classes, such
+            as Hugging Face's ``Conv1D``); a rule all of whose types are missing matches
+            nothing.
         source: where the rule was written (``policy.yaml:7``), put in front of its errors.
         **strategies: strategies by parameter name (``weight=...``, ``bias=...``,
             ``in_proj_weight=...``). A strategy may be a :class:`~torchinit.Strategy`, a
@@ -100,6 +104,7 @@ class Rule:
     init: Strategy | None
     label: str | None
     type_names: tuple[str, ...] = ()
+    optional_types: bool = False
     source: str | None = dataclasses.field(default=None, repr=False, compare=False)
     _name_glob: NameGlob | None = dataclasses.field(default=None, repr=False, compare=False)
     _param_glob: NameGlob | None = dataclasses.field(default=None, repr=False, compare=False)
@@ -115,6 +120,7 @@ class Rule:
         params: Mapping[str, Any] | None = None,
         label: str | None = None,
         type_names: Sequence[str] = (),
+        optional_types: bool = False,
         source: str | None = None,
         **strategies: Any,
     ) -> None:
@@ -125,6 +131,7 @@ class Rule:
                 "must be a list of layer class names", path="type_names", got=type_names
             )
         set_(self, "type_names", tuple(type_names))
+        set_(self, "optional_types", _validate.boolean(optional_types, "optional_types"))
         set_(self, "source", source)
         set_(self, "name", name)
         set_(self, "param", param)
