@@ -800,7 +800,7 @@ ERRORS = {
         """,
         UnknownNameError,
         "<file>:4: rules[1].match.typ: unknown key; did you mean 'type'? allowed: "
-        "['type', 'name', 'param'] (got 'Conv2d')",
+        "['type', 'name', 'param', 'optional'] (got 'Conv2d')",
         "typ:",
     ),
     "missing match": (
