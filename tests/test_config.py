@@ -1369,8 +1369,8 @@ def test_from_attr_missing_attribute_without_default():
     with pytest.raises(PlanError) as caught:
         torchinit.init_model(model, policy)
     assert str(caught.value) == (
-        "<string>:3: 1.weight: rules[0].weight.trunc_normal.std: the layer (Linear) has no "
-        "attribute 'stddev' and no default is given"
+        "<string>:3: 1.weight: rules[0].weight.trunc_normal.std: the layer's (Linear) "
+        "attribute 'stddev' is missing and no default is given"
     )
     assert_same_state(before, model)
 

@@ -1078,6 +1078,7 @@ def test_get_strategy_builds_by_name() -> None:
 BUILTIN_NAMES = MIRRORED_NAMES | {
     "variance_scaling",
     "fan_uniform",
+    "padded_normal",
     "lecun_normal",
     "lecun_uniform",
     "torch_default",
@@ -1765,3 +1766,47 @@ def test_fan_uniform_validation(build: Any, error: type, message: str) -> None:
     with pytest.raises(error) as info:
         build()
     assert str(info.value) == message
+
+
+# --------------------------------------------------------------------------- padded_normal
+
+
+def test_padded_normal_draws_like_normal_then_zeroes_the_row() -> None:
+    torch.manual_seed(5)
+    expected = torch.nn.init.normal_(torch.empty(10, 4), 0.0, 0.02)
+    expected[3].zero_()
+    torch.manual_seed(5)
+    actual = torchinit.PaddedNormal(std=0.02, padding_idx=3)(torch.empty(10, 4))
+    assert torch.equal(actual, expected)
+    torch.manual_seed(5)
+    plain = torchinit.PaddedNormal(std=0.02)(torch.empty(10, 4))
+    torch.manual_seed(5)
+    assert torch.equal(plain, torch.nn.init.normal_(torch.empty(10, 4), 0.0, 0.02))
+
+
+def test_padded_normal_checks_the_row_against_the_shape() -> None:
+    assert torchinit.PaddedNormal(padding_idx=-1).check_shape((4, 3)) is None
+    assert torchinit.PaddedNormal(padding_idx=4).check_shape((4, 3)) == (
+        "padding_idx=4 is outside dimension 0 of size 4"
+    )
+    with pytest.raises(ArgumentTypeError) as info:
+        torchinit.PaddedNormal(padding_idx=1.5)
+    assert str(info.value) == "padded_normal.padding_idx: must be an integer (got 1.5)"
+
+
+def test_from_attr_optional_passes_none_on() -> None:
+    spec = {
+        "padded_normal": {"std": 0.02, "padding_idx": {"attr": "padding_idx", "optional": True}}
+    }
+    strategy = to_strategy(spec)
+    assert strategy.bind(torch.nn.Embedding(5, 2)) == torchinit.PaddedNormal(std=0.02)
+    assert strategy.bind(torch.nn.Embedding(5, 2, padding_idx=1)) == torchinit.PaddedNormal(
+        std=0.02, padding_idx=1
+    )
+    required = to_strategy({"padded_normal": {"padding_idx": {"attr": "padding_idx"}}})
+    with pytest.raises(InvalidArgumentError) as info:
+        required.bind(torch.nn.Embedding(5, 2))
+    assert str(info.value) == (
+        "padded_normal.padding_idx: the layer's (Embedding) attribute 'padding_idx' is None "
+        "and no default is given"
+    )

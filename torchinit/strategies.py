@@ -54,6 +54,7 @@ __all__ = [
     "Normal",
     "Ones",
     "Orthogonal",
+    "PaddedNormal",
     "Sparse",
     "Strategy",
     "TorchDefault",
@@ -266,6 +267,9 @@ class FromAttr:
     Args:
         attr: the attribute's name.
         default: the value for layers without the attribute; ``None`` makes it required.
+        optional: pass ``None`` on when the layer's attribute is ``None`` or missing (and no
+            default is given), for arguments where ``None`` means "none", such as
+            ``padded_normal``'s ``padding_idx`` read from an ``nn.Embedding``.
 
     Example:
         >>> strategy = to_strategy({"trunc_normal": {"std": FromAttr("stddev", 0.1)}})
@@ -279,8 +283,10 @@ class FromAttr:
 
     attr: str
     default: Any = None
+    optional: bool = False
 
     def __post_init__(self) -> None:
+        _validate.boolean(self.optional, "optional")
         if not isinstance(self.attr, str) or not self.attr.isidentifier():
             raise ArgumentTypeError("must be an attribute name", path="attr", got=self.attr)
 
@@ -289,27 +295,30 @@ class FromAttr:
         spec: dict[str, Any] = {"attr": self.attr}
         if self.default is not None:
             spec["default"] = self.default
+        if self.optional:
+            spec["optional"] = True
         return spec
 
     def __str__(self) -> str:
         default = f", default={self.default!r}" if self.default is not None else ""
-        return f"attr({self.attr!r}{default})"
+        optional = ", optional=True" if self.optional else ""
+        return f"attr({self.attr!r}{default}{optional})"
 
 
 def _from_attr_spec(value: Any, path: str) -> Any:
     # plain-data form of FromAttr: a mapping with an "attr" key (no strategy takes a mapping)
     if not isinstance(value, Mapping):
         return value
-    unknown = sorted(set(value) - {"attr", "default"})
+    unknown = sorted(set(value) - {"attr", "default", "optional"})
     if "attr" not in value or unknown:
         raise ArgumentTypeError(
-            "a mapping argument must be {attr: <name>, default: <value>} (a value read "
-            "from the layer)",
+            "a mapping argument must be {attr: <name>, default: <value>, optional: <bool>} "
+            "(a value read from the layer)",
             path=path,
             got=dict(value),
         )
     try:
-        return FromAttr(value["attr"], value.get("default"))
+        return FromAttr(value["attr"], value.get("default"), value.get("optional", False))
     except ArgumentTypeError as error:
         raise error.prefixed(path) from None
 
@@ -343,7 +352,11 @@ class AttrStrategy(Strategy):
             key: value.default if isinstance(value, FromAttr) else value
             for key, value in arguments.items()
         }
-        if all(value is not None for value in stand_ins.values()):
+        required_without_default = any(
+            isinstance(value, FromAttr) and value.default is None and not value.optional
+            for value in arguments.values()
+        )
+        if not required_without_default:
             _construct(strategy, name, stand_ins)
         return cls(name, tuple(arguments.items()))
 
@@ -352,11 +365,14 @@ class AttrStrategy(Strategy):
         values = {}
         for key, value in self.args:
             if isinstance(value, FromAttr):
-                found = getattr(module, value.attr, value.default)
+                found = getattr(module, value.attr, None)
                 if found is None:
+                    found = value.default
+                if found is None and not value.optional:
+                    state = "is None" if hasattr(module, value.attr) else "is missing"
                     raise InvalidArgumentError(
-                        f"the layer ({type(module).__name__}) has no attribute "
-                        f"{value.attr!r} and no default is given",
+                        f"the layer's ({type(module).__name__}) attribute {value.attr!r} "
+                        f"{state} and no default is given",
                         path=f"{self.target}.{key}",
                     )
                 value = found
@@ -579,6 +595,55 @@ class Normal(Strategy):
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         return nn.init.normal_(tensor, self.mean, self.std, generator=generator)
+
+
+@register_strategy("padded_normal")
+@dataclasses.dataclass(frozen=True)
+class PaddedNormal(Strategy):
+    """N(mean, std²) with one row set to zero: an embedding's padding row.
+
+    What Hugging Face's ``_init_weights`` does to ``nn.Embedding``: ``normal_`` over the whole
+    table, then row ``padding_idx`` zeroed (it draws the same random numbers as ``normal``).
+    Read the row from the layer with ``FromAttr("padding_idx", optional=True)``: an embedding
+    without padding has ``padding_idx=None`` and gets a plain normal.
+
+    Args:
+        mean: the mean.
+        std: the standard deviation, ``>= 0``.
+        padding_idx: the row to zero, or ``None``.
+
+    Example:
+        >>> w = PaddedNormal(std=0.02, padding_idx=0)(torch.empty(4, 3))
+        >>> w[0].tolist()
+        [0.0, 0.0, 0.0]
+    """
+
+    mean: float = 0.0
+    std: float = 1.0
+    padding_idx: int | None = None
+
+    min_ndim: ClassVar[int] = 1
+
+    def __post_init__(self) -> None:
+        _float(self, "mean", _validate.number(self.mean, f"{self.name}.mean"))
+        _float(self, "std", _validate.non_negative(self.std, f"{self.name}.std"))
+        if self.padding_idx is not None:
+            _validate.integer(self.padding_idx, f"{self.name}.padding_idx")
+
+    def check_shape(self, shape: Sequence[int]) -> str | None:
+        problem = super().check_shape(shape)
+        inside = self.padding_idx is None or -shape[0] <= self.padding_idx < shape[0]
+        if problem is None and not inside:
+            return f"padding_idx={self.padding_idx} is outside dimension 0 of size {shape[0]}"
+        return problem
+
+    def __call__(
+        self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        nn.init.normal_(tensor, self.mean, self.std, generator=generator)
+        if self.padding_idx is not None:
+            tensor[self.padding_idx].zero_()
+        return tensor
 
 
 @register_strategy("trunc_normal")
