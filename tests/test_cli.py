@@ -77,6 +77,12 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+def row(name: str, description: str) -> str:
+    """A line of `torchinit list`: the name padded to the widest registered name."""
+    width = max(len(n) for n in [*ti.STRATEGIES, *ti.PRESETS])
+    return f"  {name.ljust(width)}  {description}"
+
+
 # --------------------------------------------------------------------------- list
 
 
@@ -85,13 +91,14 @@ def test_list_shows_strategies_with_defaults_and_presets_with_options() -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "strategies (arguments, with their defaults):"
-    assert "  kaiming_normal    a=0.0, mode='fan_in', nonlinearity='leaky_relu'" in lines
-    assert "  sparse            sparsity, std=0.01" in lines
-    assert "  zeros             (no arguments)" in lines
+    assert row("kaiming_normal", "a=0.0, mode='fan_in', nonlinearity='leaky_relu'") in lines
+    assert row("sparse", "sparsity, std=0.01") in lines
+    assert row("zeros", "(no arguments)") in lines
     assert "presets (options, with their defaults):" in lines
-    assert "  resnet            zero_init_residual=False, residual_norms=()" in lines
-    assert "  vgg               (no options)" in lines
-    listed = {line.split()[0] for line in lines if line.startswith("  ")}
+    assert row("resnet", "zero_init_residual=False, residual_norms=()") in lines
+    assert row("vgg", "(no options)") in lines
+    # a wrapped description continues on lines indented past the names
+    listed = {line.split()[0] for line in lines if line.startswith("  ") and line[2] != " "}
     assert listed == set(ti.STRATEGIES) | set(ti.PRESETS)
 
 
@@ -111,7 +118,7 @@ def test_list_reads_the_registries(cli: Callable[..., Result]) -> None:
     finally:
         ti.STRATEGIES.remove("cli_test_scaled")
     assert result.code == 0
-    assert "  cli_test_scaled   factor=0.5" in result.out.splitlines()
+    assert row("cli_test_scaled", "factor=0.5") in result.out.splitlines()
 
 
 # --------------------------------------------------------------------------- plan
@@ -601,4 +608,4 @@ def test_console_script() -> None:
         env={**os.environ, "COLUMNS": "100"},
     )
     assert result.returncode == 0, result.stderr
-    assert "  kaiming_normal    a=0.0, mode='fan_in', nonlinearity='leaky_relu'" in result.stdout
+    assert row("kaiming_normal", "a=0.0, mode='fan_in', nonlinearity='leaky_relu'") in result.stdout
