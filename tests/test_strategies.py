@@ -1078,6 +1078,7 @@ def test_get_strategy_builds_by_name() -> None:
 BUILTIN_NAMES = MIRRORED_NAMES | {
     "variance_scaling",
     "fan_uniform",
+    "fan_trunc_normal",
     "padded_normal",
     "lecun_normal",
     "lecun_uniform",
@@ -1810,3 +1811,42 @@ def test_from_attr_optional_passes_none_on() -> None:
         "padded_normal.padding_idx: the layer's (Embedding) attribute 'padding_idx' is None "
         "and no default is given"
     )
+
+
+# --------------------------------------------------------------------------- fan_trunc_normal
+
+
+def test_fan_trunc_normal_equals_torchvisions_vit_patch_init() -> None:
+    """torchvision's ViT: trunc_normal_(conv_proj.weight, std=math.sqrt(1 / fan_in))."""
+    shape = (64, 3, 16, 16)
+    torch.manual_seed(2)
+    expected = torch.nn.init.trunc_normal_(torch.empty(shape), std=math.sqrt(1 / (3 * 16 * 16)))
+    torch.manual_seed(2)
+    assert torch.equal(torchinit.FanTruncNormal()(torch.empty(shape)), expected)
+
+
+def test_fan_trunc_normal_truncates_at_absolute_bounds() -> None:
+    strategy = torchinit.FanTruncNormal(scale=4.0, mode="fan_out", a=-0.05, b=0.1)
+    sample = strategy(torch.empty(400, 100), generator=torch.Generator().manual_seed(0))
+    assert float(sample.min()) >= -0.05
+    assert float(sample.max()) <= 0.1
+    std = math.sqrt(4.0 / 400)
+    law = stats.truncnorm(-0.05 / std, 0.1 / std, scale=std)
+    assert stats.kstest(sample.flatten().double().numpy(), law.cdf).pvalue > 1e-4
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: torchinit.FanTruncNormal(scale=0), "fan_trunc_normal.scale: must be > 0 (got 0)"),
+        (lambda: torchinit.FanTruncNormal(a=1, b=0), "fan_trunc_normal.b: must be > a=1.0 (got 0)"),
+        (
+            lambda: torchinit.FanTruncNormal(mode="in"),
+            "fan_trunc_normal.mode: must be one of ['fan_in', 'fan_out', 'fan_avg'] (got 'in')",
+        ),
+    ],
+)
+def test_fan_trunc_normal_validation(build: Any, message: str) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        build()
+    assert str(info.value) == message

@@ -45,6 +45,7 @@ __all__ = [
     "Constant",
     "Dirac",
     "Eye",
+    "FanTruncNormal",
     "FanUniform",
     "FromAttr",
     "KaimingNormal",
@@ -1073,6 +1074,58 @@ class FanUniform(Strategy):
             return tensor
         bound = self.gain / math.sqrt(calculate_fan(tensor, self.mode))
         return nn.init.uniform_(tensor, -bound, bound, generator=generator)
+
+
+@register_strategy("fan_trunc_normal")
+@dataclasses.dataclass(frozen=True)
+class FanTruncNormal(Strategy):
+    """N(0, scale / fan) truncated to ``[a, b]``, with torch's absolute bounds.
+
+    What torchvision's ViT draws for its patch embedding and pre-logits layer:
+    ``trunc_normal_(w, std=math.sqrt(1 / fan_in))``. Unlike ``variance_scaling``'s
+    ``truncated_normal`` (cut at ±2 of its own standard deviations and rescaled), the bounds
+    here are absolute values, as in :class:`TruncNormal`, and the std is not rescaled.
+
+    .. math:: w \\sim \\mathcal{N}(0, \\text{scale}/\\text{fan}) \\mid a \\le w \\le b
+
+    Args:
+        scale: the variance multiplier, ``> 0``.
+        mode: ``fan_in``, ``fan_out`` or ``fan_avg``.
+        a: lower cut-off (absolute value).
+        b: upper cut-off (absolute value), ``> a``.
+
+    Example:
+        >>> strategy = FanTruncNormal()
+        >>> w = strategy(torch.empty(64, 3, 16, 16), generator=torch.Generator().manual_seed(0))
+        >>> round(float(w.std()) * (3 * 16 * 16) ** 0.5, 1)
+        1.0
+    """
+
+    scale: float = 1.0
+    mode: FanMode = "fan_in"
+    a: float = -2.0
+    b: float = 2.0
+
+    min_ndim: ClassVar[int] = 2
+
+    def __post_init__(self) -> None:
+        _float(self, "scale", _validate.positive(self.scale, f"{self.name}.scale"))
+        _validate.choice(self.mode, FAN_MODES, f"{self.name}.mode")
+        a = _validate.number(self.a, f"{self.name}.a")
+        b = _validate.number(self.b, f"{self.name}.b")
+        if b <= a:
+            raise InvalidArgumentError(f"must be > a={a}", path=f"{self.name}.b", got=self.b)
+        _float(self, "a", a)
+        _float(self, "b", b)
+
+    def __call__(
+        self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        if tensor.numel() == 0:
+            warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+            return tensor
+        std = math.sqrt(self.scale / calculate_fan(tensor, self.mode))
+        return nn.init.trunc_normal_(tensor, 0.0, std, self.a, self.b, generator=generator)
 
 
 @register_strategy("lecun_normal")

@@ -37,6 +37,7 @@ from torchinit.presets import (  # noqa: F401 (the examples use get_preset)
 )
 from torchinit.strategies import (
     Constant,
+    FanTruncNormal,
     FromAttr,
     LecunNormal,
     Normal,
@@ -84,11 +85,8 @@ def vit() -> Policy:
       ``nn.Linear``'s default, as in the original);
     * the ``Linear`` layers of each ``mlp`` block (``**.mlp.*``, i.e. ``mlp.0``, ``mlp.3``):
       weight ``xavier_uniform``, bias N(0, 1e-6²);
-    * the patch embedding ``conv_proj``: weight N(0, 1/fan_in), bias 0. torchvision draws
-      ``trunc_normal_(std=sqrt(1/fan_in))`` with torch's absolute bounds ±2, which for any
-      patch of 2×2 or more lie beyond 6.9 standard deviations: the preset draws the untruncated
-      normal (``variance_scaling(1, 'fan_in', 'normal')``), the same distribution up to a
-      probability below 1e-11 per value;
+    * the patch embedding ``conv_proj``: weight ``trunc_normal_(std=sqrt(1/fan_in))`` with
+      torch's absolute bounds ±2 (``fan_trunc_normal()``), bias 0;
     * the conv stem's last 1×1 conv ``conv_proj.conv_last`` (``conv_stem_configs``): weight
       N(0, 2/out_channels) (``variance_scaling(2, 'fan_out', 'normal')``), bias 0;
     * ``heads.pre_logits`` (``representation_size``): as ``conv_proj``; ``heads.head``: 0/0;
@@ -99,7 +97,7 @@ def vit() -> Policy:
         >>> [rule.describe() for rule in get_preset("vit").rules][:3]
         ['attention', 'mlp', 'patch embedding']
     """
-    fan_in_normal = VarianceScaling(1.0, "fan_in", "normal")
+    fan_in_trunc_normal = FanTruncNormal()
     return Policy(
         [
             _multihead_attention(),
@@ -113,7 +111,7 @@ def vit() -> Policy:
             Rule(
                 nn.Conv2d,
                 name="**.conv_proj",
-                weight=fan_in_normal,
+                weight=fan_in_trunc_normal,
                 bias=Zeros(),
                 label="patch embedding",
             ),
@@ -127,7 +125,7 @@ def vit() -> Policy:
             Rule(
                 nn.Linear,
                 name="**.heads.pre_logits",
-                weight=fan_in_normal,
+                weight=fan_in_trunc_normal,
                 bias=Zeros(),
                 label="pre-logits",
             ),
