@@ -22,13 +22,9 @@ import torchinit
 from torchinit import (
     ArgumentTypeError,
     InvalidArgumentError,
-    PlanError,
-    Policy,
-    Rule,
     TorchInitError,
     init_model,
 )
-from torchinit.presets.classic import GateConstant
 
 stats = pytest.importorskip("scipy.stats", reason="scipy is needed for the KS tests")
 
@@ -541,81 +537,3 @@ def test_orthogonal_rnn_option_error():
     with pytest.raises(ArgumentTypeError) as excinfo:
         torchinit.get_preset("orthogonal_rnn", forget_bias="1")
     assert error_message(excinfo) == "orthogonal_rnn.forget_bias: must be a number (got '1')"
-
-
-# --------------------------------------------------------------------------- gate_constant
-
-
-def test_gate_constant_fills_one_gate():
-    tensor = GateConstant(gates=3, index=2, value=-1.5, fill=0.25)(torch.empty(6, 2))
-    expected = torch.tensor([[0.25] * 2] * 4 + [[-1.5] * 2] * 2)
-    assert torch.equal(tensor, expected)
-    assert torchinit.get_strategy("gate_constant", gates=4, index=1, value=1) == GateConstant(
-        4, 1, 1.0
-    )
-
-
-def test_gate_constant_round_trips_through_yaml():
-    rule = Rule(nn.LSTM, params={"bias_ih*": GateConstant(gates=4, index=1, value=1.0)})
-    policy = Policy([rule])
-    assert Policy.from_yaml(policy.to_yaml()) == policy
-
-
-@pytest.mark.parametrize(
-    ("arguments", "kind", "message"),
-    [
-        (
-            {"gates": 0, "index": 0, "value": 1.0},
-            InvalidArgumentError,
-            "gate_constant.gates: must be >= 1 (got 0)",
-        ),
-        (
-            {"gates": 4, "index": 4, "value": 1.0},
-            InvalidArgumentError,
-            "gate_constant.index: must be < gates=4 (got 4)",
-        ),
-        (
-            {"gates": 4, "index": -1, "value": 1.0},
-            InvalidArgumentError,
-            "gate_constant.index: must be >= 0 (got -1)",
-        ),
-        (
-            {"gates": 4.0, "index": 1, "value": 1.0},
-            ArgumentTypeError,
-            "gate_constant.gates: must be an integer (got 4.0)",
-        ),
-        (
-            {"gates": 4, "index": 1, "value": "1"},
-            ArgumentTypeError,
-            "gate_constant.value: must be a number (got '1')",
-        ),
-        (
-            {"gates": 4, "index": 1, "value": 1.0, "fill": math.inf},
-            InvalidArgumentError,
-            "gate_constant.fill: must be finite (got inf)",
-        ),
-        (
-            {"gates": 4, "index": 1},
-            ArgumentTypeError,
-            "gate_constant.value: missing required argument",
-        ),
-    ],
-)
-def test_gate_constant_argument_errors(arguments, kind, message):
-    with pytest.raises(kind) as excinfo:
-        torchinit.get_strategy("gate_constant", **arguments)
-    assert error_message(excinfo) == message
-
-
-def test_gate_constant_refuses_a_shape_before_touching_anything():
-    assert GateConstant(4, 1, 1.0).check_shape((6,)) == "needs dimension 0 divisible by gates=4"
-    assert GateConstant(4, 1, 1.0).check_shape(()) == "needs a tensor with at least 1 dimensions"
-    layer = nn.Linear(3, 6)
-    before = layer.bias.clone()
-    policy = Policy([Rule(nn.Linear, bias=GateConstant(gates=4, index=1, value=1.0))])
-    with pytest.raises(PlanError) as excinfo:
-        init_model(layer, policy)
-    assert error_message(excinfo) == (
-        "bias: rules[0].bias.gate_constant: needs dimension 0 divisible by gates=4 (got (6,))"
-    )
-    assert torch.equal(layer.bias, before)

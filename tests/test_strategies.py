@@ -1850,3 +1850,91 @@ def test_fan_trunc_normal_validation(build: Any, message: str) -> None:
     with pytest.raises(InvalidArgumentError) as info:
         build()
     assert str(info.value) == message
+
+
+# --------------------------------------------------------------------------- gate_constant
+
+
+def test_gate_constant_fills_one_gate():
+    tensor = torchinit.GateConstant(gates=3, index=2, value=-1.5, fill=0.25)(torch.empty(6, 2))
+    expected = torch.tensor([[0.25] * 2] * 4 + [[-1.5] * 2] * 2)
+    assert torch.equal(tensor, expected)
+    assert torchinit.get_strategy(
+        "gate_constant", gates=4, index=1, value=1
+    ) == torchinit.GateConstant(4, 1, 1.0)
+
+
+def test_gate_constant_round_trips_through_yaml():
+    rule = torchinit.Rule(
+        torch.nn.LSTM, params={"bias_ih*": torchinit.GateConstant(gates=4, index=1, value=1.0)}
+    )
+    policy = torchinit.Policy([rule])
+    assert torchinit.Policy.from_yaml(policy.to_yaml()) == policy
+
+
+@pytest.mark.parametrize(
+    ("arguments", "kind", "message"),
+    [
+        (
+            {"gates": 0, "index": 0, "value": 1.0},
+            InvalidArgumentError,
+            "gate_constant.gates: must be >= 1 (got 0)",
+        ),
+        (
+            {"gates": 4, "index": 4, "value": 1.0},
+            InvalidArgumentError,
+            "gate_constant.index: must be < gates=4 (got 4)",
+        ),
+        (
+            {"gates": 4, "index": -1, "value": 1.0},
+            InvalidArgumentError,
+            "gate_constant.index: must be >= 0 (got -1)",
+        ),
+        (
+            {"gates": 4.0, "index": 1, "value": 1.0},
+            ArgumentTypeError,
+            "gate_constant.gates: must be an integer (got 4.0)",
+        ),
+        (
+            {"gates": 4, "index": 1, "value": "1"},
+            ArgumentTypeError,
+            "gate_constant.value: must be a number (got '1')",
+        ),
+        (
+            {"gates": 4, "index": 1, "value": 1.0, "fill": math.inf},
+            InvalidArgumentError,
+            "gate_constant.fill: must be finite (got inf)",
+        ),
+        (
+            {"gates": 4, "index": 1},
+            ArgumentTypeError,
+            "gate_constant.value: missing required argument",
+        ),
+    ],
+)
+def test_gate_constant_argument_errors(arguments, kind, message):
+    with pytest.raises(kind) as excinfo:
+        torchinit.get_strategy("gate_constant", **arguments)
+    assert str(excinfo.value) == message
+
+
+def test_gate_constant_refuses_a_shape_before_touching_anything():
+    assert (
+        torchinit.GateConstant(4, 1, 1.0).check_shape((6,))
+        == "needs dimension 0 divisible by gates=4"
+    )
+    assert (
+        torchinit.GateConstant(4, 1, 1.0).check_shape(())
+        == "needs a tensor with at least 1 dimension"
+    )
+    layer = torch.nn.Linear(3, 6)
+    before = layer.bias.clone()
+    policy = torchinit.Policy(
+        [torchinit.Rule(torch.nn.Linear, bias=torchinit.GateConstant(gates=4, index=1, value=1.0))]
+    )
+    with pytest.raises(torchinit.PlanError) as excinfo:
+        torchinit.init_model(layer, policy)
+    assert str(excinfo.value) == (
+        "bias: rules[0].bias.gate_constant: needs dimension 0 divisible by gates=4 (got (6,))"
+    )
+    assert torch.equal(layer.bias, before)

@@ -48,6 +48,7 @@ __all__ = [
     "FanTruncNormal",
     "FanUniform",
     "FromAttr",
+    "GateConstant",
     "KaimingNormal",
     "KaimingUniform",
     "LecunNormal",
@@ -120,7 +121,8 @@ class Strategy:
         if self.min_ndim <= ndim and (self.max_ndim is None or ndim <= self.max_ndim):
             return None
         if self.max_ndim is None:
-            return f"needs a tensor with at least {self.min_ndim} dimensions"
+            plural = "" if self.min_ndim == 1 else "s"
+            return f"needs a tensor with at least {self.min_ndim} dimension{plural}"
         if self.max_ndim == self.min_ndim:
             return f"needs a tensor with exactly {self.min_ndim} dimensions"
         return f"needs a tensor with {self.min_ndim} to {self.max_ndim} dimensions"
@@ -777,6 +779,61 @@ class Sparse(Strategy):
         for column in range(cols):
             rows_to_zero = torch.randperm(rows, generator=generator, device=generator.device)
             tensor[rows_to_zero[:num_zeros].to(tensor.device), column] = 0
+        return tensor
+
+
+@register_strategy("gate_constant")
+@dataclasses.dataclass(frozen=True)
+class GateConstant(Strategy):
+    """Fill a gate-stacked tensor with ``fill``, and the rows of one gate with ``value``.
+
+    Recurrent layers stack their gates along dimension 0: PyTorch's LSTM biases are
+    ``(4 * hidden,)`` in the gate order input, forget, cell, output, so the forget gate is
+    ``GateConstant(gates=4, index=1, value=1.0)`` (rows ``hidden:2*hidden``). Draws no random
+    numbers.
+
+    Args:
+        gates: how many gates are stacked; dimension 0 must be divisible by it.
+        index: which gate (0-based) gets ``value``, ``0 <= index < gates``.
+        value: the value of that gate's rows.
+        fill: the value of every other row.
+
+    Example:
+        >>> GateConstant(gates=4, index=1, value=1.0)(torch.empty(8)).tolist()
+        [0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+    """
+
+    gates: int
+    index: int
+    value: float
+    fill: float = 0.0
+
+    min_ndim: ClassVar[int] = 1
+
+    def __post_init__(self) -> None:
+        gates = _validate.integer(self.gates, f"{self.name}.gates", minimum=1)
+        index = _validate.integer(self.index, f"{self.name}.index", minimum=0)
+        if index >= gates:
+            raise InvalidArgumentError(
+                f"must be < gates={gates}", path=f"{self.name}.index", got=self.index
+            )
+        object.__setattr__(self, "gates", gates)
+        object.__setattr__(self, "index", index)
+        object.__setattr__(self, "value", _validate.number(self.value, f"{self.name}.value"))
+        object.__setattr__(self, "fill", _validate.number(self.fill, f"{self.name}.fill"))
+
+    def check_shape(self, shape: Sequence[int]) -> str | None:
+        problem = super().check_shape(shape)
+        if problem is None and shape[0] % self.gates != 0:
+            return f"needs dimension 0 divisible by gates={self.gates}"
+        return problem
+
+    def __call__(
+        self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        rows = tensor.shape[0] // self.gates
+        nn.init.constant_(tensor, self.fill)
+        tensor[self.index * rows : (self.index + 1) * rows].fill_(self.value)
         return tensor
 
 

@@ -21,11 +21,9 @@ set; :class:`GateConstant` (``gate_constant``) fills one gate's rows of a gate-s
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
-import torch
 from torch import nn
 
 from torchinit import _validate
@@ -38,6 +36,7 @@ from torchinit.presets import (  # noqa: F401 (the examples use get_preset)
 )
 from torchinit.presets.torchvision import NORM_LAYERS
 from torchinit.strategies import (
+    GateConstant,
     KaimingNormal,
     LecunNormal,
     Normal,
@@ -47,71 +46,12 @@ from torchinit.strategies import (
     VarianceScaling,
     XavierUniform,
     Zeros,
-    register_strategy,
 )
 
-__all__ = ["GateConstant"]
+__all__: list[str] = []
 
 #: Convolutions and linear layers: the "weight layers" of Fixup, LeCun and muP.
 WEIGHT_LAYERS: tuple[type[nn.Module], ...] = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
-
-
-# --------------------------------------------------------------------------- strategy
-
-
-@register_strategy("gate_constant")
-@dataclasses.dataclass(frozen=True)
-class GateConstant(Strategy):
-    """Fill a gate-stacked tensor with ``fill``, and the rows of one gate with ``value``.
-
-    Recurrent layers stack their gates along dimension 0: PyTorch's LSTM biases are
-    ``(4 * hidden,)`` in the gate order input, forget, cell, output, so the forget gate is
-    ``GateConstant(gates=4, index=1, value=1.0)`` (rows ``hidden:2*hidden``). Draws no random
-    numbers.
-
-    Args:
-        gates: how many gates are stacked; dimension 0 must be divisible by it.
-        index: which gate (0-based) gets ``value``, ``0 <= index < gates``.
-        value: the value of that gate's rows.
-        fill: the value of every other row.
-
-    Example:
-        >>> GateConstant(gates=4, index=1, value=1.0)(torch.empty(8)).tolist()
-        [0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
-    """
-
-    gates: int
-    index: int
-    value: float
-    fill: float = 0.0
-
-    min_ndim: ClassVar[int] = 1
-
-    def __post_init__(self) -> None:
-        gates = _validate.integer(self.gates, f"{self.name}.gates", minimum=1)
-        index = _validate.integer(self.index, f"{self.name}.index", minimum=0)
-        if index >= gates:
-            raise InvalidArgumentError(
-                f"must be < gates={gates}", path=f"{self.name}.index", got=self.index
-            )
-        object.__setattr__(self, "gates", gates)
-        object.__setattr__(self, "index", index)
-        object.__setattr__(self, "value", _validate.number(self.value, f"{self.name}.value"))
-        object.__setattr__(self, "fill", _validate.number(self.fill, f"{self.name}.fill"))
-
-    def check_shape(self, shape: Sequence[int]) -> str | None:
-        problem = super().check_shape(shape)
-        if problem is None and shape[0] % self.gates != 0:
-            return f"needs dimension 0 divisible by gates={self.gates}"
-        return problem
-
-    def __call__(
-        self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        rows = tensor.shape[0] // self.gates
-        nn.init.constant_(tensor, self.fill)
-        tensor[self.index * rows : (self.index + 1) * rows].fill_(self.value)
-        return tensor
 
 
 # --------------------------------------------------------------------------- helpers
