@@ -624,3 +624,27 @@ def test_residual_norms_only_zero_normalization_layers():
     assert torch.equal(model[1].weight, torch.zeros(4))
     assert not torch.equal(model[0].weight, torch.zeros_like(model[0].weight))
     assert report["0.weight"].rule_label == "conv"
+
+
+def test_no_preset_imports_an_optional_library():
+    """Planning every preset on a plain model imports none of the libraries they reproduce."""
+    code = (
+        "import sys, warnings, torch, torchinit\n"
+        "warnings.simplefilter('ignore')\n"
+        "model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4),\n"
+        "                            torch.nn.Flatten(), torch.nn.Linear(4, 2))\n"
+        "options = {'resnet': {'zero_init_residual': True, 'residual_norms': ['1']},\n"
+        "           'timm_vit': {}, 'zero_init_residual': {'norms': ['1']}}\n"
+        "for name in torchinit.available_presets():\n"
+        "    try:\n"
+        "        torchinit.plan(model, name, **options.get(name, {}))\n"
+        "    except torchinit.TorchInitError:\n"
+        "        pass\n"
+        "loaded = sorted({'torchvision', 'timm', 'transformers', 'mup'} & set(sys.modules))\n"
+        "print(loaded)\n"
+    )
+    root = pathlib.Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
