@@ -409,6 +409,11 @@ class AttrStrategy(Strategy):
         )
 
 
+def _rows_divisible(shape: Sequence[int], count: int, name: str) -> str | None:
+    """Why dimension 0 of ``shape`` cannot be split in ``count`` equal parts, if it cannot."""
+    return None if shape[0] % count == 0 else f"needs dimension 0 divisible by {name}={count}"
+
+
 def _float(strategy: Strategy, field: str, value: float) -> None:
     # frozen dataclasses may only normalise their fields through object.__setattr__
     object.__setattr__(strategy, field, value)
@@ -522,10 +527,7 @@ class Dirac(Strategy):
         )
 
     def check_shape(self, shape: Sequence[int]) -> str | None:
-        problem = super().check_shape(shape)
-        if problem is None and shape[0] % self.groups != 0:
-            return f"needs dimension 0 divisible by groups={self.groups}"
-        return problem
+        return super().check_shape(shape) or _rows_divisible(shape, self.groups, "groups")
 
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
@@ -819,14 +821,11 @@ class GateConstant(Strategy):
             )
         object.__setattr__(self, "gates", gates)
         object.__setattr__(self, "index", index)
-        object.__setattr__(self, "value", _validate.number(self.value, f"{self.name}.value"))
-        object.__setattr__(self, "fill", _validate.number(self.fill, f"{self.name}.fill"))
+        _float(self, "value", _validate.number(self.value, f"{self.name}.value"))
+        _float(self, "fill", _validate.number(self.fill, f"{self.name}.fill"))
 
     def check_shape(self, shape: Sequence[int]) -> str | None:
-        problem = super().check_shape(shape)
-        if problem is None and shape[0] % self.gates != 0:
-            return f"needs dimension 0 divisible by gates={self.gates}"
-        return problem
+        return super().check_shape(shape) or _rows_divisible(shape, self.gates, "gates")
 
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
