@@ -23,6 +23,7 @@ from torchinit.patterns import NameGlob
 from torchinit.policy import Policy, Rule
 from torchinit.presets import PRESETS, available_presets, get_preset, register_preset
 from torchinit.report import InitReport, ReportEntry
+from torchinit.sampling import trunc_normal_, trunc_normal_std_
 from torchinit.strategies import (
     STRATEGIES,
     AttrStrategy,
@@ -110,4 +111,6 @@ __all__ = [
     "register_preset",
     "register_strategy",
     "to_strategy",
+    "trunc_normal_",
+    "trunc_normal_std_",
 ]
