@@ -25,6 +25,8 @@ __all__ = ["trunc_normal_", "trunc_normal_std_"]
 _MIN_ACCEPTANCE = 0.3
 # Standard normal CDF values below this lose float64 precision: use exponential rejection.
 _TAIL = 30.0
+# Bounds beyond this many std need no check for entries to redraw.
+_NEVER_REACHED = 10.0
 
 
 def _normal_cdf(x: float) -> float:
@@ -125,7 +127,12 @@ def _redraw(
         else torch.empty(tensor.numel(), dtype=tensor.dtype, device=tensor.device)
     )
     work.normal_(0.0, 1.0, generator=generator)
-    outside = ((work < alpha) | (work > beta)).nonzero().squeeze(1)
+    if alpha <= -_NEVER_REACHED and beta >= _NEVER_REACHED:
+        # torch's normal_ cannot produce values this far out (Box-Muller from a uniform of
+        # 24 or 53 bits tops out near 6 or 9); the final clamp still guarantees [a, b]
+        outside = work.new_empty(0, dtype=torch.long)
+    else:
+        outside = ((work < alpha) | (work > beta)).nonzero().squeeze(1)
     while outside.numel():
         fresh = torch.empty(outside.numel(), dtype=work.dtype, device=work.device)
         fresh.normal_(0.0, 1.0, generator=generator)
