@@ -609,3 +609,18 @@ def test_console_script() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert row("kaiming_normal", "a=0.0, mode='fan_in', nonlinearity='leaky_relu'") in result.stdout
+
+
+def test_apply_with_keyed_seed(tmp_path: Path) -> None:
+    out = tmp_path / "keyed.pt"
+    result = run(
+        "apply", "torchvision.models:resnet18", "resnet",
+        "--manual-seed", "0", "--seed", "42", "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "torchinit-keyed v1 seed=42" in result.stdout.replace("\n    ", " ")
+    saved = torch.load(out)
+    torch.manual_seed(0)
+    model = tv_models.resnet18()
+    ti.init_model(model, "resnet", seed=42)
+    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())

@@ -113,6 +113,9 @@ is the same as, in Python:
   torchinit.init_model(model, "resnet")
   torch.save(model.state_dict(), "resnet18.pt")
 
+With --seed N the initialization itself is keyed (init_model(..., seed=N)): the same
+values for a tensor whatever the model's layout, threads, wrappers or device.
+
 --out FILE.pt or .pth: torch.save(model.state_dict()); .safetensors:
 safetensors.torch.save_model (needs 'pip install safetensors').
 """
@@ -370,7 +373,7 @@ def _cmd_apply(args: argparse.Namespace) -> int:
     # seeded before the model is built, like `torch.manual_seed(N); model = ctor()`
     torch.manual_seed(args.manual_seed)
     model = build(**model_kwargs)
-    report = init_model(model, args.policy, **kwargs)
+    report = init_model(model, args.policy, seed=args.seed, **kwargs)
     try:
         save(model, out)
     except OSError as error:
@@ -497,6 +500,13 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="seed torch's global random number generator with torch.manual_seed(N) before "
         "the model is built",
+    )
+    apply_parser.add_argument(
+        "--seed",
+        metavar="N",
+        type=int,
+        help="keyed seeding: each initialized tensor's values depend only on N, its name and "
+        "its strategy (init_model(..., seed=N)); --manual-seed still seeds the build",
     )
     apply_parser.add_argument(
         "--out",

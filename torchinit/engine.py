@@ -36,6 +36,7 @@ from torchinit.patterns import NameGlob
 from torchinit.policy import ORDERS, Policy, Rule
 from torchinit.presets import get_preset
 from torchinit.report import InitReport, ReportEntry, Status
+from torchinit.seeding import KeyedSeeding
 from torchinit.strategies import AttrStrategy, Strategy, TorchDefault, reset_method_name
 
 __all__ = ["init_model", "plan"]
@@ -438,6 +439,7 @@ def _build_plan(
     include: Any,
     exclude: Any,
     strict: bool,
+    keyed: KeyedSeeding | None = None,
 ) -> _Plan:
     if not isinstance(model, nn.Module):
         raise ArgumentTypeError("must be a torch.nn.Module", path="model", got=type(model).__name__)
@@ -484,7 +486,7 @@ def _build_plan(
         if isinstance(assignment.strategy, AttrStrategy):
             assignment.strategy = _bind(slot, assignment)
         try:
-            _check(slot, value, assignment, generator)
+            _check(slot, value, assignment, generator, keyed)
         except PlanError as error:
             raise _at_rule(error, assignment.rule) from None
         entries.append(_entry(slot, value, "initialized", assignment, label))
@@ -559,6 +561,7 @@ def _check(
     value: torch.Tensor,
     assignment: _Assignment,
     generator: torch.Generator | None,
+    keyed: KeyedSeeding | None = None,
 ) -> None:
     """Everything that would make applying ``assignment`` to ``slot`` fail, checked up front."""
     strategy = assignment.strategy
@@ -586,6 +589,14 @@ def _check(
                 "use a tensor strategy",
                 where=where,
                 path=path,
+            )
+        if keyed is not None and value.device.type != "cpu":
+            raise PlanError(
+                f"{strategy.name} with seed= needs the layer on the CPU (its reset draws from "
+                "the device's global generator); initialize on the CPU, then move the model",
+                where=where,
+                path=path,
+                got=str(value.device),
             )
         if reset_method_name(slot.module) is None:
             raise PlanError(
@@ -623,7 +634,7 @@ def _check(
 # --------------------------------------------------------------------------- execution
 
 
-def _execute(plan: _Plan, generator: torch.Generator | None) -> None:
+def _execute(plan: _Plan, generator: torch.Generator | None, keyed: KeyedSeeding | None) -> None:
     resets_done: set[int] = set()
     pending = {slot.position: (slot, a) for slot, a in plan.actions}
     reset_positions = {
@@ -635,21 +646,38 @@ def _execute(plan: _Plan, generator: torch.Generator | None) -> None:
         key = reset_positions.get(position)
         if key is not None and key not in resets_done:
             resets_done.add(key)
-            _reset(*plan.resets[key], generator)
+            module, strategy, covered = plan.resets[key]
+            names = [name for slot in covered for name in slot.names]
+            drawn = keyed.generator(names, strategy) if keyed is not None else generator
+            _reset(module, strategy, covered, drawn)
         if position in pending:
             slot, assignment = pending[position]
-            _apply(slot, assignment.strategy, generator)
+            if keyed is None:
+                _apply(slot, assignment.strategy, generator)
+            else:
+                own = keyed.generator(slot.names, assignment.strategy)
+                _apply(slot, assignment.strategy, own, on_cpu=True)
 
 
-def _apply(slot: _Slot, strategy: Strategy, generator: torch.Generator | None) -> None:
+def _apply(
+    slot: _Slot, strategy: Strategy, generator: torch.Generator | None, *, on_cpu: bool = False
+) -> None:
+    """Fill ``slot``; with ``on_cpu``, draw on the CPU and copy (keyed seeding's values do
+    not depend on the device)."""
     try:
         if slot.kind == "param":
             assert slot.parameter is not None
-            strategy(slot.parameter, generator=generator)
+            target = slot.parameter
+            if on_cpu and target.device.type != "cpu":
+                target.copy_(strategy(torch.empty_like(target, device="cpu"), generator=generator))
+            else:
+                strategy(target, generator=generator)
             return
         plist = _parametrization_list(slot.module, slot.local)
         current = getattr(slot.module, slot.local)
-        initial = strategy(torch.empty_like(current), generator=generator)
+        device = "cpu" if on_cpu else current.device
+        initial = strategy(torch.empty_like(current, device=device), generator=generator)
+        initial = initial.to(current.device)
         originals: Any = initial
         for parametrization in reversed(plist):
             originals = cast(Any, parametrization).right_inverse(originals)
@@ -680,8 +708,23 @@ def _reset(
         parameter.copy_(value)
 
 
-def _report(plan: _Plan, model: nn.Module, applied: bool) -> InitReport:
+def _keyed(
+    seed: int | None, generator: torch.Generator | None, model: nn.Module
+) -> KeyedSeeding | None:
+    if seed is None:
+        return None
+    if generator is not None:
+        raise InvalidArgumentError(
+            "give either seed= (keyed seeding) or generator=, not both", path="seed", got=seed
+        )
+    return KeyedSeeding(seed, model)
+
+
+def _report(
+    plan: _Plan, model: nn.Module, applied: bool, keyed: KeyedSeeding | None = None
+) -> InitReport:
     return InitReport(
+        seeding=keyed.describe() if keyed is not None else None,
         policy=plan.policy.name or "<policy>",
         model=type(model).__name__,
         order=plan.order,
@@ -700,6 +743,7 @@ def plan(
     include: str | Iterable[str] | None = None,
     exclude: str | Iterable[str] | None = None,
     strict: bool = False,
+    seed: int | None = None,
     **options: Any,
 ) -> InitReport:
     """Resolve ``policy`` against ``model`` and report what :func:`init_model` would do.
@@ -714,6 +758,7 @@ def plan(
         >>> report["0.weight"].strategy
         KaimingNormal(a=0.0, mode='fan_out', nonlinearity='relu')
     """
+    keyed = _keyed(seed, None, model)
     built = _build_plan(
         model,
         _resolve_policy(policy, options),
@@ -723,8 +768,9 @@ def plan(
         include=include,
         exclude=exclude,
         strict=strict,
+        keyed=keyed,
     )
-    return _report(built, model, applied=False)
+    return _report(built, model, applied=False, keyed=keyed)
 
 
 def init_model(
@@ -737,6 +783,7 @@ def init_model(
     include: str | Iterable[str] | None = None,
     exclude: str | Iterable[str] | None = None,
     strict: bool = False,
+    seed: int | None = None,
     **options: Any,
 ) -> InitReport:
     """Initialize ``model``'s parameters in place with a policy or preset.
@@ -758,6 +805,10 @@ def init_model(
             (e.g. the ``missing_keys`` of ``load_state_dict(strict=False)``).
         exclude: never initialize tensors whose name matches one of these.
         strict: make a policy that matches nothing in the model an error instead of a warning.
+        seed: keyed seeding (:mod:`torchinit.seeding`): every tensor's values are a pure
+            function of the seed, its name and its strategy, independent of traversal order,
+            other parameters, wrappers and device; torch's global generator is not touched.
+            Not with ``generator``.
         **options: options of the preset (e.g. ``zero_init_residual=True`` for ``"resnet"``).
 
     Returns:
@@ -771,6 +822,7 @@ def init_model(
         >>> report.unmatched
         ['0.bias']
     """
+    keyed = _keyed(seed, generator, model)
     built = _build_plan(
         model,
         _resolve_policy(policy, options),
@@ -780,7 +832,8 @@ def init_model(
         include=include,
         exclude=exclude,
         strict=strict,
+        keyed=keyed,
     )
     with torch.no_grad():
-        _execute(built, generator)
-    return _report(built, model, applied=True)
+        _execute(built, generator, keyed)
+    return _report(built, model, applied=True, keyed=keyed)

@@ -77,6 +77,7 @@ class InitReport:
             :func:`~torchinit.plan` (nothing was touched).
         entries: the entries.
         unused_rules: descriptions (``rules[i] ...``) of the rules that matched no tensor.
+        seeding: with ``seed=``, the keyed-seeding scheme, its version and the seed.
     """
 
     policy: str
@@ -85,6 +86,7 @@ class InitReport:
     applied: bool
     entries: tuple[ReportEntry, ...]
     unused_rules: tuple[str, ...] = ()
+    seeding: dict[str, Any] | None = None
 
     def __iter__(self) -> Iterator[ReportEntry]:
         return iter(self.entries)
@@ -127,8 +129,13 @@ class InitReport:
         count = len(self.initialized)
         noun = "tensor" if count == 1 else "tensors"
         verb = "initialized" if self.applied else "to initialize"
+        how = f"order={self.order}"
+        if self.seeding is not None:
+            how += (
+                f", {self.seeding['scheme']} v{self.seeding['version']} seed={self.seeding['seed']}"
+            )
         return (
-            f"torchinit: policy {self.policy!r} on {self.model} (order={self.order}): "
+            f"torchinit: policy {self.policy!r} on {self.model} ({how}): "
             f"{count} {noun} {verb}, {len(self.unmatched)} unmatched, "
             f"{len(self.skipped)} skipped, {len(self.excluded)} excluded"
         )
@@ -207,6 +214,7 @@ class InitReport:
             "entries": [entry.to_dict() for entry in self.entries],
             "unmatched": self.unmatched,
             "unused_rules": list(self.unused_rules),
+            "seeding": self.seeding,
         }
 
 
