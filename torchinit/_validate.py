@@ -76,3 +76,17 @@ def closest_hint(name: str, options: Sequence[str]) -> str:
     """`` did you mean 'x'?`` for the option closest to ``name``, or an empty string."""
     hint = closest(name, options)
     return f" did you mean {hint!r}?" if hint else ""
+
+
+def bounds(a: Any, b: Any, path: str, *, strict: bool = True) -> tuple[float, float]:
+    """Check that ``a`` and ``b`` are numbers with ``b > a`` (``b >= a`` unless ``strict``).
+
+    ``path`` is the key path of the pair's owner; the values are checked as ``path.a`` and
+    ``path.b``.
+    """
+    low = number(a, f"{path}.a")
+    high = number(b, f"{path}.b")
+    if high < low or (strict and high == low):
+        relation = ">" if strict else ">="
+        raise InvalidArgumentError(f"must be {relation} a={low}", path=f"{path}.b", got=b)
+    return low, high

@@ -12,12 +12,11 @@ with KS tests) but are **not** bit-equal to torch's: they come from other random
 from __future__ import annotations
 
 import math
-import warnings
 
 import torch
 
 from torchinit import _validate
-from torchinit.errors import InvalidArgumentError
+from torchinit.strategies import is_empty
 
 __all__ = ["trunc_normal_", "trunc_normal_std_"]
 
@@ -36,10 +35,7 @@ def _normal_cdf(x: float) -> float:
 def _check(mean: float, std: float, a: float, b: float) -> None:
     _validate.number(mean, "trunc_normal_.mean")
     _validate.positive(std, "trunc_normal_.std")
-    _validate.number(a, "trunc_normal_.a")
-    _validate.number(b, "trunc_normal_.b")
-    if b <= a:
-        raise InvalidArgumentError(f"must be > a={a}", path="trunc_normal_.b", got=b)
+    _validate.bounds(a, b, "trunc_normal_")
 
 
 def trunc_normal_(
@@ -74,8 +70,7 @@ def trunc_normal_(
         True
     """
     _check(mean, std, a, b)
-    if tensor.numel() == 0:
-        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+    if is_empty(tensor, stacklevel=2):
         return tensor
     alpha, beta = (a - mean) / std, (b - mean) / std
     with torch.no_grad():

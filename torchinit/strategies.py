@@ -409,6 +409,19 @@ class AttrStrategy(Strategy):
         )
 
 
+def is_empty(tensor: torch.Tensor, *, stacklevel: int) -> bool:
+    """Whether ``tensor`` has no elements; if so, warn as ``torch.nn.init`` does.
+
+    For strategies that compute a fan before drawing (a zero fan would divide by zero), so
+    they return early like torch's fan-based functions. ``stacklevel`` counts from the caller
+    of this function, as in ``warnings.warn``.
+    """
+    if tensor.numel() != 0:
+        return False
+    warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=stacklevel + 1)
+    return True
+
+
 def _rows_divisible(shape: Sequence[int], count: int, name: str) -> str | None:
     """Why dimension 0 of ``shape`` cannot be split in ``count`` equal parts, if it cannot."""
     return None if shape[0] % count == 0 else f"needs dimension 0 divisible by {name}={count}"
@@ -559,10 +572,7 @@ class Uniform(Strategy):
     b: float = 1.0
 
     def __post_init__(self) -> None:
-        a = _validate.number(self.a, f"{self.name}.a")
-        b = _validate.number(self.b, f"{self.name}.b")
-        if b < a:
-            raise InvalidArgumentError(f"must be >= a={a}", path=f"{self.name}.b", got=self.b)
+        a, b = _validate.bounds(self.a, self.b, self.name, strict=False)
         _float(self, "a", a)
         _float(self, "b", b)
 
@@ -684,10 +694,7 @@ class TruncNormal(Strategy):
         _float(self, "mean", _validate.number(self.mean, f"{self.name}.mean"))
         # torch divides by std when truncating, so 0 is not allowed here (unlike normal)
         _float(self, "std", _validate.positive(self.std, f"{self.name}.std"))
-        a = _validate.number(self.a, f"{self.name}.a")
-        b = _validate.number(self.b, f"{self.name}.b")
-        if b <= a:
-            raise InvalidArgumentError(f"must be > a={a}", path=f"{self.name}.b", got=self.b)
+        a, b = _validate.bounds(self.a, self.b, self.name)
         _float(self, "a", a)
         _float(self, "b", b)
 
@@ -894,8 +901,7 @@ class VarianceScaling(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        if tensor.numel() == 0:
-            warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        if is_empty(tensor, stacklevel=3):
             return tensor
         std = self.std(tensor)
         if self.distribution == "normal":
@@ -1125,8 +1131,7 @@ class FanUniform(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        if tensor.numel() == 0:
-            warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        if is_empty(tensor, stacklevel=3):
             return tensor
         bound = self.gain / math.sqrt(calculate_fan(tensor, self.mode))
         return nn.init.uniform_(tensor, -bound, bound, generator=generator)
@@ -1167,18 +1172,14 @@ class FanTruncNormal(Strategy):
     def __post_init__(self) -> None:
         _float(self, "scale", _validate.positive(self.scale, f"{self.name}.scale"))
         _validate.choice(self.mode, FAN_MODES, f"{self.name}.mode")
-        a = _validate.number(self.a, f"{self.name}.a")
-        b = _validate.number(self.b, f"{self.name}.b")
-        if b <= a:
-            raise InvalidArgumentError(f"must be > a={a}", path=f"{self.name}.b", got=self.b)
+        a, b = _validate.bounds(self.a, self.b, self.name)
         _float(self, "a", a)
         _float(self, "b", b)
 
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        if tensor.numel() == 0:
-            warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        if is_empty(tensor, stacklevel=3):
             return tensor
         std = math.sqrt(self.scale / calculate_fan(tensor, self.mode))
         return nn.init.trunc_normal_(tensor, 0.0, std, self.a, self.b, generator=generator)
