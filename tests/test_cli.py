@@ -618,7 +618,7 @@ def test_apply_with_keyed_seed(tmp_path: Path) -> None:
         "--manual-seed", "0", "--seed", "42", "--out", str(out),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "torchinit-keyed v1 seed=42" in result.stdout.replace("\n    ", " ")
+    assert "torchinit-keyed v2 seed=42" in result.stdout.replace("\n    ", " ")
     saved = torch.load(out)
     torch.manual_seed(0)
     model = tv_models.resnet18()

@@ -32,15 +32,39 @@ def test_golden_values_pin_the_scheme() -> None:
     model = nn.Sequential(nn.Conv2d(3, 2, 2), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(2, 2))
     report = ti.init_model(model, "vgg", seed=2026)
     expected_conv = torch.tensor(
-        [0.15513606369495392, -1.0585668087005615, 0.38724520802497864, 0.28539127111434937,
-         -0.43987932801246643, 0.15501315891742706]
+        [0.17328327894210815, -0.06118802726268768, 0.1250433474779129, -0.3448558747768402,
+         -0.767797589302063, -0.8797767162322998]
     )  # fmt: skip
     expected_fc = torch.tensor(
-        [0.0013590841554105282, 0.012454788200557232, 0.020111549645662308, 0.001863451092503965]
+        [0.0044119348749518394, 0.01187753863632679, -0.001206295215524733, 0.014370079152286053]
     )
     assert torch.equal(model[0].weight.flatten()[:6], expected_conv)
     assert torch.equal(model[3].weight.flatten(), expected_fc)
-    assert report.seeding == {"scheme": "torchinit-keyed", "version": 1, "seed": 2026}
+    assert report.seeding == {"scheme": "torchinit-keyed", "version": 2, "seed": 2026}
+
+
+def test_golden_values_of_a_second_chunk_and_of_the_fast_trunc_normal() -> None:
+    big = nn.Linear(1100, 1000)  # 1.1M weights: two chunks
+    policy = ti.Policy(
+        [
+            ti.Rule(
+                nn.Linear,
+                weight=ti.TruncNormal(std=0.02, a=-0.04, b=0.04),
+                bias=ti.Uniform(-1.0, 1.0),
+            )
+        ]
+    )
+    ti.init_model(big, policy, seed=2026)
+    flat = big.weight.flatten()
+    chunk = ti.seeding.CHUNK_ELEMENTS
+    expected = {
+        0: [-0.028335431590676308, -0.005482069682329893, -0.006438683718442917],
+        chunk: [-0.008818886242806911, 0.014462102204561234, -0.006319996435195208],
+    }
+    for start, numbers in expected.items():
+        assert torch.equal(flat[start : start + 3], torch.tensor(numbers))
+    bias = [-0.06552886962890625, -0.12713658809661865, -0.14530646800994873]
+    assert torch.equal(big.bias[:3], torch.tensor(bias))
 
 
 def test_independent_of_traversal_order_and_of_other_parameters() -> None:
@@ -133,8 +157,8 @@ def test_plan_reports_the_scheme_and_draws_nothing() -> None:
     report = ti.plan(model, "vgg", seed=4)
     assert torch.equal(torch.get_rng_state(), state)
     assert all(torch.equal(v, values(model)[k]) for k, v in before.items())
-    assert "torchinit-keyed v1 seed=4" in report.summary()
-    assert report.to_dict()["seeding"] == {"scheme": "torchinit-keyed", "version": 1, "seed": 4}
+    assert "torchinit-keyed v2 seed=4" in report.summary()
+    assert report.to_dict()["seeding"] == {"scheme": "torchinit-keyed", "version": 2, "seed": 4}
 
 
 @pytest.mark.parametrize(
@@ -167,3 +191,108 @@ def test_cuda_gets_the_same_values_as_the_cpu() -> None:
     cuda = net().cuda()
     ti.init_model(cuda, "vgg", seed=21)
     assert all(torch.equal(v, values(cuda)[k].cpu()) for k, v in values(cpu).items())
+
+
+def _big_policy(strategy: ti.Strategy) -> ti.Policy:
+    return ti.Policy([ti.Rule(nn.Linear, weight=strategy, bias="zeros")])
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+def test_chunks_are_the_same_on_any_number_of_threads(threads: int) -> None:
+    keyed = ti.seeding.KeyedSeeding(5, nn.Linear(1, 1))
+    strategy = ti.KaimingNormal()
+    law = strategy.law((1500, 2000))
+    assert law is not None
+    reference = torch.empty(3_000_000)
+    ti.seeding.run_tasks(
+        keyed.chunk_tasks(["w"], strategy, law, (1500, 2000), reference), threads=1
+    )
+    out = torch.empty(3_000_000)
+    tasks = keyed.chunk_tasks(["w"], strategy, law, (1500, 2000), out)
+    assert len(tasks) == 3
+    ti.seeding.run_tasks(tasks, threads=threads)
+    assert torch.equal(out, reference)
+
+
+@pytest.mark.parametrize(
+    ("start", "stop"),
+    [(0, 10), (1000, 2_500_000), (2**20, 2**21), (2**20 - 1, 2**20 + 1), (2_999_990, 3_000_000)],
+)
+def test_any_range_of_elements_equals_the_same_range_of_the_whole(start: int, stop: int) -> None:
+    """What a rank holding some rows of a sharded tensor computes."""
+    keyed = ti.seeding.KeyedSeeding(5, nn.Linear(1, 1))
+    strategy = ti.TruncNormal(std=1.0, a=-1.0, b=1.5)
+    law = strategy.law((3000, 1000))
+    assert law is not None
+    whole = torch.empty(3_000_000)
+    ti.seeding.run_tasks(keyed.chunk_tasks(["w"], strategy, law, (3000, 1000), whole))
+    part = torch.empty(stop - start)
+    ti.seeding.run_tasks(keyed.chunk_tasks(["w"], strategy, law, (3000, 1000), part, start))
+    assert torch.equal(part, whole[start:stop])
+
+
+def test_a_range_outside_the_tensor_is_refused() -> None:
+    keyed = ti.seeding.KeyedSeeding(5, nn.Linear(1, 1))
+    law = ti.Normal().law((10,))
+    assert law is not None
+    with pytest.raises(ValueError, match="outside a tensor of 10 elements"):
+        keyed.chunk_tasks(["w"], ti.Normal(), law, (10,), torch.empty(5), start=6)
+
+
+def test_layout_and_dtype_do_not_change_the_values() -> None:
+    """Contiguous, transposed (non-contiguous), bfloat16 and parametrized tensors of the same
+    name get the same values (drawn in float32, then cast)."""
+    policy = _big_policy(ti.XavierUniform())
+    plain = nn.Linear(1200, 1000)
+    ti.init_model(plain, policy, seed=8)
+
+    transposed = nn.Linear(1200, 1000)
+    transposed.weight = nn.Parameter(torch.empty(1200, 1000).t())
+    assert not transposed.weight.is_contiguous()
+    ti.init_model(transposed, policy, seed=8)
+    assert torch.equal(transposed.weight, plain.weight)
+
+    half = nn.Linear(1200, 1000).to(torch.bfloat16)
+    ti.init_model(half, policy, seed=8)
+    assert torch.equal(half.weight, plain.weight.to(torch.bfloat16))
+
+    normed = torch.nn.utils.parametrizations.weight_norm(nn.Linear(1200, 1000))
+    ti.init_model(normed, policy, seed=8)
+    torch.testing.assert_close(normed.weight, plain.weight)
+
+
+def test_a_padding_row_is_zero_in_whichever_chunk_it_falls() -> None:
+    vocab, dim = 3000, 700  # the padding row 1497 straddles the chunk boundary at 2**20
+    embedding = nn.Embedding(vocab, dim, padding_idx=1497)
+    plain = nn.Embedding(vocab, dim)
+    policy = ti.Policy([ti.Rule(nn.Embedding, weight=ti.PaddedNormal(std=0.02, padding_idx=1497))])
+    ti.init_model(embedding, policy, seed=3)
+    ti.init_model(plain, policy, seed=3)
+    assert 1497 * dim < ti.seeding.CHUNK_ELEMENTS < 1499 * dim
+    assert torch.equal(embedding.weight[1497], torch.zeros(dim))
+    keep = torch.arange(vocab) != 1497
+    assert torch.equal(embedding.weight[keep], plain.weight[keep])
+    assert float(plain.weight.detach()[keep].std()) == pytest.approx(0.02, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [ti.TruncNormal(std=0.02, a=-0.04, b=0.04), ti.LecunNormal(), ti.Uniform(-0.3, 0.1)],
+    ids=str,
+)
+def test_keyed_values_follow_the_strategys_distribution(strategy: ti.Strategy) -> None:
+    scipy_stats = pytest.importorskip("scipy.stats")
+    model = nn.Linear(1000, 1500)
+    ti.init_model(model, _big_policy(strategy), seed=13)
+    values = model.weight.detach().double().flatten().numpy()
+    law = strategy.law((1500, 1000))
+    assert law is not None
+    if law.kind == "uniform":
+        low, high = law.params
+        reference = scipy_stats.uniform(low, high - low)
+    else:
+        mean, std, a, b = law.params
+        reference = scipy_stats.truncnorm((a - mean) / std, (b - mean) / std, mean, std)
+    sample = values[::15]  # 100,000 values: KS is sensitive enough, and quick
+    assert scipy_stats.kstest(sample, reference.cdf).pvalue > 1e-4
+    assert abs(values.mean() - reference.mean()) < 6 * reference.std() / len(values) ** 0.5

@@ -1938,3 +1938,82 @@ def test_gate_constant_refuses_a_shape_before_touching_anything():
         "bias: rules[0].bias.gate_constant: needs dimension 0 divisible by gates=4 (got (6,))"
     )
     assert torch.equal(layer.bias, before)
+
+
+# --------------------------------------------------------------------------- elementwise laws
+
+LAW_CASES = [
+    torchinit.Constant(0.25),
+    torchinit.Zeros(),
+    torchinit.Ones(),
+    torchinit.Uniform(-0.5, 0.25),
+    torchinit.Normal(0.1, 0.02),
+    torchinit.PaddedNormal(std=0.02, padding_idx=-2),
+    torchinit.VarianceScaling(2.0, "fan_out", "normal"),
+    torchinit.VarianceScaling(0.5, "fan_avg", "uniform"),
+    torchinit.XavierUniform(gain=1.5),
+    torchinit.XavierNormal(),
+    torchinit.KaimingUniform(a=0.1, mode="fan_out", nonlinearity="leaky_relu"),
+    torchinit.KaimingNormal(mode="fan_out", nonlinearity="relu"),
+    torchinit.FanUniform(mode="fan_out"),
+    torchinit.LecunUniform(),
+]
+
+
+@pytest.mark.parametrize("strategy", LAW_CASES, ids=str)
+def test_a_law_draws_exactly_what_the_strategy_draws(strategy: torchinit.Strategy) -> None:
+    """The law's parameters are the strategy's, to the last bit: drawing the law with
+    ``normal_``/``uniform_``/``fill_`` from the same generator gives the strategy's values."""
+    shape = (24, 16, 3, 3)
+    law = strategy.law(shape)
+    assert law is not None
+    expected = strategy(torch.empty(shape), generator=torch.Generator().manual_seed(3))
+    drawn = torch.empty(shape)
+    generator = torch.Generator().manual_seed(3)
+    if law.kind == "constant":
+        drawn.fill_(law.params[0])
+    elif law.kind == "uniform":
+        drawn.uniform_(*law.params, generator=generator)
+    else:
+        assert law.kind == "normal"
+        drawn.normal_(*law.params, generator=generator)
+    if law.zero_row is not None:
+        drawn[law.zero_row] = 0.0
+    assert torch.equal(drawn, expected)
+
+
+# LeCun normal on a (24, 16, 3, 3) weight: fan_in 144, std corrected for the [-2, 2] truncation
+LECUN_STD = (1 / 144) ** 0.5 / 0.87962566103423978
+
+
+@pytest.mark.parametrize(
+    ("strategy", "params"),
+    [
+        (torchinit.TruncNormal(0.1, 0.02, -0.5, 0.5), (0.1, 0.02, -0.5, 0.5)),
+        (torchinit.FanTruncNormal(scale=4.0, a=-1.0, b=1.0), (0.0, 2 / 12, -1.0, 1.0)),
+        (torchinit.LecunNormal(), (0.0, LECUN_STD, -2 * LECUN_STD, 2 * LECUN_STD)),
+    ],
+    ids=str,
+)
+def test_truncated_laws(strategy: torchinit.Strategy, params: tuple[float, ...]) -> None:
+    law = strategy.law((24, 16, 3, 3))
+    assert law is not None
+    assert law.kind == "trunc_normal"
+    assert law.params == pytest.approx(params, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        torchinit.Eye(),
+        torchinit.Dirac(),
+        torchinit.Orthogonal(),
+        torchinit.Sparse(0.5),
+        torchinit.GateConstant(gates=4, index=1, value=1.0),
+    ],
+    ids=str,
+)
+def test_strategies_whose_elements_are_not_independent_have_no_law(
+    strategy: torchinit.Strategy,
+) -> None:
+    assert strategy.law((8, 4, 3, 3)) is None

@@ -36,7 +36,7 @@ from torchinit.patterns import NameGlob
 from torchinit.policy import ORDERS, Policy, Rule
 from torchinit.presets import get_preset
 from torchinit.report import InitReport, ReportEntry, Status
-from torchinit.seeding import KeyedSeeding
+from torchinit.seeding import KeyedSeeding, Task, draw_dtype, run_tasks
 from torchinit.strategies import AttrStrategy, Strategy, TorchDefault, reset_method_name
 
 __all__ = ["init_model", "plan"]
@@ -635,6 +635,9 @@ def _check(
 
 
 def _execute(plan: _Plan, generator: torch.Generator | None, keyed: KeyedSeeding | None) -> None:
+    if keyed is not None:
+        _execute_keyed(plan, keyed)
+        return
     resets_done: set[int] = set()
     pending = {slot.position: (slot, a) for slot, a in plan.actions}
     reset_positions = {
@@ -647,51 +650,92 @@ def _execute(plan: _Plan, generator: torch.Generator | None, keyed: KeyedSeeding
         if key is not None and key not in resets_done:
             resets_done.add(key)
             module, strategy, covered = plan.resets[key]
-            names = [name for slot in covered for name in slot.names]
-            drawn = keyed.generator(names, strategy) if keyed is not None else generator
-            _reset(module, strategy, covered, drawn)
+            _reset(module, strategy, covered, generator)
         if position in pending:
             slot, assignment = pending[position]
-            if keyed is None:
-                _apply(slot, assignment.strategy, generator)
-            else:
-                own = keyed.generator(slot.names, assignment.strategy)
-                _apply(slot, assignment.strategy, own, on_cpu=True)
+            _apply(slot, assignment.strategy, generator)
 
 
-def _apply(
-    slot: _Slot, strategy: Strategy, generator: torch.Generator | None, *, on_cpu: bool = False
-) -> None:
-    """Fill ``slot``; with ``on_cpu``, draw on the CPU and copy (keyed seeding's values do
-    not depend on the device)."""
+def _apply(slot: _Slot, strategy: Strategy, generator: torch.Generator | None) -> None:
+    """Fill ``slot`` with ``strategy``, drawing from ``generator`` (or the global one)."""
     try:
         if slot.kind == "param":
             assert slot.parameter is not None
-            target = slot.parameter
-            if on_cpu and target.device.type != "cpu":
-                target.copy_(strategy(torch.empty_like(target, device="cpu"), generator=generator))
-            else:
-                strategy(target, generator=generator)
+            strategy(slot.parameter, generator=generator)
             return
-        plist = _parametrization_list(slot.module, slot.local)
         current = getattr(slot.module, slot.local)
-        device = "cpu" if on_cpu else current.device
-        initial = strategy(torch.empty_like(current, device=device), generator=generator)
-        initial = initial.to(current.device)
-        originals: Any = initial
-        for parametrization in reversed(plist):
-            originals = cast(Any, parametrization).right_inverse(originals)
-        if plist.is_tensor:
-            plist.original.copy_(originals)
-        else:
-            for position, tensor in enumerate(originals):
-                getattr(plist, f"original{position}").copy_(tensor)
+        _set_parametrized(slot, strategy(torch.empty_like(current), generator=generator))
     except Exception as error:
-        error.add_note(
-            f"torchinit: while initializing {slot.names[0]!r} with {strategy.describe()}; "
-            "tensors earlier in the plan were already set"
-        )
+        _note(error, slot, strategy)
         raise
+
+
+def _note(error: Exception, slot: _Slot, strategy: Strategy) -> None:
+    error.add_note(
+        f"torchinit: while initializing {slot.names[0]!r} with {strategy.describe()}; "
+        "tensors earlier in the plan were already set"
+    )
+
+
+def _set_parametrized(slot: _Slot, initial: torch.Tensor) -> None:
+    """Set a parametrized tensor's originals so that the tensor itself equals ``initial``."""
+    plist = _parametrization_list(slot.module, slot.local)
+    current = getattr(slot.module, slot.local)
+    originals: Any = initial.to(device=current.device, dtype=current.dtype)
+    for parametrization in reversed(plist):
+        originals = cast(Any, parametrization).right_inverse(originals)
+    if plist.is_tensor:
+        plist.original.copy_(originals)
+    else:
+        for position, tensor in enumerate(originals):
+            getattr(plist, f"original{position}").copy_(tensor)
+
+
+def _execute_keyed(plan: _Plan, keyed: KeyedSeeding) -> None:
+    """Keyed seeding: every tensor from its own generators, chunks filled in parallel.
+
+    The values depend on nothing but (seed, name, strategy), so the order here is free: layer
+    resets first (a reset rewrites its whole layer; ``_reset`` restores the tensors it does
+    not cover, which are then drawn after it), then the strategies without an elementwise law
+    (orthogonal, ...), whole, then all chunks of all the others on ``torch.get_num_threads()``
+    threads.
+    """
+    for module, reset, covered in plan.resets.values():
+        names = [name for slot in covered for name in slot.names]
+        _reset(module, reset, covered, keyed.generator(names, reset))
+    tasks: list[Task] = []
+    staged: list[tuple[_Slot, Strategy, torch.Tensor]] = []
+    for slot, assignment in plan.actions:
+        strategy = assignment.strategy
+        value = slot.value()
+        assert value is not None
+        shape = tuple(value.shape)
+        law = strategy.law(shape)
+        dtype = draw_dtype(value.dtype)
+        target = slot.parameter if slot.kind == "param" else None
+        if law is None:
+            drawn = strategy(
+                torch.empty(shape, dtype=dtype), generator=keyed.generator(slot.names, strategy)
+            )
+            staged.append((slot, strategy, drawn))
+        elif target is not None and target.is_contiguous():
+            # each task copies its chunk straight into the parameter (on any device)
+            tasks += keyed.chunk_tasks(slot.names, strategy, law, shape, target.view(-1))
+        else:
+            staging = torch.empty(shape, dtype=dtype)
+            tasks += keyed.chunk_tasks(slot.names, strategy, law, shape, staging.view(-1))
+            staged.append((slot, strategy, staging))
+    run_tasks(tasks)
+    for slot, used, drawn in staged:
+        try:
+            if slot.kind == "param":
+                assert slot.parameter is not None
+                slot.parameter.copy_(drawn)
+            else:
+                _set_parametrized(slot, drawn)
+        except Exception as error:
+            _note(error, slot, used)
+            raise
 
 
 def _reset(

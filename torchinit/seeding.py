@@ -1,28 +1,52 @@
 """Keyed seeding: each tensor's values are a pure function of (seed, its name, its strategy).
 
-``init_model(model, policy, seed=N)`` gives every tensor its own CPU generator, seeded from
+``init_model(model, policy, seed=N)`` draws every tensor from generators of its own, seeded from
 a SHA-256 digest of the scheme name and version, ``N``, the tensor's full dotted name and the
-strategy with its arguments. The values therefore do not depend on:
+strategy with its arguments (its ``to_spec()``).
+
+The scheme (version 2):
+
+* A strategy whose elements are independent draws (constant, uniform, normal, truncated normal
+  and everything built from them: Xavier, Kaiming, LeCun, variance scaling; see
+  :meth:`~torchinit.Strategy.law`) fills the tensor's row-major flat view in chunks of
+  :data:`CHUNK_ELEMENTS` elements; chunk ``k`` is drawn by its own CPU generator seeded from
+  ``sha256(json([scheme, version, N, name, spec, k]))``. Normal and uniform values come from
+  ``Tensor.normal_``/``uniform_``, truncated normals from :func:`torchinit.trunc_normal_` (the
+  fast sampler). Values are drawn in float32 (float64 for float64 tensors) and then cast.
+* Any other strategy (orthogonal, sparse, eye, ...) and a layer's own reset (``torch_default``)
+  draws the whole tensor from one generator seeded from ``json([scheme, version, N, name,
+  spec])``.
+
+So the values do not depend on:
 
 * the traversal order or on which other parameters the model has (nothing is shared
   between tensors);
-* the number of threads (each tensor is drawn from its own generator);
+* the number of threads: chunks are filled in parallel on ``torch.get_num_threads()``
+  threads, each from its own generator;
 * wrappers that prefix names: the prefixes of ``DistributedDataParallel``/``DataParallel``
   (``module.``) and ``torch.compile`` (``_orig_mod.``) on the model passed in are removed
   from the key; a tied parameter is keyed by the smallest of its names;
 * the device: values are drawn on the CPU and copied to the tensor's device, so a CUDA model
-  gets the same values bit for bit as a CPU one.
+  gets the same values bit for bit as a CPU one;
+* sharding: a rank holding rows of a tensor (FSDP2/DTensor ``Shard(0)``) draws only the chunks
+  its rows overlap and gets exactly the values of the same rows of the unsharded tensor.
 
 Keyed init never touches torch's global random state. The report records the scheme and its
 version; ``tests/test_seeding.py`` pins golden values so that no release changes them silently.
+The digest includes the strategy's spec, so a release that changed a strategy's default
+arguments would change its keyed values too: such a change bumps :data:`VERSION`.
 Without ``seed`` nothing changes: the global generator (or ``generator=``) is used, and the
 presets stay bit-exact with the libraries they reproduce.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 import torch
@@ -30,13 +54,21 @@ from torch import nn
 
 from torchinit import _validate
 from torchinit.errors import InvalidArgumentError
-from torchinit.strategies import Strategy
+from torchinit.sampling import trunc_normal_
+from torchinit.strategies import Law, Strategy
 
-__all__ = ["SCHEME", "VERSION", "KeyedSeeding"]
+__all__ = ["CHUNK_ELEMENTS", "SCHEME", "VERSION", "KeyedSeeding", "run_tasks"]
 
 SCHEME = "torchinit-keyed"
-VERSION = 1
+VERSION = 2
+#: Elements per keyed chunk (part of the scheme: changing it changes the values).
+CHUNK_ELEMENTS = 1 << 20
 _MAX_SEED = 2**64 - 1
+# Below this many drawn elements a task costs less than handing it to another thread.
+_WORTH_A_THREAD = 1 << 14
+
+#: A unit of keyed work: its cost (elements drawn) and the function doing it.
+Task = tuple[int, Callable[[], None]]
 
 
 def _wrapper_prefix(model: nn.Module) -> str:
@@ -51,6 +83,42 @@ def _wrapper_prefix(model: nn.Module) -> str:
             prefix, model = prefix + "_orig_mod.", cast(nn.Module, model._orig_mod)
         else:
             return prefix
+
+
+def _seeded(payload: list[Any]) -> torch.Generator:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return torch.Generator(device="cpu").manual_seed(int.from_bytes(digest[:8], "little"))
+
+
+def draw_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype keyed values are drawn in for a tensor of ``dtype`` (then cast to it)."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _draw(law: Law, out: torch.Tensor, generator: torch.Generator | None) -> None:
+    kind, params = law.kind, law.params
+    if kind == "constant":
+        out.fill_(params[0])
+    elif kind == "uniform":
+        out.uniform_(params[0], params[1], generator=generator)
+    elif kind == "normal":
+        out.normal_(params[0], params[1], generator=generator)
+    else:
+        trunc_normal_(out, *params, generator=generator)
+
+
+_buffers = threading.local()
+
+
+def _scratch(size: int, dtype: torch.dtype) -> torch.Tensor:
+    """A per-thread chunk buffer, reused: allocating fresh chunks costs page faults."""
+    key = f"b{dtype}"
+    buffer = getattr(_buffers, key, None)
+    if buffer is None or buffer.numel() < size:
+        buffer = torch.empty(max(size, CHUNK_ELEMENTS), dtype=dtype)
+        setattr(_buffers, key, buffer)
+    return cast(torch.Tensor, buffer[:size])
 
 
 class KeyedSeeding:
@@ -72,21 +140,115 @@ class KeyedSeeding:
             raise InvalidArgumentError("must be < 2**64", path="seed", got=seed)
         self.prefix = _wrapper_prefix(model)
 
-    def key_name(self, names: list[str]) -> str:
+    def key_name(self, names: Sequence[str]) -> str:
         """The name a tensor is keyed by: without wrapper prefixes, the smallest if tied."""
         stripped = [n[len(self.prefix) :] if n.startswith(self.prefix) else n for n in names]
         return min(stripped)
 
-    def generator(self, names: list[str], strategy: Strategy) -> torch.Generator:
-        """A CPU generator seeded from (scheme, version, seed, name, strategy)."""
-        payload = json.dumps(
-            [SCHEME, VERSION, self.seed, self.key_name(names), strategy.to_spec()],
-            sort_keys=True,
-            separators=(",", ":"),
-        )
-        digest = hashlib.sha256(payload.encode("utf-8")).digest()
-        return torch.Generator(device="cpu").manual_seed(int.from_bytes(digest[:8], "little"))
+    def _payload(self, names: Sequence[str], strategy: Strategy) -> list[Any]:
+        return [SCHEME, VERSION, self.seed, self.key_name(names), strategy.to_spec()]
+
+    def generator(self, names: Sequence[str], strategy: Strategy) -> torch.Generator:
+        """The CPU generator a tensor without a law (or a layer reset) is drawn whole from."""
+        return _seeded(self._payload(names, strategy))
+
+    def chunk_tasks(
+        self,
+        names: Sequence[str],
+        strategy: Strategy,
+        law: Law,
+        shape: Sequence[int],
+        out: torch.Tensor,
+        start: int = 0,
+    ) -> list[Task]:
+        """Tasks that fill ``out`` with elements ``[start, start + out.numel())`` of the
+        tensor's keyed values.
+
+        ``out`` is a contiguous 1-D tensor on any device and of any floating dtype (the rows
+        of a shard hold a contiguous range of the flat view). The tasks are independent and
+        may run in any order, on any thread.
+        """
+        numel = 1
+        for size in shape:
+            numel *= size
+        stop = start + out.numel()
+        if not 0 <= start <= stop <= numel:
+            raise ValueError(f"range [{start}, {stop}) is outside a tensor of {numel} elements")
+        row = None
+        if law.zero_row is not None:
+            row_size = numel // shape[0]
+            row = (law.zero_row * row_size, (law.zero_row + 1) * row_size)
+        payload = self._payload(names, strategy)
+        dtype = draw_dtype(out.dtype)
+        direct = out.device.type == "cpu" and out.dtype == dtype
+
+        def task(index: int) -> None:
+            low = index * CHUNK_ELEMENTS
+            high = min(low + CHUNK_ELEMENTS, numel)
+            generator = None if law.kind == "constant" else _seeded([*payload, index])
+            first, last = max(low, start), min(high, stop)
+            # grad mode is per thread: the engine's no_grad does not reach the pool's threads
+            with torch.no_grad():
+                target = out[first - start : last - start]
+                if direct and (first, last) == (low, high):
+                    _draw(law, target, generator)
+                    part = target
+                else:
+                    drawn = _scratch(high - low, dtype)
+                    _draw(law, drawn, generator)
+                    part = drawn[first - low : last - low]
+                if row is not None and row[0] < last and row[1] > first:
+                    part[max(row[0], first) - first : min(row[1], last) - first].zero_()
+                if part is not target:
+                    target.copy_(part)
+
+        if stop == start:
+            return []
+        first_chunk, last_chunk = start // CHUNK_ELEMENTS, (stop - 1) // CHUNK_ELEMENTS
+        # a constant costs a fill, not a draw: it goes to the cheap end of the queue
+        weight = 0 if law.kind == "constant" else 1
+        return [
+            (weight * (min((index + 1) * CHUNK_ELEMENTS, numel) - index * CHUNK_ELEMENTS),
+             functools.partial(task, index))
+            for index in range(first_chunk, last_chunk + 1)
+        ]  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
         """What the report records: ``{"scheme": ..., "version": ..., "seed": ...}``."""
         return {"scheme": SCHEME, "version": VERSION, "seed": self.seed}
+
+
+def run_tasks(tasks: Sequence[Task], threads: int | None = None) -> None:
+    """Run independent tasks on ``threads`` threads (default ``torch.get_num_threads()``).
+
+    Torch releases the GIL inside its kernels, so chunks of random numbers are drawn in
+    parallel; the results do not depend on the number of threads. The costliest tasks start
+    first (longest-processing-time order keeps the threads evenly loaded), the calling thread
+    works too, first on the tasks too cheap to be worth a hand-over.
+    """
+    threads = torch.get_num_threads() if threads is None else threads
+    ordered = sorted(tasks, key=lambda task: -task[0])
+    big = [run for cost, run in ordered if cost >= _WORTH_A_THREAD]
+    small = [run for cost, run in ordered if cost < _WORTH_A_THREAD]
+    if threads <= 1 or len(big) <= 1:
+        for run in big + small:
+            run()
+        return
+    queue = iter(big)
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                run = next(queue, None)
+            if run is None:
+                return
+            run()
+
+    with ThreadPoolExecutor(max_workers=min(threads, len(big)) - 1) as pool:
+        helpers = [pool.submit(worker) for _ in range(min(threads, len(big)) - 1)]
+        for run in small:
+            run()
+        worker()
+        for future in helpers:
+            future.result()

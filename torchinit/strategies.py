@@ -35,6 +35,7 @@ from torchinit.fans import (
     FanMode,
     Nonlinearity,
     calculate_fan,
+    calculate_fans,
     calculate_gain,
 )
 from torchinit.registry import Registry
@@ -51,6 +52,7 @@ __all__ = [
     "GateConstant",
     "KaimingNormal",
     "KaimingUniform",
+    "Law",
     "LecunNormal",
     "LecunUniform",
     "Normal",
@@ -79,6 +81,34 @@ KAIMING_MODES: tuple[str, ...] = get_args(KaimingMode)
 # std of a standard normal truncated to [-2, 2]; dividing by it makes the truncated draw have
 # the variance asked for (the constant Keras and JAX use).
 TRUNCATED_NORMAL_STD = 0.87962566103423978
+
+LawKind = Literal["constant", "uniform", "normal", "trunc_normal"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Law:
+    """The distribution a strategy draws every element of a tensor from, independently.
+
+    Keyed seeding (:mod:`torchinit.seeding`) fills a tensor chunk by chunk from its strategy's
+    law, in parallel, and a rank of a sharded tensor fills only its own part. Strategies whose
+    elements are not independent (orthogonal, sparse, eye, dirac, ...) have no law and are drawn
+    whole.
+
+    Attributes:
+        kind: ``constant``, ``uniform``, ``normal`` or ``trunc_normal``.
+        params: ``(value,)``, ``(low, high)``, ``(mean, std)`` or ``(mean, std, a, b)`` (a and
+            b absolute, as in ``torch.nn.init.trunc_normal_``).
+        zero_row: a row (index into dimension 0, non-negative) set to zero after drawing, such
+            as an embedding's padding row; ``None`` for none.
+
+    Example:
+        >>> Normal(0.0, 0.02).law((4, 3))
+        Law(kind='normal', params=(0.0, 0.02), zero_row=None)
+    """
+
+    kind: LawKind
+    params: tuple[float, ...]
+    zero_row: int | None = None
 
 
 class Strategy:
@@ -126,6 +156,14 @@ class Strategy:
         if self.max_ndim == self.min_ndim:
             return f"needs a tensor with exactly {self.min_ndim} dimensions"
         return f"needs a tensor with {self.min_ndim} to {self.max_ndim} dimensions"
+
+    def law(self, shape: tuple[int, ...]) -> Law | None:
+        """The elementwise law of the values drawn for a tensor of ``shape``, or ``None``.
+
+        ``None`` (the default) means the elements are not drawn independently of each other;
+        keyed seeding then draws the tensor whole with :meth:`__call__`.
+        """
+        return None
 
     def arguments(self) -> dict[str, Any]:
         """The strategy's arguments by name, in declaration order."""
@@ -460,6 +498,9 @@ class Constant(Strategy):
     ) -> torch.Tensor:
         return nn.init.constant_(tensor, self.val)
 
+    def law(self, shape: tuple[int, ...]) -> Law | None:
+        return Law("constant", (self.val,))
+
 
 @register_strategy("zeros")
 @dataclasses.dataclass(frozen=True)
@@ -476,6 +517,9 @@ class Zeros(Strategy):
     ) -> torch.Tensor:
         return nn.init.zeros_(tensor)
 
+    def law(self, shape: tuple[int, ...]) -> Law | None:
+        return Law("constant", (0.0,))
+
 
 @register_strategy("ones")
 @dataclasses.dataclass(frozen=True)
@@ -491,6 +535,9 @@ class Ones(Strategy):
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         return nn.init.ones_(tensor)
+
+    def law(self, shape: tuple[int, ...]) -> Law | None:
+        return Law("constant", (1.0,))
 
 
 @register_strategy("eye")
@@ -581,6 +628,9 @@ class Uniform(Strategy):
     ) -> torch.Tensor:
         return nn.init.uniform_(tensor, self.a, self.b, generator=generator)
 
+    def law(self, shape: tuple[int, ...]) -> Law | None:
+        return Law("uniform", (self.a, self.b))
+
 
 @register_strategy("normal")
 @dataclasses.dataclass(frozen=True)
@@ -610,6 +660,9 @@ class Normal(Strategy):
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         return nn.init.normal_(tensor, self.mean, self.std, generator=generator)
+
+    def law(self, shape: tuple[int, ...]) -> Law | None:
+        return Law("normal", (self.mean, self.std))
 
 
 @register_strategy("padded_normal")
@@ -660,6 +713,10 @@ class PaddedNormal(Strategy):
             tensor[self.padding_idx].zero_()
         return tensor
 
+    def law(self, shape: tuple[int, ...]) -> Law | None:
+        row = None if self.padding_idx is None else self.padding_idx % shape[0]
+        return Law("normal", (self.mean, self.std), zero_row=row)
+
 
 @register_strategy("trunc_normal")
 @dataclasses.dataclass(frozen=True)
@@ -704,6 +761,9 @@ class TruncNormal(Strategy):
         return nn.init.trunc_normal_(
             tensor, self.mean, self.std, self.a, self.b, generator=generator
         )
+
+    def law(self, shape: tuple[int, ...]) -> Law | None:
+        return Law("trunc_normal", (self.mean, self.std, self.a, self.b))
 
 
 @register_strategy("orthogonal")
@@ -916,6 +976,16 @@ class VarianceScaling(Strategy):
             return nn.init.uniform_(tensor, -bound, bound, generator=generator)
         raise AssertionError(f"unreachable: distribution {self.distribution!r} was validated")
 
+    def law(self, shape: tuple[int, ...]) -> Law | None:
+        std = self.std(shape)
+        if self.distribution == "normal":
+            return Law("normal", (0.0, std))
+        if self.distribution == "truncated_normal":
+            inner = std / TRUNCATED_NORMAL_STD
+            return Law("trunc_normal", (0.0, inner, -2.0 * inner, 2.0 * inner))
+        bound = math.sqrt(3.0) * std
+        return Law("uniform", (-bound, bound))
+
 
 @register_strategy("xavier_uniform")
 @dataclasses.dataclass(frozen=True)
@@ -953,6 +1023,11 @@ class XavierUniform(Strategy):
     ) -> torch.Tensor:
         return nn.init.xavier_uniform_(tensor, self.gain, generator=generator)
 
+    def law(self, shape: tuple[int, ...]) -> Law | None:
+        fan_in, fan_out = calculate_fans(shape)
+        bound = math.sqrt(3.0) * self.gain * math.sqrt(2.0 / float(fan_in + fan_out))
+        return Law("uniform", (-bound, bound))
+
 
 @register_strategy("xavier_normal")
 @dataclasses.dataclass(frozen=True)
@@ -988,6 +1063,10 @@ class XavierNormal(Strategy):
     ) -> torch.Tensor:
         return nn.init.xavier_normal_(tensor, self.gain, generator=generator)
 
+    def law(self, shape: tuple[int, ...]) -> Law | None:
+        fan_in, fan_out = calculate_fans(shape)
+        return Law("normal", (0.0, self.gain * math.sqrt(2.0 / float(fan_in + fan_out))))
+
 
 def _check_kaiming(strategy: KaimingUniform | KaimingNormal) -> None:
     _float(strategy, "a", _validate.non_negative(strategy.a, f"{strategy.name}.a"))
@@ -997,6 +1076,12 @@ def _check_kaiming(strategy: KaimingUniform | KaimingNormal) -> None:
 
 def _kaiming_scale(strategy: KaimingUniform | KaimingNormal) -> float:
     return calculate_gain(strategy.nonlinearity, strategy.a) ** 2
+
+
+def _kaiming_std(strategy: KaimingUniform | KaimingNormal, shape: Sequence[int]) -> float:
+    # torch.nn.init's own arithmetic: gain / sqrt(fan)
+    gain = calculate_gain(strategy.nonlinearity, strategy.a)
+    return gain / math.sqrt(calculate_fan(shape, strategy.mode))
 
 
 @register_strategy("kaiming_uniform")
@@ -1042,6 +1127,10 @@ class KaimingUniform(Strategy):
             self.nonlinearity,
             generator=generator,
         )
+
+    def law(self, shape: tuple[int, ...]) -> Law | None:
+        bound = math.sqrt(3.0) * _kaiming_std(self, shape)
+        return Law("uniform", (-bound, bound))
 
 
 @register_strategy("kaiming_normal")
@@ -1092,6 +1181,9 @@ class KaimingNormal(Strategy):
             generator=generator,
         )
 
+    def law(self, shape: tuple[int, ...]) -> Law | None:
+        return Law("normal", (0.0, _kaiming_std(self, shape)))
+
 
 @register_strategy("fan_uniform")
 @dataclasses.dataclass(frozen=True)
@@ -1135,6 +1227,10 @@ class FanUniform(Strategy):
             return tensor
         bound = self.gain / math.sqrt(calculate_fan(tensor, self.mode))
         return nn.init.uniform_(tensor, -bound, bound, generator=generator)
+
+    def law(self, shape: tuple[int, ...]) -> Law | None:
+        bound = self.gain / math.sqrt(calculate_fan(shape, self.mode))
+        return Law("uniform", (-bound, bound))
 
 
 @register_strategy("fan_trunc_normal")
@@ -1184,6 +1280,10 @@ class FanTruncNormal(Strategy):
         std = math.sqrt(self.scale / calculate_fan(tensor, self.mode))
         return nn.init.trunc_normal_(tensor, 0.0, std, self.a, self.b, generator=generator)
 
+    def law(self, shape: tuple[int, ...]) -> Law | None:
+        std = math.sqrt(self.scale / calculate_fan(shape, self.mode))
+        return Law("trunc_normal", (0.0, std, self.a, self.b))
+
 
 @register_strategy("lecun_normal")
 @dataclasses.dataclass(frozen=True)
@@ -1209,6 +1309,9 @@ class LecunNormal(Strategy):
     ) -> torch.Tensor:
         return self.as_variance_scaling()(tensor, generator=generator)
 
+    def law(self, shape: tuple[int, ...]) -> Law | None:
+        return self.as_variance_scaling().law(shape)
+
 
 @register_strategy("lecun_uniform")
 @dataclasses.dataclass(frozen=True)
@@ -1232,6 +1335,9 @@ class LecunUniform(Strategy):
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         return self.as_variance_scaling()(tensor, generator=generator)
+
+    def law(self, shape: tuple[int, ...]) -> Law | None:
+        return self.as_variance_scaling().law(shape)
 
 
 # --------------------------------------------------------------------------- layer defaults

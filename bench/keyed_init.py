@@ -1,0 +1,154 @@
+"""Keyed, parallel ``init_model(..., seed=N)`` versus the plain ``torch.nn.init`` loop.
+
+Not a test: run it and read the numbers::
+
+    python bench/keyed_init.py --rounds 5
+
+Two models, each initialized by
+
+* the plain loop: ``for m in model.modules(): if isinstance(...)`` with the ``torch.nn.init``
+  calls of the scheme, drawing from torch's global generator (one thread: torch's CPU
+  generator is serial);
+* ``torchinit.init_model(model, preset, seed=0)``: keyed seeding, chunks drawn in parallel
+  on ``torch.get_num_threads()`` threads (truncated normals by the fast sampler).
+
+Models: a nanoGPT-style GPT-2 small (124M parameters, preset ``nanogpt``) and torchvision's
+ResNet-50 (25.6M, preset ``resnet``; needs torchvision). Both sides run alternately on the
+same model; each side's median is reported, and the ratio loop / torchinit (target >= 1.8 on
+2 cores). ``init_model`` without ``seed`` (the same draws as the loop) is shown for reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+import torchinit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from models import GPT
+
+
+def gpt_loop(model: nn.Module, n_layer: int = 12) -> None:
+    """nanoGPT's ``_init_weights`` and its scaled ``c_proj`` init, as one loop."""
+    proj_std = 0.02 / math.sqrt(2 * n_layer)
+    for name, m in model.named_modules():
+        if m is model.lm_head:
+            continue  # tied to wte: drawn once, as torchinit does (nanoGPT itself draws it twice)
+        if isinstance(m, nn.Linear):
+            std = proj_std if name.endswith("c_proj") else 0.02
+            nn.init.normal_(m.weight, mean=0.0, std=std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, mean=0.0, std=0.02)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def resnet_loop(model: nn.Module) -> None:
+    """The init loop of ``torchvision.models.ResNet.__init__``."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.constant_(m.weight, 1)
+            nn.init.constant_(m.bias, 0)
+
+
+Fn = Callable[[nn.Module], object]
+
+
+def _timed(fn: Fn, model: nn.Module) -> float:
+    gc.collect()
+    torch.manual_seed(0)
+    start = time.perf_counter()
+    with torch.no_grad():
+        fn(model)
+    return time.perf_counter() - start
+
+
+def compare(title: str, model: nn.Module, sides: dict[str, Fn], rounds: int) -> dict[str, float]:
+    for fn in sides.values():  # warm-up
+        _timed(fn, model)
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    names = list(sides)
+    for round_ in range(rounds):
+        # rotate which side goes first, so drifts (caches, clocks) hit all alike
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            times[name].append(_timed(sides[name], model))
+    medians = {name: statistics.median(values) * 1e3 for name, values in times.items()}
+    params = sum(p.numel() for p in model.parameters())
+    print(f"{title} ({params / 1e6:.1f}M parameters)")
+    for name, ms in medians.items():
+        print(f"  {name:34s} {ms:9.1f} ms   (min {min(times[name]) * 1e3:.1f})")
+    return medians
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per side (median)")
+    args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be >= 1")
+    print(f"torch {torch.__version__}")
+    print(f"os.cpu_count() = {os.cpu_count()}, torch.get_num_threads() = {torch.get_num_threads()}")
+    print(f"rounds = {args.rounds}")
+    print()
+
+    gpt = GPT()
+    medians = compare(
+        "GPT-2 small (nanoGPT layout)",
+        gpt,
+        {
+            "plain torch.nn.init loop": gpt_loop,
+            "init_model(nanogpt, seed=0)": lambda m: torchinit.init_model(m, "nanogpt", seed=0),
+            "init_model(nanogpt) [global RNG]": lambda m: torchinit.init_model(m, "nanogpt"),
+        },
+        args.rounds,
+    )
+    ratio = medians["plain torch.nn.init loop"] / medians["init_model(nanogpt, seed=0)"]
+    print(
+        f"  speed-up loop / keyed:             {ratio:9.2f}x  (target >= 1.8: "
+        f"{'met' if ratio >= 1.8 else 'NOT met'})"
+    )
+    print()
+    del gpt
+    gc.collect()
+
+    try:
+        import torchvision
+    except ImportError:
+        print("resnet50: skipped (torchvision is not installed)")
+        return
+    resnet = torchvision.models.resnet50(weights=None)
+    medians = compare(
+        "resnet50 (torchvision)",
+        resnet,
+        {
+            "plain torch.nn.init loop": resnet_loop,
+            "init_model(resnet, seed=0)": lambda m: torchinit.init_model(m, "resnet", seed=0),
+            "init_model(resnet) [global RNG]": lambda m: torchinit.init_model(m, "resnet"),
+        },
+        args.rounds,
+    )
+    ratio = medians["plain torch.nn.init loop"] / medians["init_model(resnet, seed=0)"]
+    print(
+        f"  speed-up loop / keyed:             {ratio:9.2f}x  (target >= 1.8: "
+        f"{'met' if ratio >= 1.8 else 'NOT met'})"
+    )
+
+
+if __name__ == "__main__":
+    main()
