@@ -19,6 +19,7 @@ from torchinit.errors import (
     UnknownNameError,
 )
 from torchinit.fans import calculate_fan, calculate_fans, calculate_gain
+from torchinit.materialize import register_buffer_init
 from torchinit.patterns import NameGlob
 from torchinit.policy import Policy, Rule
 from torchinit.presets import PRESETS, available_presets, get_preset, register_preset
@@ -110,6 +111,7 @@ __all__ = [
     "get_strategy",
     "init_model",
     "plan",
+    "register_buffer_init",
     "register_preset",
     "register_strategy",
     "to_strategy",

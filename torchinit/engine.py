@@ -32,6 +32,7 @@ from torchinit.errors import (
     TorchInitWarning,
     closest,
 )
+from torchinit.materialize import Materialization, prepare, target_device
 from torchinit.patterns import NameGlob
 from torchinit.policy import ORDERS, Policy, Rule
 from torchinit.presets import get_preset
@@ -403,6 +404,7 @@ def _submodule(module: nn.Module, path: str) -> nn.Module | None:
 
 @dataclasses.dataclass
 class _Plan:
+    model: nn.Module
     policy: Policy
     order: str
     report_entries: list[ReportEntry]
@@ -440,6 +442,7 @@ def _build_plan(
     exclude: Any,
     strict: bool,
     keyed: KeyedSeeding | None = None,
+    meta: Materialization | None = None,
 ) -> _Plan:
     if not isinstance(model, nn.Module):
         raise ArgumentTypeError("must be a torch.nn.Module", path="model", got=type(model).__name__)
@@ -464,29 +467,40 @@ def _build_plan(
         warnings.warn(message, TorchInitWarning, stacklevel=4)
 
     labels = [rule.describe() for rule in policy.rules]
+    order_of = {slot.names[0]: slot.position for slot in index.slots}
     entries: list[ReportEntry] = []
     actions: list[tuple[_Slot, _Assignment]] = []
     resets: dict[int, tuple[nn.Module, TorchDefault, list[_Slot]]] = {}
+    defaults: list[tuple[_Slot, str]] = []
     for slot in index.slots:
         assignment = assignments.get(slot.position)
         value = slot.value()
         if assignment is None:
             if slot.kind != "none":
+                if meta is not None and slot.kind == "param" and _on_meta(value):
+                    defaults.append((slot, "no rule matched"))
+                    continue
                 entries.append(_entry(slot, value, "unmatched"))
             continue
         label = labels[assignment.rule_index]
         reason = _skip_reason(slot, value, skip_frozen)
         if reason is not None:
+            if meta is not None and slot.kind == "param" and _on_meta(value):
+                defaults.append((slot, f"skipped: {reason}"))
+                continue
             entries.append(_entry(slot, value, "skipped", assignment, label, reason))
             continue
         if not _selected(slot, includes, excludes):
+            if meta is not None and slot.kind == "param" and _on_meta(value):
+                defaults.append((slot, "excluded by include/exclude"))
+                continue
             entries.append(_entry(slot, value, "excluded", assignment, label))
             continue
         assert value is not None
         if isinstance(assignment.strategy, AttrStrategy):
             assignment.strategy = _bind(slot, assignment)
         try:
-            _check(slot, value, assignment, generator, keyed)
+            _check(slot, value, assignment, generator, keyed, meta)
         except PlanError as error:
             raise _at_rule(error, assignment.rule) from None
         entries.append(_entry(slot, value, "initialized", assignment, label))
@@ -494,10 +508,16 @@ def _build_plan(
         if isinstance(strategy, TorchDefault):
             _, _, covered = resets.setdefault(id(slot.module), (slot.module, strategy, []))
             covered.append(slot)
+            if meta is not None and keyed is not None:
+                meta.keep_twin(slot.module)
         else:
             actions.append((slot, assignment))
+    if meta is not None:
+        entries += _layer_defaults(defaults, resets, meta, keyed is not None)
+        entries.sort(key=lambda entry: order_of[entry.name])
 
     return _Plan(
+        model=model,
         policy=policy,
         order=order,
         report_entries=entries,
@@ -528,6 +548,55 @@ def _entry(
         aliases=tuple(slot.names[1:]),
         overridden=assignment.overridden if assignment is not None else (),
     )
+
+
+_LAYER_DEFAULT = TorchDefault()
+
+
+def _on_meta(value: torch.Tensor | None) -> bool:
+    return value is not None and value.is_meta
+
+
+def _layer_defaults(
+    defaults: list[tuple[_Slot, str]],
+    resets: dict[int, tuple[nn.Module, TorchDefault, list[_Slot]]],
+    meta: Materialization,
+    keyed: bool,
+) -> list[ReportEntry]:
+    """Give the layer's own default init to the parameters of a meta model no rule sets.
+
+    Materialized tensors hold uninitialized memory: nothing may be left as it is.
+    """
+    entries = []
+    impossible = []
+    for slot, why in defaults:
+        if reset_method_name(slot.module) is None:
+            impossible.append(f"{slot.names[0]} ({type(slot.module).__name__}; {why})")
+            continue
+        module, strategy, covered = resets.setdefault(
+            id(slot.module), (slot.module, _LAYER_DEFAULT, [])
+        )
+        covered.append(slot)
+        if keyed:
+            meta.keep_twin(module)
+        entries.append(
+            ReportEntry(
+                name=slot.names[0],
+                shape=tuple(slot.parameter.shape) if slot.parameter is not None else None,
+                dtype=str(slot.parameter.dtype) if slot.parameter is not None else None,
+                status="initialized",
+                rule_label=f"layer default ({why})",
+                strategy=strategy,
+                aliases=tuple(slot.names[1:]),
+            )
+        )
+    if impossible:
+        raise PlanError(
+            f"parameters {impossible} are on the meta device, no rule sets them and their "
+            "layer has no reset_parameters(); add rules for them",
+            path="device",
+        )
+    return entries
 
 
 def _is_lazy(value: torch.Tensor) -> bool:
@@ -562,10 +631,13 @@ def _check(
     assignment: _Assignment,
     generator: torch.Generator | None,
     keyed: KeyedSeeding | None = None,
+    meta: Materialization | None = None,
 ) -> None:
     """Everything that would make applying ``assignment`` to ``slot`` fail, checked up front."""
     strategy = assignment.strategy
     where = slot.names[0]
+    # a meta tensor is checked for the device it will be materialized on
+    device = meta.device if meta is not None and value.is_meta else value.device
     path = f"rules[{assignment.rule_index}].{assignment.key}"
     if _is_lazy(value):
         raise PlanError(
@@ -590,13 +662,13 @@ def _check(
                 where=where,
                 path=path,
             )
-        if keyed is not None and value.device.type != "cpu":
+        if keyed is not None and device.type != "cpu" and meta is None:
             raise PlanError(
                 f"{strategy.name} with seed= needs the layer on the CPU (its reset draws from "
                 "the device's global generator); initialize on the CPU, then move the model",
                 where=where,
                 path=path,
-                got=str(value.device),
+                got=str(device),
             )
         if reset_method_name(slot.module) is None:
             raise PlanError(
@@ -621,9 +693,9 @@ def _check(
                     where=where,
                     path=path,
                 )
-    if generator is not None and generator.device.type != value.device.type:
+    if generator is not None and generator.device.type != device.type:
         raise PlanError(
-            f"the generator is on {generator.device} but the tensor is on {value.device}; "
+            f"the generator is on {generator.device} but the tensor is on {device}; "
             "use a generator on the tensor's device",
             where=where,
             path="generator",
@@ -634,9 +706,17 @@ def _check(
 # --------------------------------------------------------------------------- execution
 
 
-def _execute(plan: _Plan, generator: torch.Generator | None, keyed: KeyedSeeding | None) -> None:
+def _execute(
+    plan: _Plan,
+    generator: torch.Generator | None,
+    keyed: KeyedSeeding | None,
+    meta: Materialization | None = None,
+) -> None:
+    if meta is not None:
+        meta.materialize(plan.model)
+        _rebind(plan)
     if keyed is not None:
-        _execute_keyed(plan, keyed)
+        _execute_keyed(plan, keyed, meta)
         return
     resets_done: set[int] = set()
     pending = {slot.position: (slot, a) for slot, a in plan.actions}
@@ -691,7 +771,18 @@ def _set_parametrized(slot: _Slot, initial: torch.Tensor) -> None:
             getattr(plist, f"original{position}").copy_(tensor)
 
 
-def _execute_keyed(plan: _Plan, keyed: KeyedSeeding) -> None:
+def _rebind(plan: _Plan) -> None:
+    """Point the plan's slots at the parameters materialization put in place of the meta ones."""
+    for slot, _ in plan.actions:
+        if slot.kind == "param":
+            slot.parameter = slot.module._parameters[slot.local]
+    for _, _, covered in plan.resets.values():
+        for slot in covered:
+            if slot.kind == "param":
+                slot.parameter = slot.module._parameters[slot.local]
+
+
+def _execute_keyed(plan: _Plan, keyed: KeyedSeeding, meta: Materialization | None) -> None:
     """Keyed seeding: every tensor from its own generators, chunks filled in parallel.
 
     The values depend on nothing but (seed, name, strategy), so the order here is free: layer
@@ -702,7 +793,14 @@ def _execute_keyed(plan: _Plan, keyed: KeyedSeeding) -> None:
     """
     for module, reset, covered in plan.resets.values():
         names = [name for slot in covered for name in slot.names]
-        _reset(module, reset, covered, keyed.generator(names, reset))
+        if meta is not None:
+            # drawn on a CPU copy of the layer from a CPU generator: the same values as a
+            # reset of the layer on the CPU, whatever the device
+            _reset_on_twin(
+                module, meta.cpu_twin(module), reset, covered, keyed.generator(names, reset)
+            )
+        else:
+            _reset(module, reset, covered, keyed.generator(names, reset))
     tasks: list[Task] = []
     staged: list[tuple[_Slot, Strategy, torch.Tensor]] = []
     for slot, assignment in plan.actions:
@@ -752,6 +850,19 @@ def _reset(
         parameter.copy_(value)
 
 
+def _reset_on_twin(
+    module: nn.Module,
+    twin: nn.Module,
+    strategy: TorchDefault,
+    covered: list[_Slot],
+    generator: torch.Generator,
+) -> None:
+    strategy.reset(twin, generator=generator)
+    for slot in covered:
+        assert slot.parameter is not None
+        slot.parameter.copy_(twin._parameters[slot.local])  # type: ignore[arg-type]
+
+
 def _keyed(
     seed: int | None, generator: torch.Generator | None, model: nn.Module
 ) -> KeyedSeeding | None:
@@ -762,6 +873,12 @@ def _keyed(
             "give either seed= (keyed seeding) or generator=, not both", path="seed", got=seed
         )
     return KeyedSeeding(seed, model)
+
+
+def _materialization(model: nn.Module, device: Any) -> Materialization | None:
+    if not isinstance(model, nn.Module):
+        raise ArgumentTypeError("must be a torch.nn.Module", path="model", got=type(model).__name__)
+    return prepare(model, target_device(device))
 
 
 def _report(
@@ -788,6 +905,7 @@ def plan(
     exclude: str | Iterable[str] | None = None,
     strict: bool = False,
     seed: int | None = None,
+    device: str | torch.device | None = None,
     **options: Any,
 ) -> InitReport:
     """Resolve ``policy`` against ``model`` and report what :func:`init_model` would do.
@@ -803,6 +921,7 @@ def plan(
         KaimingNormal(a=0.0, mode='fan_out', nonlinearity='relu')
     """
     keyed = _keyed(seed, None, model)
+    meta = _materialization(model, device)
     built = _build_plan(
         model,
         _resolve_policy(policy, options),
@@ -813,6 +932,7 @@ def plan(
         exclude=exclude,
         strict=strict,
         keyed=keyed,
+        meta=meta,
     )
     return _report(built, model, applied=False, keyed=keyed)
 
@@ -828,6 +948,7 @@ def init_model(
     exclude: str | Iterable[str] | None = None,
     strict: bool = False,
     seed: int | None = None,
+    device: str | torch.device | None = None,
     **options: Any,
 ) -> InitReport:
     """Initialize ``model``'s parameters in place with a policy or preset.
@@ -853,6 +974,10 @@ def init_model(
             function of the seed, its name and its strategy, independent of traversal order,
             other parameters, wrappers and device; torch's global generator is not touched.
             Not with ``generator``.
+        device: for a model on the meta device, where to materialize it
+            (:mod:`torchinit.materialize`): its tensors are allocated there and initialized in
+            one pass; parameters no rule sets get their layer's default init, buffers their
+            proper values. On any other model it must name the model's device (a no-op).
         **options: options of the preset (e.g. ``zero_init_residual=True`` for ``"resnet"``).
 
     Returns:
@@ -867,6 +992,7 @@ def init_model(
         ['0.bias']
     """
     keyed = _keyed(seed, generator, model)
+    meta = _materialization(model, device)
     built = _build_plan(
         model,
         _resolve_policy(policy, options),
@@ -877,7 +1003,8 @@ def init_model(
         exclude=exclude,
         strict=strict,
         keyed=keyed,
+        meta=meta,
     )
     with torch.no_grad():
-        _execute(built, generator, keyed)
+        _execute(built, generator, keyed, meta)
     return _report(built, model, applied=True, keyed=keyed)

@@ -271,7 +271,11 @@ def _fit(table: Sequence[Sequence[_Cell]], column: int, width: int) -> list[str]
 def _cells(entry: ReportEntry) -> tuple[_Cell, _Cell, _Cell, _Cell]:
     """The cells of an initialized entry's row: name, shape, rule and strategy."""
     name = entry.name + (f" (= {', '.join(entry.aliases)})" if entry.aliases else "")
-    rule = f"rules[{entry.rule}] {entry.rule_label}"
+    # a rule-less initialized entry is a layer default given to a tensor materialized from meta
+    rule = f"rules[{entry.rule}] {entry.rule_label}" if entry.rule is not None else ""
+    short_rule = f"#{entry.rule} {entry.rule_label}" if entry.rule is not None else ""
+    if entry.rule is None:
+        rule = short_rule = entry.rule_label or ""
     if entry.overridden:
         rule += " (over " + ", ".join(f"rules[{i}]" for i in entry.overridden) + ")"
     strategy = entry.strategy
@@ -283,7 +287,7 @@ def _cells(entry: ReportEntry) -> tuple[_Cell, _Cell, _Cell, _Cell]:
             lambda width: _elide_dotted(entry.name, width),
         ),
         _Cell(_shape(shape), "x".join(map(str, shape)) if shape else _shape(shape)),
-        _Cell(rule, f"#{entry.rule} {entry.rule_label}"),
+        _Cell(rule, short_rule),
         _Cell(
             strategy.describe() if strategy is not None else "",
             _shorten_strategy(strategy, 10**9) if strategy is not None else "",
