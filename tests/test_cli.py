@@ -624,3 +624,20 @@ def test_apply_with_keyed_seed(tmp_path: Path) -> None:
     model = tv_models.resnet18()
     ti.init_model(model, "resnet", seed=42)
     assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
+
+
+def test_apply_on_the_meta_device(tmp_path: Path) -> None:
+    out = tmp_path / "meta.pt"
+    result = run(
+        "apply", "torchvision.models:resnet18", "resnet",
+        "--manual-seed", "0", "--seed", "42", "--meta", "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "layer default (no rule matched)" in result.stdout
+    saved = torch.load(out)
+    model = tv_models.resnet18()
+    policy = ti.get_preset("resnet").then(
+        ti.Rule(nn.Linear, weight="torch_default", bias="torch_default")
+    )
+    ti.init_model(model, policy, seed=42)
+    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())

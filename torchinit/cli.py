@@ -372,8 +372,14 @@ def _cmd_apply(args: argparse.Namespace) -> int:
     model_kwargs = _model_kwargs(args.model_kwargs)
     # seeded before the model is built, like `torch.manual_seed(N); model = ctor()`
     torch.manual_seed(args.manual_seed)
-    model = build(**model_kwargs)
-    report = init_model(model, args.policy, seed=args.seed, **kwargs)
+    if args.meta:
+        # built without memory, then allocated on the CPU tensor by tensor while initialized
+        with torch.device("meta"):
+            model = build(**model_kwargs)
+        report = init_model(model, args.policy, seed=args.seed, device="cpu", **kwargs)
+    else:
+        model = build(**model_kwargs)
+        report = init_model(model, args.policy, seed=args.seed, **kwargs)
     try:
         save(model, out)
     except OSError as error:
@@ -507,6 +513,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="keyed seeding: each initialized tensor's values depend only on N, its name and "
         "its strategy (init_model(..., seed=N)); --manual-seed still seeds the build",
+    )
+    apply_parser.add_argument(
+        "--meta",
+        action="store_true",
+        help="build the model on the meta device and materialize it on the CPU while "
+        "initializing (init_model(..., device='cpu')): parameters no rule sets get their "
+        "layer's default init; for models too big to hold twice",
     )
     apply_parser.add_argument(
         "--out",
