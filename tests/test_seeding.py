@@ -296,3 +296,28 @@ def test_keyed_values_follow_the_strategys_distribution(strategy: ti.Strategy) -
     sample = values[::15]  # 100,000 values: KS is sensitive enough, and quick
     assert scipy_stats.kstest(sample, reference.cdf).pvalue > 1e-4
     assert abs(values.mean() - reference.mean()) < 6 * reference.std() / len(values) ** 0.5
+
+
+def test_a_model_with_multi_chunk_tensors_is_the_same_on_one_or_many_threads() -> None:
+    def model() -> nn.Module:
+        return nn.Sequential(nn.Embedding(3000, 800), nn.Linear(800, 1500), nn.LayerNorm(1500))
+
+    policy = ti.Policy(
+        [
+            ti.Rule(nn.Embedding, weight=ti.TruncNormal(std=0.02, a=-0.04, b=0.04)),
+            ti.Rule(nn.Linear, weight=ti.XavierUniform(), bias="zeros"),
+            ti.Rule(nn.LayerNorm, weight="ones", bias="zeros"),
+        ]
+    )
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for count in (1, 2, 4):
+            torch.set_num_threads(count)
+            built = model()
+            ti.init_model(built, policy, seed=17)
+            results.append(values(built))
+    finally:
+        torch.set_num_threads(threads)
+    for other in results[1:]:
+        assert all(torch.equal(v, other[k]) for k, v in results[0].items())
