@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn.parameter import UninitializedTensorMixin  # type: ignore[attr-defined]
 from torch.nn.utils import parametrize
 
-from torchinit import _validate
+from torchinit import _validate, distributed
 from torchinit.config import is_policy_file, load_policy
 from torchinit.errors import (
     ArgumentTypeError,
@@ -582,6 +582,16 @@ def _check(
             path=path,
             got=value.dtype,
         )
+    if distributed.is_dtensor(value):
+        parametrized = slot.kind == "parametrized"
+        distributed.check(
+            value,
+            strategy,
+            keyed=keyed is not None,
+            parametrized=parametrized,
+            where=where,
+            path=path,
+        )
     if strategy.module_level:
         if slot.kind == "parametrized":
             raise PlanError(
@@ -709,6 +719,9 @@ def _execute_keyed(plan: _Plan, keyed: KeyedSeeding) -> None:
         strategy = assignment.strategy
         value = slot.value()
         assert value is not None
+        if distributed.is_dtensor(value):
+            tasks += distributed.keyed_tasks(keyed, slot.names, strategy, value)
+            continue
         shape = tuple(value.shape)
         law = strategy.law(shape)
         dtype = draw_dtype(value.dtype)
