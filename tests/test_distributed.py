@@ -142,6 +142,7 @@ def two_ranks(rank: int, port: int, out: str) -> None:
         unchanged = all(torch.equal(before[k], v) for k, v in local(refused).items())
 
         result = {
+            "torchinit": ti.__file__,
             "sharded": sharded,
             "shard_rows": shard_rows,
             "same_parameters": same_parameters,
@@ -174,6 +175,7 @@ def test_fsdp2_shards_hold_the_unsharded_values(ranks: list[dict[str, Any]]) -> 
     ti.init_model(reference, POLICY, seed=SEED)
     expected = dict(reference.named_parameters())
     for result in ranks:
+        assert result["torchinit"] == ti.__file__  # the code under test, not an installed copy
         assert result["sharded"].keys() == expected.keys()
         for name, value in result["sharded"].items():
             assert torch.equal(value, expected[name]), name
@@ -245,6 +247,18 @@ def test_one_rank_fsdp2_gets_the_unsharded_values(mesh: Any) -> None:
         assert torch.equal(value, dict(reference.named_parameters())[name]), name
 
 
+def test_fsdp2_built_on_the_meta_device_gets_the_unsharded_values(mesh: Any) -> None:
+    with torch.device("meta"):
+        model = sharded_net()
+    fully_shard(model, mesh=mesh)
+    model.to_empty(device="cpu")
+    ti.init_model(model, POLICY, seed=SEED)
+    reference = sharded_net()
+    ti.init_model(reference, POLICY, seed=SEED)
+    for name, value in full(model).items():
+        assert torch.equal(value, dict(reference.named_parameters())[name]), name
+
+
 def test_a_non_contiguous_local_shard_gets_the_unsharded_values(mesh: Any) -> None:
     model = nn.Linear(6, 4)
     transposed = torch.zeros(6, 4).t()
@@ -293,6 +307,25 @@ def test_torch_default_on_a_dtensor_parameter_is_refused(mesh: Any) -> None:
         "first.weight: rules[0].weight: torch_default resets the layer through torch's DTensor "
         "random ops, which do not give the unsharded values; use a tensor strategy "
         "(got (Shard(dim=0),))"
+    )
+
+
+class Twice(nn.Module):
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        return 2 * weight
+
+    def right_inverse(self, weight: torch.Tensor) -> torch.Tensor:
+        return weight / 2
+
+
+def test_a_parametrized_dtensor_is_refused(mesh: Any) -> None:
+    model = one_rank_net(mesh, Replicate())
+    nn.utils.parametrize.register_parametrization(model.first, "weight", Twice())
+    with pytest.raises(ti.PlanError) as caught:
+        ti.init_model(model, POLICY, seed=SEED)
+    assert str(caught.value) == (
+        "first.weight: rules[0].weight: a parametrized tensor whose value is a DTensor cannot "
+        "be initialized (got (Shard(dim=0),))"
     )
 
 

@@ -81,7 +81,14 @@ def _first_row(value: Any) -> int:
     Raises:
         ValueError: DTensor's offset utility disagrees with the local shard.
     """
-    from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
+    try:
+        from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
+    except ImportError:
+        # a private helper: a torch release may move it; refuse rather than guess the offset
+        raise ValueError(
+            "this torch has no torch.distributed.tensor._utils."
+            "compute_local_shape_and_global_offset, which keyed init needs to place a shard"
+        ) from None
 
     shape = tuple(value.shape)
     local = tuple(value.to_local().shape)
