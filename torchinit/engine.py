@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn.parameter import UninitializedTensorMixin  # type: ignore[attr-defined]
 from torch.nn.utils import parametrize
 
-from torchinit import _validate
+from torchinit import _validate, distributed
 from torchinit.config import is_policy_file, load_policy
 from torchinit.errors import (
     ArgumentTypeError,
@@ -569,7 +569,11 @@ def _layer_defaults(
     """
     entries = []
     impossible = []
+    sharded = []
     for slot, why in defaults:
+        if slot.parameter is not None and distributed.is_dtensor(slot.parameter):
+            sharded.append(f"{slot.names[0]} ({why})")
+            continue
         if reset_method_name(slot.module) is None:
             impossible.append(f"{slot.names[0]} ({type(slot.module).__name__}; {why})")
             continue
@@ -589,6 +593,12 @@ def _layer_defaults(
                 strategy=strategy,
                 aliases=tuple(slot.names[1:]),
             )
+        )
+    if sharded:
+        raise PlanError(
+            f"parameters {sharded} are sharded (DTensor) on the meta device and no rule sets "
+            "them; a layer's default init cannot be drawn shard by shard: add rules for them",
+            path="device",
         )
     if impossible:
         raise PlanError(
@@ -653,6 +663,16 @@ def _check(
             where=where,
             path=path,
             got=value.dtype,
+        )
+    if distributed.is_dtensor(value):
+        parametrized = slot.kind == "parametrized"
+        distributed.check(
+            value,
+            strategy,
+            keyed=keyed is not None,
+            parametrized=parametrized,
+            where=where,
+            path=path,
         )
     if strategy.module_level:
         if slot.kind == "parametrized":
@@ -807,6 +827,9 @@ def _execute_keyed(plan: _Plan, keyed: KeyedSeeding, meta: Materialization | Non
         strategy = assignment.strategy
         value = slot.value()
         assert value is not None
+        if distributed.is_dtensor(value):
+            tasks += distributed.keyed_tasks(keyed, slot.names, strategy, value)
+            continue
         shape = tuple(value.shape)
         law = strategy.law(shape)
         dtype = draw_dtype(value.dtype)
