@@ -9,6 +9,7 @@ tensor is touched: a policy that fails leaves the model unchanged.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import gc
@@ -35,16 +36,22 @@ from torchinit.errors import (
 from torchinit.patterns import NameGlob
 from torchinit.policy import ORDERS, Policy, Rule
 from torchinit.presets import get_preset
-from torchinit.report import InitReport, ReportEntry, Status
+from torchinit.report import InitReport, ReportEntry, Status, new_entry
 from torchinit.seeding import KeyedSeeding
-from torchinit.strategies import AttrStrategy, Strategy, TorchDefault, reset_method_name
+from torchinit.strategies import (
+    AttrStrategy,
+    Strategy,
+    TorchDefault,
+    constant_fill,
+    reset_method_name,
+)
 
 __all__ = ["init_model", "plan"]
 
 SlotKind = Literal["param", "parametrized", "none"]
 
 
-@dataclasses.dataclass(eq=False)
+@dataclasses.dataclass(eq=False, slots=True)
 class _Slot:
     """One initializable tensor: a parameter, a parametrized tensor, or an empty ``None`` slot."""
 
@@ -55,11 +62,11 @@ class _Slot:
     position: int
     parameter: nn.Parameter | None = None
     # names of the parametrization's original tensors, so include/exclude can use them
-    underlying: list[str] = dataclasses.field(default_factory=list)
+    underlying: tuple[str, ...] = ()
 
     @property
     def all_names(self) -> list[str]:
-        return self.names + self.underlying
+        return [*self.names, *self.underlying]
 
     def value(self) -> torch.Tensor | None:
         if self.kind == "param":
@@ -72,14 +79,29 @@ class _Slot:
         return None
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False, slots=True)
 class _Assignment:
+    """What a rule gives a slot. One object serves every slot that a rule's key picks with the
+    same overridden rules (a plan has far fewer of these than tensors); a strategy bound to
+    one layer (``FromAttr``) gets an assignment of its own."""
+
     rule_index: int
     rule: Rule
     key: str  # the rule's key that picked the slot ("weight", "bn3.weight", "init")
     strategy: Strategy
-    layer: nn.Module  # the layer the rule matched: FromAttr arguments are read from it
+    label: str  # the rule's description, for the report
     overridden: tuple[int, ...] = ()  # earlier rules that matched the slot too, and lost
+    # shapes the strategy was checked to fill: slots of one shape are checked once
+    fits: set[torch.Size] = dataclasses.field(default_factory=set)
+    # a strategy that fills one tensor and reads nothing from the layer (the common case)
+    fills_tensor: bool = dataclasses.field(init=False)
+    # for zeros and ones, the value: execution fills the tensor itself (see constant_fill)
+    fill: float | None = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        strategy = self.strategy
+        self.fills_tensor = not (strategy.module_level or isinstance(strategy, AttrStrategy))
+        self.fill = constant_fill(strategy)
 
 
 def _join(prefix: str, local: str) -> str:
@@ -94,7 +116,11 @@ def _is_parametrization_container(name: str, module: nn.Module) -> bool:
 
 
 class _ModelIndex:
-    """Every layer and tensor slot of a model, with all their names, in traversal order."""
+    """Every layer and tensor slot of a model, with all their names, in traversal order.
+
+    ``modules`` pairs each layer with its names and its own slots by local name (the slots a
+    layer rule's plain keys pick, looked up once per layer and rule).
+    """
 
     def __init__(self, model: nn.Module, order: str) -> None:
         names: dict[int, list[str]] = {}
@@ -102,38 +128,57 @@ class _ModelIndex:
         for name, module in model.named_modules(remove_duplicate=False):
             if _is_parametrization_container(name, module):
                 continue
-            names.setdefault(id(module), []).append(name)
-            by_id[id(module)] = module
+            known = names.get(id(module))
+            if known is None:
+                names[id(module)] = [name]
+                by_id[id(module)] = module
+            else:
+                known.append(name)
         ordered = list(by_id) if order == "modules" else _post_order(model, by_id)
-        self.modules: list[tuple[nn.Module, list[str]]] = [
-            (by_id[key], names[key]) for key in ordered
-        ]
         self.slots: list[_Slot] = []
-        self.slot_of: dict[tuple[int, str], _Slot] = {}
+        self.own_slots: dict[int, dict[str, _Slot]] = {}
+        self.modules: list[tuple[nn.Module, list[str], dict[str, _Slot]]] = []
         by_parameter: dict[int, _Slot] = {}
-        for module, module_names in self.modules:
-            for local, kind, parameter, underlying in _direct_slots(module):
-                full = [_join(prefix, local) for prefix in module_names]
-                identity = id(parameter) if parameter is not None else None
-                shared = by_parameter.get(identity) if identity is not None else None
-                if shared is not None:
-                    # a tied parameter: one slot, initialized once, known by all its names
-                    shared.names.extend(name for name in full if name not in shared.names)
-                    self.slot_of[(id(module), local)] = shared
-                    continue
+        slots = self.slots
+        for key in ordered:
+            module = by_id[key]
+            module_names = names[key]
+            own: dict[str, _Slot] = {}
+            self.modules.append((module, module_names, own))
+            if not module._parameters and "parametrizations" not in module._modules:
+                continue
+            self.own_slots[key] = own
+            for local, underlying in _parametrized(module):
                 slot = _Slot(
                     module,
                     local,
-                    kind,
-                    full,
-                    len(self.slots),
-                    parameter,
-                    [_join(prefix, u) for prefix in module_names for u in underlying],
+                    "parametrized",
+                    [_join(prefix, local) for prefix in module_names],
+                    len(slots),
+                    None,
+                    tuple(_join(prefix, u) for prefix in module_names for u in underlying),
                 )
-                self.slots.append(slot)
-                self.slot_of[(id(module), local)] = slot
-                if identity is not None:
-                    by_parameter[identity] = slot
+                slots.append(slot)
+                own[local] = slot
+            single = module_names[0] if len(module_names) == 1 else None
+            for local, parameter in module._parameters.items():
+                if single is not None:
+                    full = [f"{single}.{local}" if single else local]
+                else:
+                    full = [_join(prefix, local) for prefix in module_names]
+                if parameter is None:
+                    slot = _Slot(module, local, "none", full, len(slots))
+                else:
+                    shared = by_parameter.get(id(parameter))
+                    if shared is not None:
+                        # a tied parameter: one slot, initialized once, known by all its names
+                        shared.names.extend(name for name in full if name not in shared.names)
+                        own[local] = shared
+                        continue
+                    slot = _Slot(module, local, "param", full, len(slots), parameter)
+                    by_parameter[id(parameter)] = slot
+                slots.append(slot)
+                own[local] = slot
 
 
 def _post_order(model: nn.Module, known: Mapping[int, nn.Module]) -> list[int]:
@@ -166,22 +211,21 @@ def _parametrization_list(module: nn.Module, local: str) -> parametrize.Parametr
     return plist
 
 
-def _direct_slots(
-    module: nn.Module,
-) -> list[tuple[str, SlotKind, nn.Parameter | None, list[str]]]:
-    slots: list[tuple[str, SlotKind, nn.Parameter | None, list[str]]] = []
+def _parametrized(module: nn.Module) -> list[tuple[str, list[str]]]:
+    """The parametrized tensors of ``module``: their names and their original tensors' names."""
     # cheaper than parametrize.is_parametrized, whose failing getattr dominates big models
-    if isinstance(module._modules.get("parametrizations"), nn.ModuleDict):
-        for local, plist in _parametrizations(module).items():
-            originals = [name for name, _ in plist.named_parameters(recurse=False)]
-            underlying = [f"parametrizations.{local}.{name}" for name in originals]
-            slots.append((local, "parametrized", None, underlying))
-    for local, parameter in module._parameters.items():
-        if parameter is None:
-            slots.append((local, "none", None, []))
-        else:
-            slots.append((local, "param", parameter, []))
-    return slots
+    if not isinstance(module._modules.get("parametrizations"), nn.ModuleDict):
+        return []
+    return [
+        (
+            local,
+            [
+                f"parametrizations.{local}.{name}"
+                for name, _ in plist.named_parameters(recurse=False)
+            ],
+        )
+        for local, plist in _parametrizations(module).items()
+    ]
 
 
 # --------------------------------------------------------------------------- resolution
@@ -224,12 +268,15 @@ def _globs(value: Any, path: str) -> list[NameGlob] | None:
 
 def _assign(
     index: _ModelIndex, policy: Policy, inactive: set[int]
-) -> tuple[dict[int, _Assignment], list[int]]:
+) -> tuple[list[_Assignment | None], dict[int, nn.Module], list[int]]:
     """Which rule gives which strategy to each slot (by slot position); the last rule wins.
 
-    Rules in ``inactive`` (all of whose optional type names are missing) match nothing.
+    Also returns, for slots given a strategy with ``FromAttr`` arguments, the layer the rule
+    matched (to read them from). Rules in ``inactive`` (all of whose optional type names are
+    missing) match nothing.
     """
-    assignments: dict[int, _Assignment] = {}
+    assigned: list[_Assignment | None] = [None] * len(index.slots)
+    layers: dict[int, nn.Module] = {}
     unused: list[int] = []
     for rule_index, rule in enumerate(policy.rules):
         if rule_index in inactive:
@@ -242,15 +289,30 @@ def _assign(
         )
         if not picked:
             unused.append(rule_index)
+        label = rule.describe()
+        first: dict[str, _Assignment] = {}  # by key, for slots no earlier rule picked
+        later: dict[tuple[str, _Assignment], _Assignment] = {}  # by key and the earlier one
         for slot, key, strategy, layer in picked:
-            earlier = assignments.get(slot.position)
-            overridden = () if earlier is None else (*earlier.overridden, earlier.rule_index)
-            if earlier is not None and earlier.rule_index == rule_index:
-                overridden = earlier.overridden
-            assignments[slot.position] = _Assignment(
-                rule_index, rule, key, strategy, layer, overridden
-            )
-    return assignments, unused
+            position = slot.position
+            before = assigned[position]
+            if before is None:
+                assignment = first.get(key)
+                if assignment is None:
+                    assignment = first[key] = _Assignment(rule_index, rule, key, strategy, label)
+            else:
+                assignment = later.get((key, before))
+                if assignment is None:
+                    overridden = (
+                        before.overridden
+                        if before.rule_index == rule_index
+                        else (*before.overridden, before.rule_index)
+                    )
+                    assignment = _Assignment(rule_index, rule, key, strategy, label, overridden)
+                    later[(key, before)] = assignment
+            assigned[position] = assignment
+            if not assignment.fills_tensor:
+                layers[position] = layer
+    return assigned, layers, unused
 
 
 _Picked = tuple[_Slot, str, Strategy, nn.Module]
@@ -266,35 +328,51 @@ def _match_params(index: _ModelIndex, rule: Rule) -> list[_Picked]:
 
 
 def _match_layers(index: _ModelIndex, rule: Rule, rule_index: int) -> list[_Picked]:
+    # per key: a glob over the layer's own slots, or the owner's path and the local name
+    keys = [
+        (key, strategy, NameGlob(key) if any(char in key for char in "*?[") else None)
+        for key, strategy in rule.strategies
+    ]
+    types = rule.types
+    named = rule.name is not None
     picked: list[_Picked] = []
-    for module, names in index.modules:
-        if not (rule.matches_type(module) and rule.matches_module_name(names)):
+    for module, names, own in index.modules:
+        if (types and not isinstance(module, types)) or (
+            named and not rule.matches_module_name(names)
+        ):
             continue
-        for key, strategy in rule.strategies:
-            if any(char in key for char in "*?["):
-                glob = NameGlob(key)
+        for key, strategy, glob in keys:
+            if glob is not None:
                 picked.extend(
                     (slot, key, strategy, module)
-                    for local, *_ in _direct_slots(module)
+                    for local, slot in own.items()
                     if glob.matches(local)
-                    for slot in [index.slot_of[(id(module), local)]]
                 )
                 continue
-            owner_path, _, local = key.rpartition(".")
-            owner = _submodule(module, owner_path)
-            slot = index.slot_of.get((id(owner), local)) if owner is not None else None
+            slot = own.get(key) if "." not in key else _nested_slot(index, module, key)
             if slot is None:
-                available = _parameter_names(module)
-                hint = closest(key, available)
-                suggestion = f"did you mean {hint!r}? " if hint else ""
-                error = PlanError(
-                    f"layer {names[0]!r} ({type(module).__name__}) has no parameter {key!r}; "
-                    f"{suggestion}its parameters are {_shorten(available)}",
-                    path=f"rules[{rule_index}].{key}",
-                )
-                raise _at_rule(error, rule)
+                raise _at_rule(_no_parameter_error(module, names, key, rule_index), rule)
             picked.append((slot, key, strategy, module))
     return picked
+
+
+def _nested_slot(index: _ModelIndex, module: nn.Module, key: str) -> _Slot | None:
+    owner_path, _, local = key.rpartition(".")
+    owner = _submodule(module, owner_path)
+    return index.own_slots.get(id(owner), {}).get(local) if owner is not None else None
+
+
+def _no_parameter_error(
+    module: nn.Module, names: list[str], key: str, rule_index: int
+) -> PlanError:
+    available = _parameter_names(module)
+    hint = closest(key, available)
+    suggestion = f"did you mean {hint!r}? " if hint else ""
+    return PlanError(
+        f"layer {names[0]!r} ({type(module).__name__}) has no parameter {key!r}; "
+        f"{suggestion}its parameters are {_shorten(available)}",
+        path=f"rules[{rule_index}].{key}",
+    )
 
 
 def _at_rule(error: TorchInitError, rule: Rule) -> TorchInitError:
@@ -302,11 +380,12 @@ def _at_rule(error: TorchInitError, rule: Rule) -> TorchInitError:
     return error.located(rule.source) if rule.source else error
 
 
-def _bind(slot: _Slot, assignment: _Assignment) -> Strategy:
+def _bind(slot: _Slot, assignment: _Assignment, layer: nn.Module) -> _Assignment:
+    """``assignment`` with its strategy's ``FromAttr`` arguments read from ``layer``."""
     strategy = assignment.strategy
     assert isinstance(strategy, AttrStrategy)
     try:
-        return strategy.bind(assignment.layer)
+        bound = strategy.bind(layer)
     except TorchInitError as error:
         located = PlanError(
             error.problem,
@@ -315,6 +394,14 @@ def _bind(slot: _Slot, assignment: _Assignment) -> Strategy:
             **({"got": error.got} if error.has_value else {}),
         )
         raise _at_rule(located, assignment.rule) from None
+    return _Assignment(
+        assignment.rule_index,
+        assignment.rule,
+        assignment.key,
+        bound,
+        assignment.label,
+        assignment.overridden,
+    )
 
 
 def _resolve_type_names(policy: Policy, index: _ModelIndex) -> tuple[Policy, set[int]]:
@@ -328,7 +415,7 @@ def _resolve_type_names(policy: Policy, index: _ModelIndex) -> tuple[Policy, set
         return policy, set()
     short: dict[str, set[type[nn.Module]]] = {}
     full: dict[str, type[nn.Module]] = {}
-    for module, _ in index.modules:
+    for module, _, _ in index.modules:
         for cls in type(module).__mro__:
             if isinstance(cls, type) and issubclass(cls, nn.Module):
                 short.setdefault(cls.__name__, set()).add(cls)
@@ -381,7 +468,7 @@ def _type_name_error(
 
 def _parameter_names(module: nn.Module) -> list[str]:
     """The names a layer rule can give for ``module``: its own slots, then its children's."""
-    own = [local for local, *_ in _direct_slots(module)]
+    own = [local for local, _ in _parametrized(module)] + list(module._parameters)
     nested = [name for name, _ in module.named_parameters() if "." in name]
     return own + [name for name in nested if ".parametrizations." not in name]
 
@@ -455,41 +542,77 @@ def _build_plan(
 
     index = _ModelIndex(model, order)
     policy, inactive = _resolve_type_names(policy, index)
-    assignments, unused = _assign(index, policy, inactive)
+    assigned, layers, unused = _assign(index, policy, inactive)
     policy_name = policy.name or "<policy>"
-    if not assignments:
+    if not any(assigned):
         message = f"policy {policy_name!r} matches nothing in {type(model).__name__}"
         if strict:
             raise PlanError(message, path="policy")
         warnings.warn(message, TorchInitWarning, stacklevel=4)
 
-    labels = [rule.describe() for rule in policy.rules]
     entries: list[ReportEntry] = []
     actions: list[tuple[_Slot, _Assignment]] = []
     resets: dict[int, tuple[nn.Module, TorchDefault, list[_Slot]]] = {}
-    for slot in index.slots:
-        assignment = assignments.get(slot.position)
-        value = slot.value()
+    selecting = includes is not None or excludes is not None
+    shapes: dict[torch.Size, tuple[int, ...]] = {}
+    dtypes: dict[torch.dtype, str] = {}
+    for slot, assignment in zip(index.slots, assigned, strict=True):
+        value = slot.parameter if slot.kind == "param" else slot.value()
+        if (
+            assignment is not None
+            and assignment.fills_tensor
+            and slot.kind == "param"
+            and not selecting
+            and not _is_lazy(value)  # type: ignore[arg-type]
+        ):
+            # the common case, in short: what _skip_reason and _check test, with no message
+            # built, and an entry whose shape and dtype are shared with the slots alike
+            assert value is not None
+            shape = value.shape
+            if (
+                value.numel() != 0
+                and (value.requires_grad or not skip_frozen)
+                and value.is_floating_point()
+                and shape in assignment.fits
+                and (generator is None or generator.device.type == value.device.type)
+            ):
+                dtype = value.dtype
+                names = slot.names
+                entries.append(
+                    new_entry(
+                        names[0],
+                        shapes.get(shape) or shapes.setdefault(shape, tuple(shape)),
+                        dtypes.get(dtype) or dtypes.setdefault(dtype, str(dtype)),
+                        "initialized",
+                        assignment.rule_index,
+                        assignment.label,
+                        assignment.strategy,
+                        None,
+                        tuple(names[1:]) if len(names) > 1 else (),
+                        assignment.overridden,
+                    )
+                )
+                actions.append((slot, assignment))
+                continue
         if assignment is None:
             if slot.kind != "none":
                 entries.append(_entry(slot, value, "unmatched"))
             continue
-        label = labels[assignment.rule_index]
         reason = _skip_reason(slot, value, skip_frozen)
         if reason is not None:
-            entries.append(_entry(slot, value, "skipped", assignment, label, reason))
+            entries.append(_entry(slot, value, "skipped", assignment, reason))
             continue
-        if not _selected(slot, includes, excludes):
-            entries.append(_entry(slot, value, "excluded", assignment, label))
+        if selecting and not _selected(slot, includes, excludes):
+            entries.append(_entry(slot, value, "excluded", assignment))
             continue
         assert value is not None
         if isinstance(assignment.strategy, AttrStrategy):
-            assignment.strategy = _bind(slot, assignment)
+            assignment = _bind(slot, assignment, layers[slot.position])
         try:
             _check(slot, value, assignment, generator, keyed)
         except PlanError as error:
             raise _at_rule(error, assignment.rule) from None
-        entries.append(_entry(slot, value, "initialized", assignment, label))
+        entries.append(_entry(slot, value, "initialized", assignment))
         strategy = assignment.strategy
         if isinstance(strategy, TorchDefault):
             _, _, covered = resets.setdefault(id(slot.module), (slot.module, strategy, []))
@@ -512,21 +635,21 @@ def _entry(
     value: torch.Tensor | None,
     status: Status,
     assignment: _Assignment | None = None,
-    label: str | None = None,
     reason: str | None = None,
 ) -> ReportEntry:
     known = value is not None and not _is_lazy(value)
-    return ReportEntry(
-        name=slot.names[0],
-        shape=tuple(value.shape) if known and value is not None else None,
-        dtype=str(value.dtype) if known and value is not None else None,
-        status=status,
-        rule=assignment.rule_index if assignment is not None else None,
-        rule_label=label,
-        strategy=assignment.strategy if assignment is not None else None,
-        reason=reason,
-        aliases=tuple(slot.names[1:]),
-        overridden=assignment.overridden if assignment is not None else (),
+    names = slot.names
+    return new_entry(
+        names[0],
+        tuple(value.shape) if known and value is not None else None,
+        str(value.dtype) if known and value is not None else None,
+        status,
+        assignment.rule_index if assignment is not None else None,
+        assignment.label if assignment is not None else None,
+        assignment.strategy if assignment is not None else None,
+        reason,
+        tuple(names[1:]) if len(names) > 1 else (),
+        assignment.overridden if assignment is not None else (),
     )
 
 
@@ -566,23 +689,23 @@ def _check(
     """Everything that would make applying ``assignment`` to ``slot`` fail, checked up front."""
     strategy = assignment.strategy
     where = slot.names[0]
-    path = f"rules[{assignment.rule_index}].{assignment.key}"
     if _is_lazy(value):
         raise PlanError(
             "is an uninitialized lazy parameter; run a forward pass with a sample input "
             "before initializing",
             where=where,
-            path=path,
+            path=_rule_path(assignment),
             got=type(slot.module).__name__,
         )
     if not value.is_floating_point():
         raise PlanError(
             "only floating-point tensors can be initialized",
             where=where,
-            path=path,
+            path=_rule_path(assignment),
             got=value.dtype,
         )
     if strategy.module_level:
+        path = _rule_path(assignment)
         if slot.kind == "parametrized":
             raise PlanError(
                 f"{strategy.name} resets the layer and cannot set a parametrized tensor; "
@@ -605,13 +728,18 @@ def _check(
                 path=path,
                 got=type(slot.module).__name__,
             )
-    else:
+    elif value.shape not in assignment.fits:
         problem = strategy.check_shape(tuple(value.shape))
         if problem is not None:
             raise PlanError(
-                problem, where=where, path=f"{path}.{strategy.name}", got=tuple(value.shape)
+                problem,
+                where=where,
+                path=f"{_rule_path(assignment)}.{strategy.name}",
+                got=tuple(value.shape),
             )
+        assignment.fits.add(value.shape)
     if slot.kind == "parametrized":
+        path = _rule_path(assignment)
         plist = _parametrization_list(slot.module, slot.local)
         for parametrization in plist:
             if not hasattr(parametrization, "right_inverse"):
@@ -629,6 +757,10 @@ def _check(
             path="generator",
             got=str(generator.device),
         )
+
+
+def _rule_path(assignment: _Assignment) -> str:
+    return f"rules[{assignment.rule_index}].{assignment.key}"
 
 
 # --------------------------------------------------------------------------- execution
@@ -659,6 +791,40 @@ def _execute(plan: _Plan, generator: torch.Generator | None, keyed: KeyedSeeding
                 _apply(slot, assignment.strategy, own, on_cpu=True)
 
 
+def _execute_in_order(plan: _Plan, generator: torch.Generator | None) -> None:
+    """Apply the plan in traversal order, drawing from ``generator`` (or torch's global one)."""
+    # a layer reset runs where the layer's first reset tensor comes, before its other
+    # tensors are set, so that they are not overwritten by it
+    resets = collections.deque(
+        sorted(
+            (min(slot.position for slot in covered), key)
+            for key, (_, _, covered) in plan.resets.items()
+        )
+    )
+    for slot, assignment in plan.actions:
+        while resets and resets[0][0] < slot.position:
+            module, reset, covered = plan.resets[resets.popleft()[1]]
+            _reset(module, reset, covered, generator)
+        target = slot.parameter
+        fill = assignment.fill
+        if slot.kind != "param" or fill is None or type(target) is not nn.Parameter:
+            _apply(slot, assignment.strategy, generator)
+        elif fill == 0.0:
+            target.zero_()
+        else:
+            target.fill_(fill)
+    for _, key in resets:
+        module, reset, covered = plan.resets[key]
+        _reset(module, reset, covered, generator)
+
+
+def _add_note(error: Exception, slot: _Slot, strategy: Strategy) -> None:
+    error.add_note(
+        f"torchinit: while initializing {slot.names[0]!r} with {strategy.describe()}; "
+        "tensors earlier in the plan were already set"
+    )
+
+
 def _apply(
     slot: _Slot, strategy: Strategy, generator: torch.Generator | None, *, on_cpu: bool = False
 ) -> None:
@@ -687,10 +853,7 @@ def _apply(
             for position, tensor in enumerate(originals):
                 getattr(plist, f"original{position}").copy_(tensor)
     except Exception as error:
-        error.add_note(
-            f"torchinit: while initializing {slot.names[0]!r} with {strategy.describe()}; "
-            "tensors earlier in the plan were already set"
-        )
+        _add_note(error, slot, strategy)
         raise
 
 
@@ -835,5 +998,8 @@ def init_model(
         keyed=keyed,
     )
     with torch.no_grad():
-        _execute(built, generator, keyed)
+        if keyed is None:
+            _execute_in_order(built, generator)
+        else:
+            _execute(built, generator, keyed)
     return _report(built, model, applied=True, keyed=keyed)

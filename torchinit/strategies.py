@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import inspect
 import math
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Literal, cast, get_args
 
 import torch
@@ -35,6 +36,7 @@ from torchinit.fans import (
     FanMode,
     Nonlinearity,
     calculate_fan,
+    calculate_fans,
     calculate_gain,
 )
 from torchinit.registry import Registry
@@ -106,9 +108,7 @@ class Strategy:
         if call is not None and not getattr(call, "_torchinit_no_grad", False):
             # Like torch.nn.init's functions, a strategy may be called on a Parameter that
             # requires grad: every subclass's __call__ runs under no_grad.
-            wrapped = torch.no_grad()(call)
-            wrapped._torchinit_no_grad = True
-            cls.__call__ = wrapped  # type: ignore[method-assign]
+            cls.__call__ = _no_grad(call)  # type: ignore[method-assign]
 
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
@@ -142,6 +142,24 @@ class Strategy:
         """A short readable form, e.g. ``kaiming_normal(mode='fan_out', nonlinearity='relu')``."""
         args = ", ".join(f"{key}={value!r}" for key, value in self.arguments().items())
         return f"{self.name}({args})"
+
+
+def _no_grad(call: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """``call`` run under ``torch.no_grad()``, entered only when gradients are on.
+
+    The policy engine calls a strategy per tensor with gradients already off; entering the
+    context manager anyway cost more than filling a small tensor.
+    """
+
+    @functools.wraps(call)
+    def wrapped(*args: Any, **kwargs: Any) -> torch.Tensor:
+        if not torch.is_grad_enabled():
+            return call(*args, **kwargs)
+        with torch.no_grad():
+            return call(*args, **kwargs)
+
+    wrapped._torchinit_no_grad = True  # type: ignore[attr-defined]
+    return wrapped
 
 
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
@@ -432,6 +450,52 @@ def _float(strategy: Strategy, field: str, value: float) -> None:
     object.__setattr__(strategy, field, value)
 
 
+# Fast paths. torch.nn.init's functions are thin Python over one tensor method (fill_,
+# normal_, uniform_), and that Python (checks, fans, gains, a no_grad block) costs more than
+# filling a small tensor. Where nothing can intercept the call (no __torch_function__ on the
+# tensor's type, no TorchFunctionMode), the strategies below call the method directly with the
+# very same arguments, so that the values and the random numbers drawn are the same bit for bit;
+# otherwise, and for the cases torch.nn.init warns about or refuses, they call torch.nn.init.
+_intercepted = torch.overrides.has_torch_function_variadic
+
+
+def _has_fans(shape: torch.Size) -> bool:
+    """Whether torch.nn.init's fan-based functions fill a tensor of ``shape`` without a word
+    (at least 2 dimensions, none of size 0)."""
+    return len(shape) >= 2 and 0 not in shape
+
+
+@functools.lru_cache(maxsize=1024)
+def _kaiming_std(a: float, mode: str, nonlinearity: str, shape: torch.Size) -> float:
+    """``std`` as ``torch.nn.init.kaiming_normal_``/``kaiming_uniform_`` compute it."""
+    fan_in, fan_out = calculate_fans(shape)
+    fan = fan_in if mode == "fan_in" else fan_out
+    return nn.init.calculate_gain(nonlinearity, a) / math.sqrt(fan)  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=1024)
+def _xavier_std(gain: float, shape: torch.Size) -> float:
+    """``std`` as ``torch.nn.init.xavier_normal_``/``xavier_uniform_`` compute it."""
+    fan_in, fan_out = calculate_fans(shape)
+    return gain * math.sqrt(2.0 / float(fan_in + fan_out))
+
+
+def constant_fill(strategy: Strategy) -> float | None:
+    """0.0 for :class:`Zeros` and 1.0 for :class:`Ones` (not subclasses, which may fill
+    otherwise), whose call comes down to ``tensor.zero_()`` and ``tensor.fill_(1.0)`` on any
+    tensor; else ``None``.
+
+    The policy engine calls those methods itself, rather than the strategy, for the many
+    biases and norm weights of a big model.
+    """
+    kind = type(strategy)
+    if kind is Zeros:
+        return 0.0
+    if kind is Ones:
+        return 1.0
+    return None
+
+
 # --------------------------------------------------------------------------- constants
 
 
@@ -458,6 +522,8 @@ class Constant(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        if not _intercepted(tensor):
+            return tensor.fill_(self.val)
         return nn.init.constant_(tensor, self.val)
 
 
@@ -474,7 +540,7 @@ class Zeros(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        return nn.init.zeros_(tensor)
+        return tensor.zero_()  # all that torch.nn.init.zeros_ does
 
 
 @register_strategy("ones")
@@ -490,7 +556,7 @@ class Ones(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        return nn.init.ones_(tensor)
+        return tensor.fill_(1.0)  # all that torch.nn.init.ones_ does
 
 
 @register_strategy("eye")
@@ -579,6 +645,8 @@ class Uniform(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        if not _intercepted(tensor):
+            return tensor.uniform_(self.a, self.b, generator=generator)
         return nn.init.uniform_(tensor, self.a, self.b, generator=generator)
 
 
@@ -609,6 +677,8 @@ class Normal(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        if not _intercepted(tensor):
+            return tensor.normal_(self.mean, self.std, generator=generator)
         return nn.init.normal_(tensor, self.mean, self.std, generator=generator)
 
 
@@ -951,6 +1021,10 @@ class XavierUniform(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        shape = tensor.shape
+        if _has_fans(shape) and not _intercepted(tensor):
+            bound = math.sqrt(3.0) * _xavier_std(self.gain, shape)
+            return tensor.uniform_(-bound, bound, generator=generator)
         return nn.init.xavier_uniform_(tensor, self.gain, generator=generator)
 
 
@@ -986,6 +1060,9 @@ class XavierNormal(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        shape = tensor.shape
+        if _has_fans(shape) and not _intercepted(tensor):
+            return tensor.normal_(0.0, _xavier_std(self.gain, shape), generator=generator)
         return nn.init.xavier_normal_(tensor, self.gain, generator=generator)
 
 
@@ -1035,6 +1112,11 @@ class KaimingUniform(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        shape = tensor.shape
+        if _has_fans(shape) and not _intercepted(tensor):
+            std = _kaiming_std(self.a, self.mode, self.nonlinearity, shape)
+            bound = math.sqrt(3.0) * std
+            return tensor.uniform_(-bound, bound, generator=generator)
         return nn.init.kaiming_uniform_(
             tensor,
             self.a,
@@ -1084,6 +1166,10 @@ class KaimingNormal(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        shape = tensor.shape
+        if _has_fans(shape) and not _intercepted(tensor):
+            std = _kaiming_std(self.a, self.mode, self.nonlinearity, shape)
+            return tensor.normal_(0, std, generator=generator)
         return nn.init.kaiming_normal_(
             tensor,
             self.a,
