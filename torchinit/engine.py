@@ -48,6 +48,8 @@ from torchinit.strategies import (
 
 __all__ = ["init_model", "plan"]
 
+_intercepted = torch.overrides.has_torch_function_variadic
+
 SlotKind = Literal["param", "parametrized", "none"]
 
 
@@ -108,6 +110,9 @@ def _join(prefix: str, local: str) -> str:
     return f"{prefix}.{local}" if prefix else local
 
 
+_CONTAINERS = (parametrize.ParametrizationList, nn.ModuleDict)
+
+
 def _is_parametrization_container(name: str, module: nn.Module) -> bool:
     # torch's own bookkeeping modules for parametrizations are not layers a rule should see
     return isinstance(module, parametrize.ParametrizationList) or (
@@ -116,50 +121,47 @@ def _is_parametrization_container(name: str, module: nn.Module) -> bool:
 
 
 class _ModelIndex:
-    """Every layer and tensor slot of a model, with all their names, in traversal order.
-
-    ``modules`` pairs each layer with its names and its own slots by local name (the slots a
-    layer rule's plain keys pick, looked up once per layer and rule).
-    """
+    """Every layer and tensor slot of a model, with all their names, in traversal order."""
 
     def __init__(self, model: nn.Module, order: str) -> None:
         names: dict[int, list[str]] = {}
         by_id: dict[int, nn.Module] = {}
         for name, module in model.named_modules(remove_duplicate=False):
-            if _is_parametrization_container(name, module):
+            if isinstance(module, _CONTAINERS) and _is_parametrization_container(name, module):
                 continue
-            known = names.get(id(module))
+            key = id(module)
+            known = names.get(key)
             if known is None:
-                names[id(module)] = [name]
-                by_id[id(module)] = module
+                names[key] = [name]
+                by_id[key] = module
             else:
                 known.append(name)
         ordered = list(by_id) if order == "modules" else _post_order(model, by_id)
+        self.layers = by_id
+        self.modules: list[tuple[nn.Module, list[str]]] = [
+            (by_id[key], names[key]) for key in ordered
+        ]
         self.slots: list[_Slot] = []
-        self.own_slots: dict[int, dict[str, _Slot]] = {}
-        self.modules: list[tuple[nn.Module, list[str], dict[str, _Slot]]] = []
-        by_parameter: dict[int, _Slot] = {}
+        # a parameter's slot by the parameter's id (under any of its layers, when it is tied);
+        # the other slots (None, parametrized) by their layer's id and local name
+        self.by_parameter: dict[int, _Slot] = {}
+        self.no_parameter: dict[tuple[int, str], _Slot] = {}
         slots = self.slots
-        for key in ordered:
-            module = by_id[key]
-            module_names = names[key]
-            own: dict[str, _Slot] = {}
-            self.modules.append((module, module_names, own))
-            if not module._parameters and "parametrizations" not in module._modules:
-                continue
-            self.own_slots[key] = own
-            for local, underlying in _parametrized(module):
-                slot = _Slot(
-                    module,
-                    local,
-                    "parametrized",
-                    [_join(prefix, local) for prefix in module_names],
-                    len(slots),
-                    None,
-                    tuple(_join(prefix, u) for prefix in module_names for u in underlying),
-                )
-                slots.append(slot)
-                own[local] = slot
+        by_parameter = self.by_parameter
+        for module, module_names in self.modules:
+            if "parametrizations" in module._modules:
+                for local, underlying in _parametrized(module):
+                    slot = _Slot(
+                        module,
+                        local,
+                        "parametrized",
+                        [_join(prefix, local) for prefix in module_names],
+                        len(slots),
+                        None,
+                        tuple(_join(prefix, u) for prefix in module_names for u in underlying),
+                    )
+                    slots.append(slot)
+                    self.no_parameter[(id(module), local)] = slot
             single = module_names[0] if len(module_names) == 1 else None
             for local, parameter in module._parameters.items():
                 if single is not None:
@@ -168,17 +170,28 @@ class _ModelIndex:
                     full = [_join(prefix, local) for prefix in module_names]
                 if parameter is None:
                     slot = _Slot(module, local, "none", full, len(slots))
+                    self.no_parameter[(id(module), local)] = slot
                 else:
                     shared = by_parameter.get(id(parameter))
                     if shared is not None:
                         # a tied parameter: one slot, initialized once, known by all its names
                         shared.names.extend(name for name in full if name not in shared.names)
-                        own[local] = shared
                         continue
                     slot = _Slot(module, local, "param", full, len(slots), parameter)
                     by_parameter[id(parameter)] = slot
                 slots.append(slot)
-                own[local] = slot
+
+    def slot(self, module: nn.Module, local: str) -> _Slot | None:
+        """The slot that ``module``, a layer of the model, calls ``local``."""
+        parameter = module._parameters.get(local)
+        if parameter is not None:
+            return self.by_parameter[id(parameter)]
+        return self.no_parameter.get((id(module), local))
+
+    def own_slots(self, module: nn.Module) -> list[tuple[str, _Slot]]:
+        """The slots of ``module``, a layer of the model, by local name, in their order."""
+        own = [local for local, _ in _parametrized(module)] + list(module._parameters)
+        return [(local, slot) for local in own if (slot := self.slot(module, local)) is not None]
 
 
 def _post_order(model: nn.Module, known: Mapping[int, nn.Module]) -> list[int]:
@@ -335,8 +348,9 @@ def _match_layers(index: _ModelIndex, rule: Rule, rule_index: int) -> list[_Pick
     ]
     types = rule.types
     named = rule.name is not None
+    by_parameter = index.by_parameter
     picked: list[_Picked] = []
-    for module, names, own in index.modules:
+    for module, names in index.modules:
         if (types and not isinstance(module, types)) or (
             named and not rule.matches_module_name(names)
         ):
@@ -345,11 +359,20 @@ def _match_layers(index: _ModelIndex, rule: Rule, rule_index: int) -> list[_Pick
             if glob is not None:
                 picked.extend(
                     (slot, key, strategy, module)
-                    for local, slot in own.items()
+                    for local, slot in index.own_slots(module)
                     if glob.matches(local)
                 )
                 continue
-            slot = own.get(key) if "." not in key else _nested_slot(index, module, key)
+            if "." in key:
+                slot = _nested_slot(index, module, key)
+            else:
+                # index.slot, inlined: this runs for every layer a rule matches
+                parameter = module._parameters.get(key)
+                slot = (
+                    by_parameter[id(parameter)]
+                    if parameter is not None
+                    else index.no_parameter.get((id(module), key))
+                )
             if slot is None:
                 raise _at_rule(_no_parameter_error(module, names, key, rule_index), rule)
             picked.append((slot, key, strategy, module))
@@ -359,7 +382,7 @@ def _match_layers(index: _ModelIndex, rule: Rule, rule_index: int) -> list[_Pick
 def _nested_slot(index: _ModelIndex, module: nn.Module, key: str) -> _Slot | None:
     owner_path, _, local = key.rpartition(".")
     owner = _submodule(module, owner_path)
-    return index.own_slots.get(id(owner), {}).get(local) if owner is not None else None
+    return index.slot(owner, local) if owner is not None and id(owner) in index.layers else None
 
 
 def _no_parameter_error(
@@ -415,7 +438,7 @@ def _resolve_type_names(policy: Policy, index: _ModelIndex) -> tuple[Policy, set
         return policy, set()
     short: dict[str, set[type[nn.Module]]] = {}
     full: dict[str, type[nn.Module]] = {}
-    for module, _, _ in index.modules:
+    for module, _ in index.modules:
         for cls in type(module).__mro__:
             if isinstance(cls, type) and issubclass(cls, nn.Module):
                 short.setdefault(cls.__name__, set()).add(cls)
@@ -500,11 +523,13 @@ class _Plan:
 
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a plan is built.
+    """Pause the cyclic garbage collector while a policy is planned (and applied).
 
     Planning allocates a few small objects per tensor; on a model of 10,000 layers the
-    collector's full passes over the model's own objects took longer than the planning itself.
-    The plan makes no reference cycles, so nothing is left for the collector to find later.
+    collections they set off (full passes over the model's own objects, or, once planning is
+    over, a pass over all of them at the next allocation) took longer than the planning
+    itself. The plan makes no reference cycles: reference counting frees it when the call
+    returns, so the collector only ever meets what the caller keeps (the report).
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -515,7 +540,6 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-@_gc_paused()
 def _build_plan(
     model: nn.Module,
     policy: Policy,
@@ -792,7 +816,11 @@ def _execute(plan: _Plan, generator: torch.Generator | None, keyed: KeyedSeeding
 
 
 def _execute_in_order(plan: _Plan, generator: torch.Generator | None) -> None:
-    """Apply the plan in traversal order, drawing from ``generator`` (or torch's global one)."""
+    """Apply the plan in traversal order, drawing from ``generator`` (or torch's global one).
+
+    Zeros and ones are filled here with the tensor method their strategy would call (see
+    ``constant_fill``), when nothing intercepts calls on the tensor.
+    """
     # a layer reset runs where the layer's first reset tensor comes, before its other
     # tensors are set, so that they are not overwritten by it
     resets = collections.deque(
@@ -807,7 +835,7 @@ def _execute_in_order(plan: _Plan, generator: torch.Generator | None) -> None:
             _reset(module, reset, covered, generator)
         target = slot.parameter
         fill = assignment.fill
-        if slot.kind != "param" or fill is None or type(target) is not nn.Parameter:
+        if fill is None or target is None or _intercepted(target):
             _apply(slot, assignment.strategy, generator)
         elif fill == 0.0:
             target.zero_()
@@ -897,6 +925,7 @@ def _report(
     )
 
 
+@_gc_paused()
 def plan(
     model: nn.Module,
     policy: str | os.PathLike[str] | Policy,
@@ -936,6 +965,7 @@ def plan(
     return _report(built, model, applied=False, keyed=keyed)
 
 
+@_gc_paused()
 def init_model(
     model: nn.Module,
     policy: str | os.PathLike[str] | Policy,

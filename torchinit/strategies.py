@@ -453,16 +453,21 @@ def _float(strategy: Strategy, field: str, value: float) -> None:
 # Fast paths. torch.nn.init's functions are thin Python over one tensor method (fill_,
 # normal_, uniform_), and that Python (checks, fans, gains, a no_grad block) costs more than
 # filling a small tensor. Where nothing can intercept the call (no __torch_function__ on the
-# tensor's type, no TorchFunctionMode), the strategies below call the method directly with the
-# very same arguments, so that the values and the random numbers drawn are the same bit for bit;
-# otherwise, and for the cases torch.nn.init warns about or refuses, they call torch.nn.init.
+# tensor's type, no TorchFunctionMode; checked before the tensor is touched at all), the
+# strategies below call the method directly with the very same arguments, so that the values
+# and the random numbers drawn are the same bit for bit; otherwise, and for the cases
+# torch.nn.init warns about or refuses, they call torch.nn.init.
 _intercepted = torch.overrides.has_torch_function_variadic
 
 
-def _has_fans(shape: torch.Size) -> bool:
-    """Whether torch.nn.init's fan-based functions fill a tensor of ``shape`` without a word
-    (at least 2 dimensions, none of size 0)."""
-    return len(shape) >= 2 and 0 not in shape
+def _fast_fan_shape(tensor: torch.Tensor) -> torch.Size | None:
+    """``tensor``'s shape if a fan-based strategy may take its fast path: nothing intercepts
+    calls on the tensor, and torch.nn.init fills that shape without a word (at least 2
+    dimensions, none of size 0); else ``None``."""
+    if _intercepted(tensor):
+        return None
+    shape = tensor.shape
+    return shape if len(shape) >= 2 and 0 not in shape else None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -482,8 +487,8 @@ def _xavier_std(gain: float, shape: torch.Size) -> float:
 
 def constant_fill(strategy: Strategy) -> float | None:
     """0.0 for :class:`Zeros` and 1.0 for :class:`Ones` (not subclasses, which may fill
-    otherwise), whose call comes down to ``tensor.zero_()`` and ``tensor.fill_(1.0)`` on any
-    tensor; else ``None``.
+    otherwise), whose call comes down to ``tensor.zero_()`` and ``tensor.fill_(1.0)`` when
+    nothing intercepts calls on the tensor; else ``None``.
 
     The policy engine calls those methods itself, rather than the strategy, for the many
     biases and norm weights of a big model.
@@ -540,7 +545,9 @@ class Zeros(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        return tensor.zero_()  # all that torch.nn.init.zeros_ does
+        if not _intercepted(tensor):
+            return tensor.zero_()
+        return nn.init.zeros_(tensor)
 
 
 @register_strategy("ones")
@@ -556,7 +563,9 @@ class Ones(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        return tensor.fill_(1.0)  # all that torch.nn.init.ones_ does
+        if not _intercepted(tensor):
+            return tensor.fill_(1.0)
+        return nn.init.ones_(tensor)
 
 
 @register_strategy("eye")
@@ -1021,8 +1030,8 @@ class XavierUniform(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        shape = tensor.shape
-        if _has_fans(shape) and not _intercepted(tensor):
+        shape = _fast_fan_shape(tensor)
+        if shape is not None:
             bound = math.sqrt(3.0) * _xavier_std(self.gain, shape)
             return tensor.uniform_(-bound, bound, generator=generator)
         return nn.init.xavier_uniform_(tensor, self.gain, generator=generator)
@@ -1060,8 +1069,8 @@ class XavierNormal(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        shape = tensor.shape
-        if _has_fans(shape) and not _intercepted(tensor):
+        shape = _fast_fan_shape(tensor)
+        if shape is not None:
             return tensor.normal_(0.0, _xavier_std(self.gain, shape), generator=generator)
         return nn.init.xavier_normal_(tensor, self.gain, generator=generator)
 
@@ -1112,8 +1121,8 @@ class KaimingUniform(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        shape = tensor.shape
-        if _has_fans(shape) and not _intercepted(tensor):
+        shape = _fast_fan_shape(tensor)
+        if shape is not None:
             std = _kaiming_std(self.a, self.mode, self.nonlinearity, shape)
             bound = math.sqrt(3.0) * std
             return tensor.uniform_(-bound, bound, generator=generator)
@@ -1166,8 +1175,8 @@ class KaimingNormal(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        shape = tensor.shape
-        if _has_fans(shape) and not _intercepted(tensor):
+        shape = _fast_fan_shape(tensor)
+        if shape is not None:
             std = _kaiming_std(self.a, self.mode, self.nonlinearity, shape)
             return tensor.normal_(0, std, generator=generator)
         return nn.init.kaiming_normal_(
