@@ -172,13 +172,12 @@ class _ModelIndex:
                     slot = _Slot(module, local, "none", full, len(slots))
                     self.no_parameter[(id(module), local)] = slot
                 else:
-                    shared = by_parameter.get(id(parameter))
-                    if shared is not None:
+                    slot = _Slot(module, local, "param", full, len(slots), parameter)
+                    shared = by_parameter.setdefault(id(parameter), slot)
+                    if shared is not slot:
                         # a tied parameter: one slot, initialized once, known by all its names
                         shared.names.extend(name for name in full if name not in shared.names)
                         continue
-                    slot = _Slot(module, local, "param", full, len(slots), parameter)
-                    by_parameter[id(parameter)] = slot
                 slots.append(slot)
 
     def slot(self, module: nn.Module, local: str) -> _Slot | None:
@@ -341,9 +340,10 @@ def _match_params(index: _ModelIndex, rule: Rule) -> list[_Picked]:
 
 
 def _match_layers(index: _ModelIndex, rule: Rule, rule_index: int) -> list[_Picked]:
-    # per key: a glob over the layer's own slots, or the owner's path and the local name
+    # per key: a glob over the layer's own slots, or a name, of the layer's own (no dot) or
+    # of a child's slot
     keys = [
-        (key, strategy, NameGlob(key) if any(char in key for char in "*?[") else None)
+        (key, strategy, NameGlob(key) if any(char in key for char in "*?[") else None, "." in key)
         for key, strategy in rule.strategies
     ]
     types = rule.types
@@ -355,7 +355,7 @@ def _match_layers(index: _ModelIndex, rule: Rule, rule_index: int) -> list[_Pick
             named and not rule.matches_module_name(names)
         ):
             continue
-        for key, strategy, glob in keys:
+        for key, strategy, glob, dotted in keys:
             if glob is not None:
                 picked.extend(
                     (slot, key, strategy, module)
@@ -363,7 +363,7 @@ def _match_layers(index: _ModelIndex, rule: Rule, rule_index: int) -> list[_Pick
                     if glob.matches(local)
                 )
                 continue
-            if "." in key:
+            if dotted:
                 slot = _nested_slot(index, module, key)
             else:
                 # index.slot, inlined: this runs for every layer a rule matches
@@ -585,22 +585,23 @@ def _build_plan(
         if (
             assignment is not None
             and assignment.fills_tensor
+            and value is not None
             and slot.kind == "param"
             and not selecting
-            and not _is_lazy(value)  # type: ignore[arg-type]
+            and not isinstance(value, UninitializedTensorMixin)
         ):
             # the common case, in short: what _skip_reason and _check test, with no message
-            # built, and an entry whose shape and dtype are shared with the slots alike
-            assert value is not None
+            # built, from the tensor's shape and dtype alone (0 in shape: no elements), and an
+            # entry whose shape and dtype are shared with the slots alike
             shape = value.shape
+            dtype = value.dtype
             if (
-                value.numel() != 0
-                and (value.requires_grad or not skip_frozen)
-                and value.is_floating_point()
+                0 not in shape
+                and dtype.is_floating_point
+                and (not skip_frozen or value.requires_grad)
                 and shape in assignment.fits
                 and (generator is None or generator.device.type == value.device.type)
             ):
-                dtype = value.dtype
                 names = slot.names
                 entries.append(
                     new_entry(
@@ -835,8 +836,15 @@ def _execute_in_order(plan: _Plan, generator: torch.Generator | None) -> None:
             _reset(module, reset, covered, generator)
         target = slot.parameter
         fill = assignment.fill
-        if fill is None or target is None or _intercepted(target):
-            _apply(slot, assignment.strategy, generator)
+        if target is None:
+            _apply(slot, assignment.strategy, generator)  # a parametrized tensor
+        elif fill is None or _intercepted(target):
+            strategy = assignment.strategy
+            try:
+                strategy(target, generator=generator)
+            except Exception as error:
+                _add_note(error, slot, strategy)
+                raise
         elif fill == 0.0:
             target.zero_()
         else:
