@@ -46,7 +46,7 @@ from torchinit import (
     register_strategy,
     to_strategy,
 )
-from torchinit.strategies import constant_fill
+from torchinit.strategies import constant_fill, grad_free_call
 
 init = nn.init
 
@@ -2045,3 +2045,32 @@ def test_calls_leave_the_grad_mode_as_they_found_it(grad_enabled: bool) -> None:
         assert torch.is_grad_enabled() is grad_enabled
     assert result is weight
     assert result.grad_fn is None
+
+
+def test_grad_free_call_is_the_call_without_its_no_grad_wrapper() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Halves(Strategy):
+        def __call__(
+            self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
+        ) -> torch.Tensor:
+            return tensor.fill_(0.5)
+
+    call = grad_free_call(Halves())
+    assert call is not Halves.__call__
+    with torch.no_grad():
+        weight = nn.Parameter(torch.empty(3))
+        assert call(Halves(), weight) is weight
+    assert torch.equal(weight, torch.full((3,), 0.5))
+    # outside no_grad, the unwrapped call fails as an in-place op on a leaf that needs grad does
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        call(Halves(), nn.Parameter(torch.empty(3)))
+
+
+def test_grad_free_call_of_a_builtin_strategy_draws_like_the_call() -> None:
+    strategy = KaimingNormal(mode="fan_out")
+    torch.manual_seed(2)
+    expected = strategy(torch.empty(6, 4))
+    torch.manual_seed(2)
+    with torch.no_grad():
+        result = grad_free_call(strategy)(strategy, torch.empty(6, 4), generator=None)
+    assert torch.equal(result, expected)

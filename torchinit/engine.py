@@ -15,7 +15,7 @@ import dataclasses
 import gc
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal, cast
 
 import torch
@@ -43,6 +43,7 @@ from torchinit.strategies import (
     Strategy,
     TorchDefault,
     constant_fill,
+    grad_free_call,
     reset_method_name,
 )
 
@@ -99,17 +100,21 @@ class _Assignment:
     fills_tensor: bool = dataclasses.field(init=False)
     # for zeros and ones, the value: execution fills the tensor itself (see constant_fill)
     fill: float | None = dataclasses.field(init=False)
+    # the strategy's call, for execution under no_grad (see grad_free_call)
+    call: Callable[..., torch.Tensor] = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
         strategy = self.strategy
         self.fills_tensor = not (strategy.module_level or isinstance(strategy, AttrStrategy))
         self.fill = constant_fill(strategy)
+        self.call = grad_free_call(strategy)
 
 
 def _join(prefix: str, local: str) -> str:
     return f"{prefix}.{local}" if prefix else local
 
 
+# the only types _is_parametrization_container accepts: one isinstance check rules out the rest
 _CONTAINERS = (parametrize.ParametrizationList, nn.ModuleDict)
 
 
@@ -529,7 +534,8 @@ def _gc_paused() -> Iterator[None]:
     collections they set off (full passes over the model's own objects, or, once planning is
     over, a pass over all of them at the next allocation) took longer than the planning
     itself. The plan makes no reference cycles: reference counting frees it when the call
-    returns, so the collector only ever meets what the caller keeps (the report).
+    returns, so the collector only ever meets what the caller keeps (the report). Cycles a
+    strategy makes while the plan is applied wait for the next collection.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -817,7 +823,8 @@ def _execute(plan: _Plan, generator: torch.Generator | None, keyed: KeyedSeeding
 
 
 def _execute_in_order(plan: _Plan, generator: torch.Generator | None) -> None:
-    """Apply the plan in traversal order, drawing from ``generator`` (or torch's global one).
+    """Apply the plan in traversal order, drawing from ``generator`` (or torch's global one);
+    under ``torch.no_grad()``.
 
     Zeros and ones are filled here with the tensor method their strategy would call (see
     ``constant_fill``), when nothing intercepts calls on the tensor.
@@ -841,7 +848,7 @@ def _execute_in_order(plan: _Plan, generator: torch.Generator | None) -> None:
         elif fill is None or _intercepted(target):
             strategy = assignment.strategy
             try:
-                strategy(target, generator=generator)
+                assignment.call(strategy, target, generator=generator)
             except Exception as error:
                 _add_note(error, slot, strategy)
                 raise

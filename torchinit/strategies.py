@@ -105,7 +105,7 @@ class Strategy:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         call = cls.__dict__.get("__call__")
-        if call is not None and not getattr(call, "_torchinit_no_grad", False):
+        if call is not None and not hasattr(call, "_torchinit_unwrapped"):
             # Like torch.nn.init's functions, a strategy may be called on a Parameter that
             # requires grad: every subclass's __call__ runs under no_grad.
             cls.__call__ = _no_grad(call)  # type: ignore[method-assign]
@@ -158,8 +158,19 @@ def _no_grad(call: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
         with torch.no_grad():
             return call(*args, **kwargs)
 
-    wrapped._torchinit_no_grad = True  # type: ignore[attr-defined]
+    wrapped._torchinit_unwrapped = call  # type: ignore[attr-defined]
     return wrapped
+
+
+def grad_free_call(strategy: Strategy) -> Callable[..., torch.Tensor]:
+    """``type(strategy).__call__`` without the wrapper that enters ``torch.no_grad()``.
+
+    For the policy engine, which applies a plan under ``torch.no_grad()`` already: there the
+    wrapper would only check that, once per tensor. Called as ``call(strategy, tensor,
+    generator=...)``.
+    """
+    call = type(strategy).__call__
+    return cast(Callable[..., torch.Tensor], getattr(call, "_torchinit_unwrapped", call))
 
 
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
