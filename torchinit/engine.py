@@ -129,23 +129,21 @@ class _ModelIndex:
     """Every layer and tensor slot of a model, with all their names, in traversal order."""
 
     def __init__(self, model: nn.Module, order: str) -> None:
-        names: dict[int, list[str]] = {}
-        by_id: dict[int, nn.Module] = {}
+        # each layer and its names, by the layer's id, in model.modules() order
+        self.layers: dict[int, tuple[nn.Module, list[str]]] = {}
         for name, module in model.named_modules(remove_duplicate=False):
             if isinstance(module, _CONTAINERS) and _is_parametrization_container(name, module):
                 continue
-            key = id(module)
-            known = names.get(key)
+            known = self.layers.get(id(module))
             if known is None:
-                names[key] = [name]
-                by_id[key] = module
+                self.layers[id(module)] = (module, [name])
             else:
-                known.append(name)
-        ordered = list(by_id) if order == "modules" else _post_order(model, by_id)
-        self.layers = by_id
-        self.modules: list[tuple[nn.Module, list[str]]] = [
-            (by_id[key], names[key]) for key in ordered
-        ]
+                known[1].append(name)
+        self.modules = (
+            list(self.layers.values())
+            if order == "modules"
+            else [self.layers[key] for key in _post_order(model, self.layers)]
+        )
         self.slots: list[_Slot] = []
         # a parameter's slot by the parameter's id (under any of its layers, when it is tied);
         # the other slots (None, parametrized) by their layer's id and local name
@@ -198,7 +196,7 @@ class _ModelIndex:
         return [(local, slot) for local in own if (slot := self.slot(module, local)) is not None]
 
 
-def _post_order(model: nn.Module, known: Mapping[int, nn.Module]) -> list[int]:
+def _post_order(model: nn.Module, known: Mapping[int, object]) -> list[int]:
     """Module ids in ``nn.Module.apply`` order (children first), first visit wins."""
     seen: set[int] = set()
     result: list[int] = []
