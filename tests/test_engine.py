@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+from typing import Any, ClassVar
 
 import pytest
 import torch
@@ -621,3 +623,123 @@ def test_required_type_names_must_name_a_class_of_the_model() -> None:
 def test_type_names_resolve_to_the_models_classes_and_their_bases() -> None:
     report = ti.plan(Net(), ti.Policy([ti.Rule(type_names=["Block"], scale="zeros")]))
     assert [e.name for e in report.initialized] == ["blocks.0.scale", "blocks.1.scale"]
+
+
+# --------------------------------------------------------------------------- many small layers
+
+
+def small_layers(pairs: int = 6) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for _ in range(pairs):
+        layers += [nn.Linear(5, 3), nn.LayerNorm(3)]
+    return nn.Sequential(*layers)
+
+
+SMALL = ti.Policy(
+    [
+        ti.Rule(nn.Linear, weight=ti.KaimingNormal(nonlinearity="relu"), bias="zeros"),
+        ti.Rule(nn.LayerNorm, weight="ones", bias="zeros"),
+    ]
+)
+
+
+def small_hand_loop(model: nn.Module) -> None:
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_zeros_and_ones_filled_by_the_engine_keep_the_rng_stream(dtype: torch.dtype) -> None:
+    model = small_layers().to(dtype)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.fill_(float("nan"))
+    expected = copy.deepcopy(model)
+    torch.manual_seed(3)
+    small_hand_loop(expected)
+    after_loop = torch.rand(4)
+    torch.manual_seed(3)
+    report = ti.init_model(model, SMALL)
+    assert torch.equal(torch.rand(4), after_loop)
+    assert_same_state(expected, model)
+    assert len(report.initialized) == 24
+
+
+def test_zeros_subclass_with_its_own_fill_is_called() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Halves(ti.Zeros):
+        def __call__(
+            self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
+        ) -> torch.Tensor:
+            return tensor.fill_(0.5)
+
+    model = small_layers(2)
+    ti.init_model(model, ti.Policy([ti.Rule(nn.Linear, bias=Halves())]))
+    assert all(torch.equal(model[i].bias, torch.full((3,), 0.5)) for i in (0, 2))
+
+
+class TaggedParameter(nn.Parameter):
+    """A Parameter subclass (with Parameter's disabled __torch_function__)."""
+
+
+class RecordedParameter(nn.Parameter):
+    """A Parameter subclass that sees the calls made on it."""
+
+    calls: ClassVar[list[Any]] = []
+
+    @classmethod
+    def __torch_function__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        cls.calls.append(func)
+        return torch.Tensor.__torch_function__.__func__(cls, func, types, args, kwargs or {})
+
+
+def test_parameter_subclasses_are_filled_like_parameters() -> None:
+    model = small_layers(1)
+    model[0].bias = TaggedParameter(torch.full((3,), float("nan")))
+    model[1].weight = TaggedParameter(torch.full((3,), float("nan")))
+    model[1].bias = RecordedParameter(torch.full((3,), float("nan")))
+    RecordedParameter.calls.clear()
+    ti.init_model(model, SMALL)
+    assert type(model[0].bias) is TaggedParameter
+    assert torch.equal(model[0].bias, torch.zeros(3))
+    assert torch.equal(model[1].weight, torch.ones(3))
+    assert torch.equal(model[1].bias, torch.zeros(3))
+    assert torch.Tensor.zero_ in RecordedParameter.calls
+
+
+def test_each_slot_reports_the_rules_it_overrode() -> None:
+    # slots picked alike share their bookkeeping; each must still report its own history
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2), nn.Linear(2, 2), nn.Conv1d(2, 2, 1))
+    policy = ti.Policy(
+        [
+            ti.Rule(nn.Linear, weight="ones", bias="ones"),
+            ti.Rule(name="1", weight="zeros"),
+            ti.Rule(param="**.weight", init=ti.Normal()),
+            ti.Rule(name="2", weight="zeros", bias="zeros"),
+        ]
+    )
+    report = ti.plan(model, policy)
+    assert [report[f"{i}.weight"].overridden for i in range(4)] == [
+        (0,),
+        (0, 1),
+        (0, 2),
+        (),
+    ]
+    assert [report[f"{i}.weight"].rule for i in range(4)] == [2, 2, 3, 2]
+    assert [report[f"{i}.bias"].overridden for i in range(3)] == [(), (), (0,)]
+    assert [report[f"{i}.bias"].rule for i in range(3)] == [0, 0, 3]
+
+
+def test_a_shape_check_passed_by_one_tensor_still_refuses_another() -> None:
+    # the check runs once per strategy and shape: a second shape is checked anew
+    model = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 3), nn.Conv1d(3, 3, 1))
+    before = state(model)
+    policy = ti.Policy([ti.Rule(param="**.weight", init="eye")])
+    with pytest.raises(ti.PlanError, match=r"2\.weight.*exactly 2 dimensions"):
+        ti.init_model(model, policy)
+    assert_same_state(before, model)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 from torch import nn
 
 import torchinit as ti
+from torchinit.report import new_entry
 
 
 class Model(nn.Module):
@@ -188,3 +190,30 @@ def test_format_table_width_is_checked(resnet_report: ti.InitReport) -> None:
         resnet_report.format_table(0)
     with pytest.raises(ti.ArgumentTypeError, match=r"^width: must be an integer"):
         resnet_report.format_table("80")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- entries
+
+
+def test_entries_the_engine_builds_equal_constructed_ones() -> None:
+    fields = {
+        "name": "0.weight",
+        "shape": (8, 3),
+        "dtype": "torch.float32",
+        "status": "initialized",
+        "rule": 1,
+        "rule_label": "Linear",
+        "strategy": ti.Normal(0.0, 0.02),
+        "reason": None,
+        "aliases": ("1.weight",),
+        "overridden": (0,),
+    }
+    built = new_entry(**fields)  # type: ignore[arg-type]
+    constructed = ti.ReportEntry(**fields)  # type: ignore[arg-type]
+    assert built == constructed
+    assert hash(built) == hash(constructed)
+    assert repr(built) == repr(constructed)
+    assert vars(built) == vars(constructed)
+    assert dataclasses.asdict(built) == dataclasses.asdict(constructed)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.name = "other"  # type: ignore[misc]

@@ -46,6 +46,7 @@ from torchinit import (
     register_strategy,
     to_strategy,
 )
+from torchinit.strategies import constant_fill, grad_free_call
 
 init = nn.init
 
@@ -2017,3 +2018,138 @@ def test_strategies_whose_elements_are_not_independent_have_no_law(
     strategy: torchinit.Strategy,
 ) -> None:
     assert strategy.law((8, 4, 3, 3)) is None
+
+
+# --------------------------------------------------------------------------- fast paths
+
+#: Strategies whose call does torch.nn.init's tensor method itself when nothing intercepts it
+#: (standard deviations and bounds computed once per shape).
+FAST_PATH_CASES = [
+    (
+        KaimingNormal(mode="fan_out", nonlinearity="relu"),
+        ref(init.kaiming_normal_, mode="fan_out", nonlinearity="relu"),
+    ),
+    (KaimingNormal(a=0.2), ref(init.kaiming_normal_, a=0.2)),
+    (KaimingUniform(nonlinearity="tanh"), ref(init.kaiming_uniform_, nonlinearity="tanh")),
+    (XavierNormal(gain=2.0), ref(init.xavier_normal_, 2.0)),
+    (XavierUniform(), ref(init.xavier_uniform_)),
+    (Normal(0.3, 0.02), ref(init.normal_, 0.3, 0.02)),
+    (Uniform(-0.5, 0.25), ref(init.uniform_, -0.5, 0.25)),
+    (Constant(0.63), ref(init.constant_, 0.63, random=False)),
+    (Zeros(), ref(init.zeros_, random=False)),
+    (Ones(), ref(init.ones_, random=False)),
+]
+FAST_PATH_IDS = [strategy.describe() for strategy, _ in FAST_PATH_CASES]
+
+
+@pytest.mark.parametrize(("strategy", "reference"), FAST_PATH_CASES, ids=FAST_PATH_IDS)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_fast_paths_match_torch_shape_after_shape(
+    strategy: Strategy, reference: Ref, dtype: torch.dtype
+) -> None:
+    # shapes come back in between others, so that a value kept for the wrong shape shows
+    shapes = [(8, 8), (3, 5), (8, 8), (5, 3), (4, 2, 3, 3), (3, 5), (16, 4, 1), (8, 8)]
+    ours = torch.Generator().manual_seed(3)
+    theirs = torch.Generator().manual_seed(3)
+    for shape in shapes:
+        result = strategy(_filled_with_nan(shape, dtype), generator=ours)
+        expected = reference(_filled_with_nan(shape, dtype), theirs)
+        assert torch.equal(result, expected), shape
+    assert torch.equal(ours.get_state(), theirs.get_state())
+
+
+@pytest.mark.parametrize(("strategy", "reference"), FAST_PATH_CASES, ids=FAST_PATH_IDS)
+def test_fast_paths_draw_from_the_global_rng_like_torch(strategy: Strategy, reference: Ref) -> None:
+    shapes = [(6, 4), (4, 6), (6, 4)]
+    torch.manual_seed(11)
+    result = [strategy(torch.empty(shape)) for shape in shapes]
+    state_after_ours = torch.get_rng_state()
+    torch.manual_seed(11)
+    expected = [reference(torch.empty(shape), None) for shape in shapes]
+    assert all(torch.equal(a, b) for a, b in zip(result, expected, strict=True))
+    assert torch.equal(state_after_ours, torch.get_rng_state())
+
+
+class _Recording(torch.overrides.TorchFunctionMode):
+    """Records every call a TorchFunctionMode sees (and lets it through)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[Any] = []
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        self.calls.append(func)
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize(("strategy", "reference"), FAST_PATH_CASES, ids=FAST_PATH_IDS)
+def test_fast_paths_leave_intercepted_calls_to_torch(strategy: Strategy, reference: Ref) -> None:
+    # under a TorchFunctionMode (as for a tensor subclass with __torch_function__) the
+    # strategy calls torch.nn.init, so the mode sees what it sees of the hand-written call
+    # (under no_grad, as in init_model: otherwise it also sees the strategy enter no_grad)
+    with torch.no_grad(), _Recording() as ours:
+        strategy(torch.empty(6, 4))
+    with torch.no_grad(), _Recording() as theirs:
+        reference(torch.empty(6, 4), None)
+    assert ours.calls == theirs.calls
+    assert ours.calls
+
+
+@pytest.mark.parametrize(
+    ("strategy", "value"),
+    [(Zeros(), 0.0), (Ones(), 1.0), (Constant(1.0), None), (Normal(), None)],
+)
+def test_constant_fill_names_the_value_of_zeros_and_ones(
+    strategy: Strategy, value: float | None
+) -> None:
+    assert constant_fill(strategy) == value
+
+
+def test_constant_fill_ignores_subclasses_that_fill_otherwise() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Halves(Zeros):
+        def __call__(
+            self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
+        ) -> torch.Tensor:
+            return tensor.fill_(0.5)
+
+    assert constant_fill(Halves()) is None
+
+
+@pytest.mark.parametrize("grad_enabled", [True, False])
+def test_calls_leave_the_grad_mode_as_they_found_it(grad_enabled: bool) -> None:
+    weight = nn.Parameter(torch.empty(4, 4))
+    with torch.set_grad_enabled(grad_enabled):
+        result = KaimingNormal()(weight)
+        assert torch.is_grad_enabled() is grad_enabled
+    assert result is weight
+    assert result.grad_fn is None
+
+
+def test_grad_free_call_is_the_call_without_its_no_grad_wrapper() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Halves(Strategy):
+        def __call__(
+            self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
+        ) -> torch.Tensor:
+            return tensor.fill_(0.5)
+
+    call = grad_free_call(Halves())
+    assert call is not Halves.__call__
+    with torch.no_grad():
+        weight = nn.Parameter(torch.empty(3))
+        assert call(Halves(), weight) is weight
+    assert torch.equal(weight, torch.full((3,), 0.5))
+    # outside no_grad, the unwrapped call fails as an in-place op on a leaf that needs grad does
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        call(Halves(), nn.Parameter(torch.empty(3)))
+
+
+def test_grad_free_call_of_a_builtin_strategy_draws_like_the_call() -> None:
+    strategy = KaimingNormal(mode="fan_out")
+    torch.manual_seed(2)
+    expected = strategy(torch.empty(6, 4))
+    torch.manual_seed(2)
+    with torch.no_grad():
+        result = grad_free_call(strategy)(strategy, torch.empty(6, 4), generator=None)
+    assert torch.equal(result, expected)

@@ -9,12 +9,14 @@ tensor is touched: a policy that fails leaves the model unchanged.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import gc
 import os
+import sys
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal, cast
 
 import torch
@@ -36,16 +38,25 @@ from torchinit.materialize import Materialization, prepare, target_device
 from torchinit.patterns import NameGlob
 from torchinit.policy import ORDERS, Policy, Rule
 from torchinit.presets import get_preset
-from torchinit.report import InitReport, ReportEntry, Status
+from torchinit.report import InitReport, ReportEntry, Status, new_entry
 from torchinit.seeding import KeyedSeeding, Task, draw_dtype, run_tasks
-from torchinit.strategies import AttrStrategy, Strategy, TorchDefault, reset_method_name
+from torchinit.strategies import (
+    AttrStrategy,
+    Strategy,
+    TorchDefault,
+    constant_fill,
+    grad_free_call,
+    reset_method_name,
+)
 
 __all__ = ["init_model", "plan"]
+
+_intercepted = torch.overrides.has_torch_function_variadic
 
 SlotKind = Literal["param", "parametrized", "none"]
 
 
-@dataclasses.dataclass(eq=False)
+@dataclasses.dataclass(eq=False, slots=True)
 class _Slot:
     """One initializable tensor: a parameter, a parametrized tensor, or an empty ``None`` slot."""
 
@@ -56,11 +67,11 @@ class _Slot:
     position: int
     parameter: nn.Parameter | None = None
     # names of the parametrization's original tensors, so include/exclude can use them
-    underlying: list[str] = dataclasses.field(default_factory=list)
+    underlying: tuple[str, ...] = ()
 
     @property
     def all_names(self) -> list[str]:
-        return self.names + self.underlying
+        return [*self.names, *self.underlying]
 
     def value(self) -> torch.Tensor | None:
         if self.kind == "param":
@@ -73,18 +84,40 @@ class _Slot:
         return None
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False, slots=True)
 class _Assignment:
+    """What a rule gives a slot. One object serves every slot that a rule's key picks with the
+    same overridden rules (a plan has far fewer of these than tensors); a strategy bound to
+    one layer (``FromAttr``) gets an assignment of its own."""
+
     rule_index: int
     rule: Rule
     key: str  # the rule's key that picked the slot ("weight", "bn3.weight", "init")
     strategy: Strategy
-    layer: nn.Module  # the layer the rule matched: FromAttr arguments are read from it
+    label: str  # the rule's description, for the report
     overridden: tuple[int, ...] = ()  # earlier rules that matched the slot too, and lost
+    # shapes the strategy was checked to fill: slots of one shape are checked once
+    fits: set[torch.Size] = dataclasses.field(default_factory=set)
+    # a strategy that fills one tensor and reads nothing from the layer (the common case)
+    fills_tensor: bool = dataclasses.field(init=False)
+    # for zeros and ones, the value: execution fills the tensor itself (see constant_fill)
+    fill: float | None = dataclasses.field(init=False)
+    # the strategy's call, for execution under no_grad (see grad_free_call)
+    call: Callable[..., torch.Tensor] = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        strategy = self.strategy
+        self.fills_tensor = not (strategy.module_level or isinstance(strategy, AttrStrategy))
+        self.fill = constant_fill(strategy)
+        self.call = grad_free_call(strategy)
 
 
 def _join(prefix: str, local: str) -> str:
     return f"{prefix}.{local}" if prefix else local
+
+
+# the only types _is_parametrization_container accepts: one isinstance check rules out the rest
+_CONTAINERS = (parametrize.ParametrizationList, nn.ModuleDict)
 
 
 def _is_parametrization_container(name: str, module: nn.Module) -> bool:
@@ -98,46 +131,74 @@ class _ModelIndex:
     """Every layer and tensor slot of a model, with all their names, in traversal order."""
 
     def __init__(self, model: nn.Module, order: str) -> None:
-        names: dict[int, list[str]] = {}
-        by_id: dict[int, nn.Module] = {}
+        # each layer and its names, by the layer's id, in model.modules() order
+        self.layers: dict[int, tuple[nn.Module, list[str]]] = {}
         for name, module in model.named_modules(remove_duplicate=False):
-            if _is_parametrization_container(name, module):
+            if isinstance(module, _CONTAINERS) and _is_parametrization_container(name, module):
                 continue
-            names.setdefault(id(module), []).append(name)
-            by_id[id(module)] = module
-        ordered = list(by_id) if order == "modules" else _post_order(model, by_id)
-        self.modules: list[tuple[nn.Module, list[str]]] = [
-            (by_id[key], names[key]) for key in ordered
-        ]
+            known = self.layers.get(id(module))
+            if known is None:
+                self.layers[id(module)] = (module, [name])
+            else:
+                known[1].append(name)
+        self.modules = (
+            list(self.layers.values())
+            if order == "modules"
+            else [self.layers[key] for key in _post_order(model, self.layers)]
+        )
         self.slots: list[_Slot] = []
-        self.slot_of: dict[tuple[int, str], _Slot] = {}
-        by_parameter: dict[int, _Slot] = {}
+        # a parameter's slot by the parameter's id (under any of its layers, when it is tied);
+        # the other slots (None, parametrized) by their layer's id and local name
+        self.by_parameter: dict[int, _Slot] = {}
+        self.no_parameter: dict[tuple[int, str], _Slot] = {}
+        slots = self.slots
+        by_parameter = self.by_parameter
         for module, module_names in self.modules:
-            for local, kind, parameter, underlying in _direct_slots(module):
-                full = [_join(prefix, local) for prefix in module_names]
-                identity = id(parameter) if parameter is not None else None
-                shared = by_parameter.get(identity) if identity is not None else None
-                if shared is not None:
-                    # a tied parameter: one slot, initialized once, known by all its names
-                    shared.names.extend(name for name in full if name not in shared.names)
-                    self.slot_of[(id(module), local)] = shared
-                    continue
-                slot = _Slot(
-                    module,
-                    local,
-                    kind,
-                    full,
-                    len(self.slots),
-                    parameter,
-                    [_join(prefix, u) for prefix in module_names for u in underlying],
-                )
-                self.slots.append(slot)
-                self.slot_of[(id(module), local)] = slot
-                if identity is not None:
-                    by_parameter[identity] = slot
+            if "parametrizations" in module._modules:
+                for local, underlying in _parametrized(module):
+                    slot = _Slot(
+                        module,
+                        local,
+                        "parametrized",
+                        [_join(prefix, local) for prefix in module_names],
+                        len(slots),
+                        None,
+                        tuple(_join(prefix, u) for prefix in module_names for u in underlying),
+                    )
+                    slots.append(slot)
+                    self.no_parameter[(id(module), local)] = slot
+            single = module_names[0] if len(module_names) == 1 else None
+            for local, parameter in module._parameters.items():
+                if single is not None:
+                    full = [f"{single}.{local}" if single else local]
+                else:
+                    full = [_join(prefix, local) for prefix in module_names]
+                if parameter is None:
+                    slot = _Slot(module, local, "none", full, len(slots))
+                    self.no_parameter[(id(module), local)] = slot
+                else:
+                    slot = _Slot(module, local, "param", full, len(slots), parameter)
+                    shared = by_parameter.setdefault(id(parameter), slot)
+                    if shared is not slot:
+                        # a tied parameter: one slot, initialized once, known by all its names
+                        shared.names.extend(name for name in full if name not in shared.names)
+                        continue
+                slots.append(slot)
+
+    def slot(self, module: nn.Module, local: str) -> _Slot | None:
+        """The slot that ``module``, a layer of the model, calls ``local``."""
+        parameter = module._parameters.get(local)
+        if parameter is not None:
+            return self.by_parameter[id(parameter)]
+        return self.no_parameter.get((id(module), local))
+
+    def own_slots(self, module: nn.Module) -> list[tuple[str, _Slot]]:
+        """The slots of ``module``, a layer of the model, by local name, in their order."""
+        own = [local for local, _ in _parametrized(module)] + list(module._parameters)
+        return [(local, slot) for local in own if (slot := self.slot(module, local)) is not None]
 
 
-def _post_order(model: nn.Module, known: Mapping[int, nn.Module]) -> list[int]:
+def _post_order(model: nn.Module, known: Mapping[int, object]) -> list[int]:
     """Module ids in ``nn.Module.apply`` order (children first), first visit wins."""
     seen: set[int] = set()
     result: list[int] = []
@@ -167,22 +228,21 @@ def _parametrization_list(module: nn.Module, local: str) -> parametrize.Parametr
     return plist
 
 
-def _direct_slots(
-    module: nn.Module,
-) -> list[tuple[str, SlotKind, nn.Parameter | None, list[str]]]:
-    slots: list[tuple[str, SlotKind, nn.Parameter | None, list[str]]] = []
+def _parametrized(module: nn.Module) -> list[tuple[str, list[str]]]:
+    """The parametrized tensors of ``module``: their names and their original tensors' names."""
     # cheaper than parametrize.is_parametrized, whose failing getattr dominates big models
-    if isinstance(module._modules.get("parametrizations"), nn.ModuleDict):
-        for local, plist in _parametrizations(module).items():
-            originals = [name for name, _ in plist.named_parameters(recurse=False)]
-            underlying = [f"parametrizations.{local}.{name}" for name in originals]
-            slots.append((local, "parametrized", None, underlying))
-    for local, parameter in module._parameters.items():
-        if parameter is None:
-            slots.append((local, "none", None, []))
-        else:
-            slots.append((local, "param", parameter, []))
-    return slots
+    if not isinstance(module._modules.get("parametrizations"), nn.ModuleDict):
+        return []
+    return [
+        (
+            local,
+            [
+                f"parametrizations.{local}.{name}"
+                for name, _ in plist.named_parameters(recurse=False)
+            ],
+        )
+        for local, plist in _parametrizations(module).items()
+    ]
 
 
 # --------------------------------------------------------------------------- resolution
@@ -225,12 +285,15 @@ def _globs(value: Any, path: str) -> list[NameGlob] | None:
 
 def _assign(
     index: _ModelIndex, policy: Policy, inactive: set[int]
-) -> tuple[dict[int, _Assignment], list[int]]:
+) -> tuple[list[_Assignment | None], dict[int, nn.Module], list[int]]:
     """Which rule gives which strategy to each slot (by slot position); the last rule wins.
 
-    Rules in ``inactive`` (all of whose optional type names are missing) match nothing.
+    Also returns, for slots given a strategy with ``FromAttr`` arguments, the layer the rule
+    matched (to read them from). Rules in ``inactive`` (all of whose optional type names are
+    missing) match nothing.
     """
-    assignments: dict[int, _Assignment] = {}
+    assigned: list[_Assignment | None] = [None] * len(index.slots)
+    layers: dict[int, nn.Module] = {}
     unused: list[int] = []
     for rule_index, rule in enumerate(policy.rules):
         if rule_index in inactive:
@@ -243,15 +306,30 @@ def _assign(
         )
         if not picked:
             unused.append(rule_index)
+        label = rule.describe()
+        first: dict[str, _Assignment] = {}  # by key, for slots no earlier rule picked
+        later: dict[tuple[str, _Assignment], _Assignment] = {}  # by key and the earlier one
         for slot, key, strategy, layer in picked:
-            earlier = assignments.get(slot.position)
-            overridden = () if earlier is None else (*earlier.overridden, earlier.rule_index)
-            if earlier is not None and earlier.rule_index == rule_index:
-                overridden = earlier.overridden
-            assignments[slot.position] = _Assignment(
-                rule_index, rule, key, strategy, layer, overridden
-            )
-    return assignments, unused
+            position = slot.position
+            before = assigned[position]
+            if before is None:
+                assignment = first.get(key)
+                if assignment is None:
+                    assignment = first[key] = _Assignment(rule_index, rule, key, strategy, label)
+            else:
+                assignment = later.get((key, before))
+                if assignment is None:
+                    overridden = (
+                        before.overridden
+                        if before.rule_index == rule_index
+                        else (*before.overridden, before.rule_index)
+                    )
+                    assignment = _Assignment(rule_index, rule, key, strategy, label, overridden)
+                    later[(key, before)] = assignment
+            assigned[position] = assignment
+            if not assignment.fills_tensor:
+                layers[position] = layer
+    return assigned, layers, unused
 
 
 _Picked = tuple[_Slot, str, Strategy, nn.Module]
@@ -267,35 +345,62 @@ def _match_params(index: _ModelIndex, rule: Rule) -> list[_Picked]:
 
 
 def _match_layers(index: _ModelIndex, rule: Rule, rule_index: int) -> list[_Picked]:
+    # per key: a glob over the layer's own slots, or a name, of the layer's own (no dot) or
+    # of a child's slot
+    keys = [
+        (key, strategy, NameGlob(key) if any(char in key for char in "*?[") else None, "." in key)
+        for key, strategy in rule.strategies
+    ]
+    types = rule.types
+    named = rule.name is not None
+    by_parameter = index.by_parameter
     picked: list[_Picked] = []
     for module, names in index.modules:
-        if not (rule.matches_type(module) and rule.matches_module_name(names)):
+        if (types and not isinstance(module, types)) or (
+            named and not rule.matches_module_name(names)
+        ):
             continue
-        for key, strategy in rule.strategies:
-            if any(char in key for char in "*?["):
-                glob = NameGlob(key)
+        for key, strategy, glob, dotted in keys:
+            if glob is not None:
                 picked.extend(
                     (slot, key, strategy, module)
-                    for local, *_ in _direct_slots(module)
+                    for local, slot in index.own_slots(module)
                     if glob.matches(local)
-                    for slot in [index.slot_of[(id(module), local)]]
                 )
                 continue
-            owner_path, _, local = key.rpartition(".")
-            owner = _submodule(module, owner_path)
-            slot = index.slot_of.get((id(owner), local)) if owner is not None else None
-            if slot is None:
-                available = _parameter_names(module)
-                hint = closest(key, available)
-                suggestion = f"did you mean {hint!r}? " if hint else ""
-                error = PlanError(
-                    f"layer {names[0]!r} ({type(module).__name__}) has no parameter {key!r}; "
-                    f"{suggestion}its parameters are {_shorten(available)}",
-                    path=f"rules[{rule_index}].{key}",
+            if dotted:
+                slot = _nested_slot(index, module, key)
+            else:
+                # index.slot, inlined: this runs for every layer a rule matches
+                parameter = module._parameters.get(key)
+                slot = (
+                    by_parameter[id(parameter)]
+                    if parameter is not None
+                    else index.no_parameter.get((id(module), key))
                 )
-                raise _at_rule(error, rule)
+            if slot is None:
+                raise _at_rule(_no_parameter_error(module, names, key, rule_index), rule)
             picked.append((slot, key, strategy, module))
     return picked
+
+
+def _nested_slot(index: _ModelIndex, module: nn.Module, key: str) -> _Slot | None:
+    owner_path, _, local = key.rpartition(".")
+    owner = _submodule(module, owner_path)
+    return index.slot(owner, local) if owner is not None and id(owner) in index.layers else None
+
+
+def _no_parameter_error(
+    module: nn.Module, names: list[str], key: str, rule_index: int
+) -> PlanError:
+    available = _parameter_names(module)
+    hint = closest(key, available)
+    suggestion = f"did you mean {hint!r}? " if hint else ""
+    return PlanError(
+        f"layer {names[0]!r} ({type(module).__name__}) has no parameter {key!r}; "
+        f"{suggestion}its parameters are {_shorten(available)}",
+        path=f"rules[{rule_index}].{key}",
+    )
 
 
 def _at_rule(error: TorchInitError, rule: Rule) -> TorchInitError:
@@ -303,11 +408,12 @@ def _at_rule(error: TorchInitError, rule: Rule) -> TorchInitError:
     return error.located(rule.source) if rule.source else error
 
 
-def _bind(slot: _Slot, assignment: _Assignment) -> Strategy:
+def _bind(slot: _Slot, assignment: _Assignment, layer: nn.Module) -> _Assignment:
+    """``assignment`` with its strategy's ``FromAttr`` arguments read from ``layer``."""
     strategy = assignment.strategy
     assert isinstance(strategy, AttrStrategy)
     try:
-        return strategy.bind(assignment.layer)
+        bound = strategy.bind(layer)
     except TorchInitError as error:
         located = PlanError(
             error.problem,
@@ -316,6 +422,14 @@ def _bind(slot: _Slot, assignment: _Assignment) -> Strategy:
             **({"got": error.got} if error.has_value else {}),
         )
         raise _at_rule(located, assignment.rule) from None
+    return _Assignment(
+        assignment.rule_index,
+        assignment.rule,
+        assignment.key,
+        bound,
+        assignment.label,
+        assignment.overridden,
+    )
 
 
 def _resolve_type_names(policy: Policy, index: _ModelIndex) -> tuple[Policy, set[int]]:
@@ -382,7 +496,7 @@ def _type_name_error(
 
 def _parameter_names(module: nn.Module) -> list[str]:
     """The names a layer rule can give for ``module``: its own slots, then its children's."""
-    own = [local for local, *_ in _direct_slots(module)]
+    own = [local for local, _ in _parametrized(module)] + list(module._parameters)
     nested = [name for name, _ in module.named_parameters() if "." in name]
     return own + [name for name in nested if ".parametrizations." not in name]
 
@@ -415,11 +529,14 @@ class _Plan:
 
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a plan is built.
+    """Pause the cyclic garbage collector while a policy is planned (and applied).
 
     Planning allocates a few small objects per tensor; on a model of 10,000 layers the
-    collector's full passes over the model's own objects took longer than the planning itself.
-    The plan makes no reference cycles, so nothing is left for the collector to find later.
+    collections they set off (full passes over the model's own objects, or, once planning is
+    over, a pass over all of them at the next allocation) took longer than the planning
+    itself. The plan makes no reference cycles: reference counting frees it when the call
+    returns, so the collector only ever meets what the caller keeps (the report). Cycles a
+    strategy makes while the plan is applied wait for the next collection.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -430,7 +547,6 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-@_gc_paused()
 def _build_plan(
     model: nn.Module,
     policy: Policy,
@@ -458,23 +574,64 @@ def _build_plan(
 
     index = _ModelIndex(model, order)
     policy, inactive = _resolve_type_names(policy, index)
-    assignments, unused = _assign(index, policy, inactive)
+    assigned, layers, unused = _assign(index, policy, inactive)
     policy_name = policy.name or "<policy>"
-    if not assignments:
+    if not any(assigned):
         message = f"policy {policy_name!r} matches nothing in {type(model).__name__}"
         if strict:
             raise PlanError(message, path="policy")
         warnings.warn(message, TorchInitWarning, stacklevel=4)
 
-    labels = [rule.describe() for rule in policy.rules]
-    order_of = {slot.names[0]: slot.position for slot in index.slots}
     entries: list[ReportEntry] = []
     actions: list[tuple[_Slot, _Assignment]] = []
     resets: dict[int, tuple[nn.Module, TorchDefault, list[_Slot]]] = {}
+    selecting = includes is not None or excludes is not None
+    shapes: dict[torch.Size, tuple[int, ...]] = {}
+    dtypes: dict[torch.dtype, str] = {}
+    order_of = {slot.names[0]: slot.position for slot in index.slots}
     defaults: list[tuple[_Slot, str]] = []
-    for slot in index.slots:
-        assignment = assignments.get(slot.position)
-        value = slot.value()
+    # DTensor parameters take the general path, whose _check refuses what cannot be sharded
+    maybe_dtensor = "torch.distributed.tensor" in sys.modules
+    for slot, assignment in zip(index.slots, assigned, strict=True):
+        value = slot.parameter if slot.kind == "param" else slot.value()
+        if (
+            assignment is not None
+            and assignment.fills_tensor
+            and value is not None
+            and slot.kind == "param"
+            and not selecting
+            and not isinstance(value, UninitializedTensorMixin)
+            and not (maybe_dtensor and distributed.is_dtensor(value))
+        ):
+            # the common case, in short: what _skip_reason and _check test, with no message
+            # built, from the tensor's shape and dtype alone (0 in shape: no elements), and an
+            # entry whose shape and dtype are shared with the slots alike
+            shape = value.shape
+            dtype = value.dtype
+            if (
+                0 not in shape
+                and dtype.is_floating_point
+                and (not skip_frozen or value.requires_grad)
+                and shape in assignment.fits
+                and (generator is None or generator.device.type == value.device.type)
+            ):
+                names = slot.names
+                entries.append(
+                    new_entry(
+                        names[0],
+                        shapes.get(shape) or shapes.setdefault(shape, tuple(shape)),
+                        dtypes.get(dtype) or dtypes.setdefault(dtype, str(dtype)),
+                        "initialized",
+                        assignment.rule_index,
+                        assignment.label,
+                        assignment.strategy,
+                        None,
+                        tuple(names[1:]) if len(names) > 1 else (),
+                        assignment.overridden,
+                    )
+                )
+                actions.append((slot, assignment))
+                continue
         if assignment is None:
             if slot.kind != "none":
                 if meta is not None and slot.kind == "param" and _on_meta(value):
@@ -482,28 +639,27 @@ def _build_plan(
                     continue
                 entries.append(_entry(slot, value, "unmatched"))
             continue
-        label = labels[assignment.rule_index]
         reason = _skip_reason(slot, value, skip_frozen)
         if reason is not None:
             if meta is not None and slot.kind == "param" and _on_meta(value):
                 defaults.append((slot, f"skipped: {reason}"))
                 continue
-            entries.append(_entry(slot, value, "skipped", assignment, label, reason))
+            entries.append(_entry(slot, value, "skipped", assignment, reason))
             continue
-        if not _selected(slot, includes, excludes):
+        if selecting and not _selected(slot, includes, excludes):
             if meta is not None and slot.kind == "param" and _on_meta(value):
                 defaults.append((slot, "excluded by include/exclude"))
                 continue
-            entries.append(_entry(slot, value, "excluded", assignment, label))
+            entries.append(_entry(slot, value, "excluded", assignment))
             continue
         assert value is not None
         if isinstance(assignment.strategy, AttrStrategy):
-            assignment.strategy = _bind(slot, assignment)
+            assignment = _bind(slot, assignment, layers[slot.position])
         try:
             _check(slot, value, assignment, generator, keyed, meta)
         except PlanError as error:
             raise _at_rule(error, assignment.rule) from None
-        entries.append(_entry(slot, value, "initialized", assignment, label))
+        entries.append(_entry(slot, value, "initialized", assignment))
         strategy = assignment.strategy
         if isinstance(strategy, TorchDefault):
             _, _, covered = resets.setdefault(id(slot.module), (slot.module, strategy, []))
@@ -532,21 +688,21 @@ def _entry(
     value: torch.Tensor | None,
     status: Status,
     assignment: _Assignment | None = None,
-    label: str | None = None,
     reason: str | None = None,
 ) -> ReportEntry:
     known = value is not None and not _is_lazy(value)
-    return ReportEntry(
-        name=slot.names[0],
-        shape=tuple(value.shape) if known and value is not None else None,
-        dtype=str(value.dtype) if known and value is not None else None,
-        status=status,
-        rule=assignment.rule_index if assignment is not None else None,
-        rule_label=label,
-        strategy=assignment.strategy if assignment is not None else None,
-        reason=reason,
-        aliases=tuple(slot.names[1:]),
-        overridden=assignment.overridden if assignment is not None else (),
+    names = slot.names
+    return new_entry(
+        names[0],
+        tuple(value.shape) if known and value is not None else None,
+        str(value.dtype) if known and value is not None else None,
+        status,
+        assignment.rule_index if assignment is not None else None,
+        assignment.label if assignment is not None else None,
+        assignment.strategy if assignment is not None else None,
+        reason,
+        tuple(names[1:]) if len(names) > 1 else (),
+        assignment.overridden if assignment is not None else (),
     )
 
 
@@ -648,20 +804,19 @@ def _check(
     where = slot.names[0]
     # a meta tensor is checked for the device it will be materialized on
     device = meta.device if meta is not None and value.is_meta else value.device
-    path = f"rules[{assignment.rule_index}].{assignment.key}"
     if _is_lazy(value):
         raise PlanError(
             "is an uninitialized lazy parameter; run a forward pass with a sample input "
             "before initializing",
             where=where,
-            path=path,
+            path=_rule_path(assignment),
             got=type(slot.module).__name__,
         )
     if not value.is_floating_point():
         raise PlanError(
             "only floating-point tensors can be initialized",
             where=where,
-            path=path,
+            path=_rule_path(assignment),
             got=value.dtype,
         )
     if distributed.is_dtensor(value):
@@ -672,9 +827,10 @@ def _check(
             keyed=keyed is not None,
             parametrized=parametrized,
             where=where,
-            path=path,
+            path=_rule_path(assignment),
         )
     if strategy.module_level:
+        path = _rule_path(assignment)
         if slot.kind == "parametrized":
             raise PlanError(
                 f"{strategy.name} resets the layer and cannot set a parametrized tensor; "
@@ -697,13 +853,18 @@ def _check(
                 path=path,
                 got=type(slot.module).__name__,
             )
-    else:
+    elif value.shape not in assignment.fits:
         problem = strategy.check_shape(tuple(value.shape))
         if problem is not None:
             raise PlanError(
-                problem, where=where, path=f"{path}.{strategy.name}", got=tuple(value.shape)
+                problem,
+                where=where,
+                path=f"{_rule_path(assignment)}.{strategy.name}",
+                got=tuple(value.shape),
             )
+        assignment.fits.add(value.shape)
     if slot.kind == "parametrized":
+        path = _rule_path(assignment)
         plist = _parametrization_list(slot.module, slot.local)
         for parametrization in plist:
             if not hasattr(parametrization, "right_inverse"):
@@ -723,6 +884,10 @@ def _check(
         )
 
 
+def _rule_path(assignment: _Assignment) -> str:
+    return f"rules[{assignment.rule_index}].{assignment.key}"
+
+
 # --------------------------------------------------------------------------- execution
 
 
@@ -737,23 +902,54 @@ def _execute(
         _rebind(plan)
     if keyed is not None:
         _execute_keyed(plan, keyed, meta)
-        return
-    resets_done: set[int] = set()
-    pending = {slot.position: (slot, a) for slot, a in plan.actions}
-    reset_positions = {
-        min(slot.position for slot in covered): key for key, (_, _, covered) in plan.resets.items()
-    }
-    for position in sorted(set(pending) | set(reset_positions)):
-        # a layer reset runs where the layer's first reset tensor comes, before its other
-        # tensors are set, so that they are not overwritten by it
-        key = reset_positions.get(position)
-        if key is not None and key not in resets_done:
-            resets_done.add(key)
-            module, strategy, covered = plan.resets[key]
-            _reset(module, strategy, covered, generator)
-        if position in pending:
-            slot, assignment = pending[position]
-            _apply(slot, assignment.strategy, generator)
+    else:
+        _execute_in_order(plan, generator)
+
+
+def _execute_in_order(plan: _Plan, generator: torch.Generator | None) -> None:
+    """Apply the plan in traversal order, drawing from ``generator`` (or torch's global one);
+    under ``torch.no_grad()``.
+
+    Zeros and ones are filled here with the tensor method their strategy would call (see
+    ``constant_fill``), when nothing intercepts calls on the tensor.
+    """
+    # a layer reset runs where the layer's first reset tensor comes, before its other
+    # tensors are set, so that they are not overwritten by it
+    resets = collections.deque(
+        sorted(
+            (min(slot.position for slot in covered), key)
+            for key, (_, _, covered) in plan.resets.items()
+        )
+    )
+    for slot, assignment in plan.actions:
+        while resets and resets[0][0] < slot.position:
+            module, reset, covered = plan.resets[resets.popleft()[1]]
+            _reset(module, reset, covered, generator)
+        target = slot.parameter
+        fill = assignment.fill
+        if target is None:
+            _apply(slot, assignment.strategy, generator)  # a parametrized tensor
+        elif fill is None or _intercepted(target):
+            strategy = assignment.strategy
+            try:
+                assignment.call(strategy, target, generator=generator)
+            except Exception as error:
+                _add_note(error, slot, strategy)
+                raise
+        elif fill == 0.0:
+            target.zero_()
+        else:
+            target.fill_(fill)
+    for _, key in resets:
+        module, reset, covered = plan.resets[key]
+        _reset(module, reset, covered, generator)
+
+
+def _add_note(error: Exception, slot: _Slot, strategy: Strategy) -> None:
+    error.add_note(
+        f"torchinit: while initializing {slot.names[0]!r} with {strategy.describe()}; "
+        "tensors earlier in the plan were already set"
+    )
 
 
 def _apply(slot: _Slot, strategy: Strategy, generator: torch.Generator | None) -> None:
@@ -766,15 +962,8 @@ def _apply(slot: _Slot, strategy: Strategy, generator: torch.Generator | None) -
         current = getattr(slot.module, slot.local)
         _set_parametrized(slot, strategy(torch.empty_like(current), generator=generator))
     except Exception as error:
-        _note(error, slot, strategy)
+        _add_note(error, slot, strategy)
         raise
-
-
-def _note(error: Exception, slot: _Slot, strategy: Strategy) -> None:
-    error.add_note(
-        f"torchinit: while initializing {slot.names[0]!r} with {strategy.describe()}; "
-        "tensors earlier in the plan were already set"
-    )
 
 
 def _set_parametrized(slot: _Slot, initial: torch.Tensor) -> None:
@@ -855,7 +1044,7 @@ def _execute_keyed(plan: _Plan, keyed: KeyedSeeding, meta: Materialization | Non
             else:
                 _set_parametrized(slot, drawn)
         except Exception as error:
-            _note(error, slot, used)
+            _add_note(error, slot, used)
             raise
 
 
@@ -918,6 +1107,7 @@ def _report(
     )
 
 
+@_gc_paused()
 def plan(
     model: nn.Module,
     policy: str | os.PathLike[str] | Policy,
@@ -960,6 +1150,7 @@ def plan(
     return _report(built, model, applied=False, keyed=keyed)
 
 
+@_gc_paused()
 def init_model(
     model: nn.Module,
     policy: str | os.PathLike[str] | Policy,

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import inspect
 import math
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Literal, cast, get_args
 
 import torch
@@ -133,12 +134,10 @@ class Strategy:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         call = cls.__dict__.get("__call__")
-        if call is not None and not getattr(call, "_torchinit_no_grad", False):
+        if call is not None and not hasattr(call, "_torchinit_unwrapped"):
             # Like torch.nn.init's functions, a strategy may be called on a Parameter that
             # requires grad: every subclass's __call__ runs under no_grad.
-            wrapped = torch.no_grad()(call)
-            wrapped._torchinit_no_grad = True
-            cls.__call__ = wrapped  # type: ignore[method-assign]
+            cls.__call__ = _no_grad(call)  # type: ignore[method-assign]
 
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
@@ -180,6 +179,35 @@ class Strategy:
         """A short readable form, e.g. ``kaiming_normal(mode='fan_out', nonlinearity='relu')``."""
         args = ", ".join(f"{key}={value!r}" for key, value in self.arguments().items())
         return f"{self.name}({args})"
+
+
+def _no_grad(call: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """``call`` run under ``torch.no_grad()``, entered only when gradients are on.
+
+    The policy engine calls a strategy per tensor with gradients already off; entering the
+    context manager anyway cost more than filling a small tensor.
+    """
+
+    @functools.wraps(call)
+    def wrapped(*args: Any, **kwargs: Any) -> torch.Tensor:
+        if not torch.is_grad_enabled():
+            return call(*args, **kwargs)
+        with torch.no_grad():
+            return call(*args, **kwargs)
+
+    wrapped._torchinit_unwrapped = call  # type: ignore[attr-defined]
+    return wrapped
+
+
+def grad_free_call(strategy: Strategy) -> Callable[..., torch.Tensor]:
+    """``type(strategy).__call__`` without the wrapper that enters ``torch.no_grad()``.
+
+    For the policy engine, which applies a plan under ``torch.no_grad()`` already: there the
+    wrapper would only check that, once per tensor. Called as ``call(strategy, tensor,
+    generator=...)``.
+    """
+    call = type(strategy).__call__
+    return cast(Callable[..., torch.Tensor], getattr(call, "_torchinit_unwrapped", call))
 
 
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
@@ -470,6 +498,57 @@ def _float(strategy: Strategy, field: str, value: float) -> None:
     object.__setattr__(strategy, field, value)
 
 
+# Fast paths. torch.nn.init's functions are thin Python over one tensor method (fill_,
+# normal_, uniform_), and that Python (checks, fans, gains, a no_grad block) costs more than
+# filling a small tensor. Where nothing can intercept the call (no __torch_function__ on the
+# tensor's type, no TorchFunctionMode; checked before the tensor is touched at all), the
+# strategies below call the method directly with the very same arguments, so that the values
+# and the random numbers drawn are the same bit for bit; otherwise, and for the cases
+# torch.nn.init warns about or refuses, they call torch.nn.init.
+_intercepted = torch.overrides.has_torch_function_variadic
+
+
+def _fast_fan_shape(tensor: torch.Tensor) -> torch.Size | None:
+    """``tensor``'s shape if a fan-based strategy may take its fast path: nothing intercepts
+    calls on the tensor, and torch.nn.init fills that shape without a word (at least 2
+    dimensions, none of size 0); else ``None``."""
+    if _intercepted(tensor):
+        return None
+    shape = tensor.shape
+    return shape if len(shape) >= 2 and 0 not in shape else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _kaiming_std(a: float, mode: str, nonlinearity: str, shape: torch.Size) -> float:
+    """``std`` as ``torch.nn.init.kaiming_normal_``/``kaiming_uniform_`` compute it."""
+    fan_in, fan_out = calculate_fans(shape)
+    fan = fan_in if mode == "fan_in" else fan_out
+    return nn.init.calculate_gain(nonlinearity, a) / math.sqrt(fan)  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=1024)
+def _xavier_std(gain: float, shape: torch.Size) -> float:
+    """``std`` as ``torch.nn.init.xavier_normal_``/``xavier_uniform_`` compute it."""
+    fan_in, fan_out = calculate_fans(shape)
+    return gain * math.sqrt(2.0 / float(fan_in + fan_out))
+
+
+def constant_fill(strategy: Strategy) -> float | None:
+    """0.0 for :class:`Zeros` and 1.0 for :class:`Ones` (not subclasses, which may fill
+    otherwise), whose call comes down to ``tensor.zero_()`` and ``tensor.fill_(1.0)`` when
+    nothing intercepts calls on the tensor; else ``None``.
+
+    The policy engine calls those methods itself, rather than the strategy, for the many
+    biases and norm weights of a big model.
+    """
+    kind = type(strategy)
+    if kind is Zeros:
+        return 0.0
+    if kind is Ones:
+        return 1.0
+    return None
+
+
 # --------------------------------------------------------------------------- constants
 
 
@@ -496,6 +575,8 @@ class Constant(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        if not _intercepted(tensor):
+            return tensor.fill_(self.val)
         return nn.init.constant_(tensor, self.val)
 
     def law(self, shape: tuple[int, ...]) -> Law | None:
@@ -515,6 +596,8 @@ class Zeros(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        if not _intercepted(tensor):
+            return tensor.zero_()
         return nn.init.zeros_(tensor)
 
     def law(self, shape: tuple[int, ...]) -> Law | None:
@@ -534,6 +617,8 @@ class Ones(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        if not _intercepted(tensor):
+            return tensor.fill_(1.0)
         return nn.init.ones_(tensor)
 
     def law(self, shape: tuple[int, ...]) -> Law | None:
@@ -626,6 +711,8 @@ class Uniform(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        if not _intercepted(tensor):
+            return tensor.uniform_(self.a, self.b, generator=generator)
         return nn.init.uniform_(tensor, self.a, self.b, generator=generator)
 
     def law(self, shape: tuple[int, ...]) -> Law | None:
@@ -659,6 +746,8 @@ class Normal(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        if not _intercepted(tensor):
+            return tensor.normal_(self.mean, self.std, generator=generator)
         return nn.init.normal_(tensor, self.mean, self.std, generator=generator)
 
     def law(self, shape: tuple[int, ...]) -> Law | None:
@@ -1021,11 +1110,14 @@ class XavierUniform(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        shape = _fast_fan_shape(tensor)
+        if shape is not None:
+            bound = math.sqrt(3.0) * _xavier_std(self.gain, shape)
+            return tensor.uniform_(-bound, bound, generator=generator)
         return nn.init.xavier_uniform_(tensor, self.gain, generator=generator)
 
     def law(self, shape: tuple[int, ...]) -> Law | None:
-        fan_in, fan_out = calculate_fans(shape)
-        bound = math.sqrt(3.0) * self.gain * math.sqrt(2.0 / float(fan_in + fan_out))
+        bound = math.sqrt(3.0) * _xavier_std(self.gain, torch.Size(shape))
         return Law("uniform", (-bound, bound))
 
 
@@ -1061,11 +1153,13 @@ class XavierNormal(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        shape = _fast_fan_shape(tensor)
+        if shape is not None:
+            return tensor.normal_(0.0, _xavier_std(self.gain, shape), generator=generator)
         return nn.init.xavier_normal_(tensor, self.gain, generator=generator)
 
     def law(self, shape: tuple[int, ...]) -> Law | None:
-        fan_in, fan_out = calculate_fans(shape)
-        return Law("normal", (0.0, self.gain * math.sqrt(2.0 / float(fan_in + fan_out))))
+        return Law("normal", (0.0, _xavier_std(self.gain, torch.Size(shape))))
 
 
 def _check_kaiming(strategy: KaimingUniform | KaimingNormal) -> None:
@@ -1076,12 +1170,6 @@ def _check_kaiming(strategy: KaimingUniform | KaimingNormal) -> None:
 
 def _kaiming_scale(strategy: KaimingUniform | KaimingNormal) -> float:
     return calculate_gain(strategy.nonlinearity, strategy.a) ** 2
-
-
-def _kaiming_std(strategy: KaimingUniform | KaimingNormal, shape: Sequence[int]) -> float:
-    # torch.nn.init's own arithmetic: gain / sqrt(fan)
-    gain = calculate_gain(strategy.nonlinearity, strategy.a)
-    return gain / math.sqrt(calculate_fan(shape, strategy.mode))
 
 
 @register_strategy("kaiming_uniform")
@@ -1120,6 +1208,11 @@ class KaimingUniform(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        shape = _fast_fan_shape(tensor)
+        if shape is not None:
+            std = _kaiming_std(self.a, self.mode, self.nonlinearity, shape)
+            bound = math.sqrt(3.0) * std
+            return tensor.uniform_(-bound, bound, generator=generator)
         return nn.init.kaiming_uniform_(
             tensor,
             self.a,
@@ -1129,7 +1222,9 @@ class KaimingUniform(Strategy):
         )
 
     def law(self, shape: tuple[int, ...]) -> Law | None:
-        bound = math.sqrt(3.0) * _kaiming_std(self, shape)
+        bound = math.sqrt(3.0) * _kaiming_std(
+            self.a, self.mode, self.nonlinearity, torch.Size(shape)
+        )
         return Law("uniform", (-bound, bound))
 
 
@@ -1173,6 +1268,10 @@ class KaimingNormal(Strategy):
     def __call__(
         self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        shape = _fast_fan_shape(tensor)
+        if shape is not None:
+            std = _kaiming_std(self.a, self.mode, self.nonlinearity, shape)
+            return tensor.normal_(0, std, generator=generator)
         return nn.init.kaiming_normal_(
             tensor,
             self.a,
@@ -1182,7 +1281,9 @@ class KaimingNormal(Strategy):
         )
 
     def law(self, shape: tuple[int, ...]) -> Law | None:
-        return Law("normal", (0.0, _kaiming_std(self, shape)))
+        return Law(
+            "normal", (0.0, _kaiming_std(self.a, self.mode, self.nonlinearity, torch.Size(shape)))
+        )
 
 
 @register_strategy("fan_uniform")
