@@ -34,7 +34,7 @@ from torchinit.errors import (
     TorchInitWarning,
     closest,
 )
-from torchinit.materialize import Materialization, prepare, target_device
+from torchinit.materialize import Materialization, meta_without_device, prepare, target_device
 from torchinit.patterns import NameGlob
 from torchinit.policy import ORDERS, Policy, Rule
 from torchinit.presets import get_preset
@@ -588,7 +588,6 @@ def _build_plan(
     selecting = includes is not None or excludes is not None
     shapes: dict[torch.Size, tuple[int, ...]] = {}
     dtypes: dict[torch.dtype, str] = {}
-    order_of = {slot.names[0]: slot.position for slot in index.slots}
     defaults: list[tuple[_Slot, str]] = []
     # DTensor parameters take the general path, whose _check refuses what cannot be sharded
     maybe_dtensor = "torch.distributed.tensor" in sys.modules
@@ -602,6 +601,7 @@ def _build_plan(
             and not selecting
             and not isinstance(value, UninitializedTensorMixin)
             and not (maybe_dtensor and distributed.is_dtensor(value))
+            and not value.is_meta
         ):
             # the common case, in short: what _skip_reason and _check test, with no message
             # built, from the tensor's shape and dtype alone (0 in shape: no elements), and an
@@ -632,6 +632,8 @@ def _build_plan(
                 )
                 actions.append((slot, assignment))
                 continue
+        if meta is None and _on_meta(value):
+            raise meta_without_device(slot.names[0])
         if assignment is None:
             if slot.kind != "none":
                 if meta is not None and slot.kind == "param" and _on_meta(value):
@@ -670,6 +672,7 @@ def _build_plan(
             actions.append((slot, assignment))
     if meta is not None:
         entries += _layer_defaults(defaults, resets, meta, keyed is not None)
+        order_of = {slot.names[0]: slot.position for slot in index.slots}
         entries.sort(key=lambda entry: order_of[entry.name])
 
     return _Plan(

@@ -179,6 +179,40 @@ def _tensors(model: nn.Module) -> Iterable[tuple[str, torch.Tensor]]:
     yield from model.named_buffers(remove_duplicate=True)
 
 
+def _scan(
+    model: nn.Module, device: torch.device | None
+) -> tuple[list[str], list[tuple[str, torch.device]]]:
+    """Names of the meta tensors, and of the tensors on another device than ``device``.
+
+    The common case (nothing on meta, no ``device``) is one cheap pass over the layers'
+    tensor dicts; names are only looked up when something was found.
+    """
+    found = False
+    for module in model.modules():
+        for tensors in (module._parameters, module._buffers):
+            for tensor in tensors.values():
+                if tensor is not None and (
+                    tensor.is_meta
+                    or (device is not None and not _same_device(tensor.device, device))
+                ):
+                    found = True
+                    break
+            if found:
+                break
+        if found:
+            break
+    meta: list[str] = []
+    elsewhere: list[tuple[str, torch.device]] = []
+    if not found:
+        return meta, elsewhere
+    for name, tensor in _tensors(model):
+        if tensor.is_meta:
+            meta.append(name)
+        elif device is not None and not _same_device(tensor.device, device):
+            elsewhere.append((name, tensor.device))
+    return meta, elsewhere
+
+
 @dataclasses.dataclass
 class Materialization:
     """What :func:`prepare` found on a meta model, and how to materialize it."""
@@ -215,16 +249,13 @@ def prepare(model: nn.Module, device: torch.device | None) -> Materialization | 
     """Check ``device=`` against ``model``; for a meta model, plan its materialization.
 
     Returns ``None`` when the model has no meta tensor (then ``device`` must name the model's
-    device, or be ``None``). Raises, touching nothing, for a meta model without ``device``, a
-    model on another device, or a buffer nothing can restore.
+    device) or when ``device`` is ``None`` (the engine then refuses the meta tensors it meets
+    with :func:`meta_without_device`: no extra pass over a big model for the common case).
+    Raises, touching nothing, for a model on another device, or a buffer nothing can restore.
     """
-    meta: list[str] = []
-    elsewhere: list[tuple[str, torch.device]] = []
-    for name, tensor in _tensors(model):
-        if tensor.is_meta:
-            meta.append(name)
-        elif device is not None and not _same_device(tensor.device, device):
-            elsewhere.append((name, tensor.device))
+    if device is None:
+        return None
+    meta, elsewhere = _scan(model, device)
     if not meta:
         if elsewhere:
             name, actual = elsewhere[0]
@@ -235,13 +266,6 @@ def prepare(model: nn.Module, device: torch.device | None) -> Materialization | 
                 got=str(device),
             )
         return None
-    if device is None:
-        raise InvalidArgumentError(
-            f"the model has tensors on the meta device (e.g. {meta[0]!r}); pass "
-            "device='cpu' or 'cuda' to materialize and initialize them",
-            path="device",
-            got=None,
-        )
     if elsewhere:
         name, actual = elsewhere[0]
         raise InvalidArgumentError(
@@ -251,6 +275,16 @@ def prepare(model: nn.Module, device: torch.device | None) -> Materialization | 
             got=str(device),
         )
     return Materialization(device, _ties(model), _restorers(model))
+
+
+def meta_without_device(name: str) -> InvalidArgumentError:
+    """The error for a meta tensor met without ``device=``."""
+    return InvalidArgumentError(
+        f"the model has tensors on the meta device (e.g. {name!r}); pass "
+        "device='cpu' or 'cuda' to materialize and initialize them",
+        path="device",
+        got=None,
+    )
 
 
 def _ties(model: nn.Module) -> list[list[tuple[nn.Module, str]]]:
