@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import collections
+import functools
+import time
 
 import pytest
 import torch
@@ -321,3 +323,21 @@ def test_a_model_with_multi_chunk_tensors_is_the_same_on_one_or_many_threads() -
         torch.set_num_threads(threads)
     for other in results[1:]:
         assert all(torch.equal(v, other[k]) for k, v in results[0].items())
+
+
+@pytest.mark.parametrize("failing", [0, 5])
+def test_a_failing_task_stops_the_others_and_is_raised_after_all_stopped(failing: int) -> None:
+    done: list[int] = []
+
+    def task(index: int) -> None:
+        if index == failing:
+            raise RuntimeError(f"task {index} failed")
+        done.append(index)
+
+    tasks = [(1 << 20, functools.partial(task, i)) for i in range(40)]
+    with pytest.raises(RuntimeError, match=f"task {failing} failed"):
+        ti.seeding.run_tasks(tasks, threads=2)
+    settled = list(done)
+    time.sleep(0.05)
+    assert done == settled  # nothing runs on after the call returned
+    assert len(done) < 40

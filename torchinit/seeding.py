@@ -44,9 +44,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, cast
 
 import torch
@@ -85,8 +86,12 @@ def _wrapper_prefix(model: nn.Module) -> str:
             return prefix
 
 
-def _seeded(payload: list[Any]) -> torch.Generator:
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _seeded(text: str) -> torch.Generator:
+    """A CPU generator seeded from the first 8 bytes (little-endian) of sha256(text)."""
     digest = hashlib.sha256(text.encode("utf-8")).digest()
     return torch.Generator(device="cpu").manual_seed(int.from_bytes(digest[:8], "little"))
 
@@ -139,18 +144,28 @@ class KeyedSeeding:
         if self.seed > _MAX_SEED:
             raise InvalidArgumentError("must be < 2**64", path="seed", got=seed)
         self.prefix = _wrapper_prefix(model)
+        self._head = f"[{_json(SCHEME)},{VERSION},{self.seed},"
+        self._specs: dict[int, tuple[Strategy, str]] = {}
 
     def key_name(self, names: Sequence[str]) -> str:
         """The name a tensor is keyed by: without wrapper prefixes, the smallest if tied."""
         stripped = [n[len(self.prefix) :] if n.startswith(self.prefix) else n for n in names]
         return min(stripped)
 
-    def _payload(self, names: Sequence[str], strategy: Strategy) -> list[Any]:
-        return [SCHEME, VERSION, self.seed, self.key_name(names), strategy.to_spec()]
+    def _prefix(self, names: Sequence[str], strategy: Strategy) -> str:
+        """``json([scheme, version, seed, name, spec])`` without its closing bracket.
+
+        JSON of a list is its items' JSON joined by commas, so appending ``",k]"`` gives
+        exactly ``json([..., k])``; the spec's JSON is computed once per strategy.
+        """
+        known = self._specs.get(id(strategy))
+        if known is None or known[0] is not strategy:
+            known = self._specs[id(strategy)] = (strategy, _json(strategy.to_spec()))
+        return f"{self._head}{_json(self.key_name(names))},{known[1]}"
 
     def generator(self, names: Sequence[str], strategy: Strategy) -> torch.Generator:
         """The CPU generator a tensor without a law (or a layer reset) is drawn whole from."""
-        return _seeded(self._payload(names, strategy))
+        return _seeded(self._prefix(names, strategy) + "]")
 
     def chunk_tasks(
         self,
@@ -178,14 +193,14 @@ class KeyedSeeding:
         if law.zero_row is not None:
             row_size = numel // shape[0]
             row = (law.zero_row * row_size, (law.zero_row + 1) * row_size)
-        payload = self._payload(names, strategy)
+        prefix = self._prefix(names, strategy)
         dtype = draw_dtype(out.dtype)
         direct = out.device.type == "cpu" and out.dtype == dtype
 
         def task(index: int) -> None:
             low = index * CHUNK_ELEMENTS
             high = min(low + CHUNK_ELEMENTS, numel)
-            generator = None if law.kind == "constant" else _seeded([*payload, index])
+            generator = None if law.kind == "constant" else _seeded(f"{prefix},{index}]")
             first, last = max(low, start), min(high, stop)
             # grad mode is per thread: the engine's no_grad does not reach the pool's threads
             with torch.no_grad():
@@ -236,19 +251,46 @@ def run_tasks(tasks: Sequence[Task], threads: int | None = None) -> None:
         return
     queue = iter(big)
     lock = threading.Lock()
+    failed = threading.Event()
 
     def worker() -> None:
-        while True:
+        while not failed.is_set():
             with lock:
                 run = next(queue, None)
             if run is None:
                 return
-            run()
+            try:
+                run()
+            except BaseException:
+                failed.set()  # the others stop taking tasks
+                raise
 
-    with ThreadPoolExecutor(max_workers=min(threads, len(big)) - 1) as pool:
-        helpers = [pool.submit(worker) for _ in range(min(threads, len(big)) - 1)]
+    helpers = [_pool(threads - 1).submit(worker) for _ in range(min(threads, len(big)) - 1)]
+    try:
         for run in small:
             run()
         worker()
-        for future in helpers:
-            future.result()
+    except BaseException:
+        failed.set()
+        raise
+    finally:
+        # nothing may still be writing into the model when this returns or raises
+        wait(helpers)
+    for future in helpers:
+        future.result()
+
+
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(size: int) -> ThreadPoolExecutor:
+    """A thread pool of ``size`` kept for later calls: starting threads costs more than a
+    small model's draws. One per process (a forked child gets its own: its parent's threads
+    do not exist in it) and size."""
+    key = (os.getpid(), size)
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is None:
+            pool = _pools[key] = ThreadPoolExecutor(size, thread_name_prefix="torchinit")
+        return pool
