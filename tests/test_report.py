@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
+import pickle
+from collections.abc import Callable
 
 import pytest
 from torch import nn
@@ -217,3 +220,90 @@ def test_entries_the_engine_builds_equal_constructed_ones() -> None:
     assert dataclasses.asdict(built) == dataclasses.asdict(constructed)
     with pytest.raises(dataclasses.FrozenInstanceError):
         built.name = "other"  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------- reports from rows
+
+
+def _constructed(report: ti.InitReport) -> ti.InitReport:
+    """``report`` built by ``InitReport(...)`` from its fields (its entries read)."""
+    fields = {field.name: getattr(report, field.name) for field in dataclasses.fields(report)}
+    return ti.InitReport(**fields)
+
+
+def _engine_report() -> ti.InitReport:
+    return ti.init_model(Model(), POLICY, exclude="bn.bias")
+
+
+def test_engine_reports_build_their_entries_when_first_read() -> None:
+    report = _engine_report()
+    assert "entries" not in vars(report)
+    entries = report.entries
+    assert report.entries is entries
+    assert [entry.name for entry in entries] == [
+        "conv.weight",
+        "conv.bias",
+        "bn.weight",
+        "bn.bias",
+        "embed.weight",
+        "extra.weight",
+        "extra.bias",
+    ]
+    assert entries[4] == ti.ReportEntry(
+        name="embed.weight",
+        shape=(4, 8),
+        dtype="torch.float32",
+        status="initialized",
+        rule=2,
+        rule_label="Embedding",
+        strategy=ti.Normal(0.0, 0.02),
+        aliases=("head.weight",),
+    )
+    assert entries[1] == ti.ReportEntry(
+        name="conv.bias",
+        shape=None,
+        dtype=None,
+        status="skipped",
+        rule=0,
+        rule_label="conv",
+        strategy=ti.Zeros(),
+        reason="is None (e.g. a layer built with bias=False)",
+    )
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda report: report,
+        lambda report: dataclasses.replace(report),
+        lambda report: pickle.loads(pickle.dumps(report)),
+        copy.copy,
+        copy.deepcopy,
+    ],
+    ids=["itself", "replace", "pickle", "copy", "deepcopy"],
+)
+def test_engine_reports_equal_constructed_ones(
+    read: Callable[[ti.InitReport], ti.InitReport],
+) -> None:
+    report = read(_engine_report())
+    constructed = _constructed(_engine_report())
+    assert report == constructed
+    assert constructed == report
+    assert repr(report) == repr(constructed)
+    assert hash(report) == hash(constructed)
+    assert str(report) == str(constructed)
+    assert report.to_dict() == constructed.to_dict()
+    assert dataclasses.asdict(report) == dataclasses.asdict(constructed)
+
+
+def test_engine_reports_pickle_their_entries_not_their_rows() -> None:
+    restored = pickle.loads(pickle.dumps(_engine_report()))
+    assert set(vars(restored)) == {field.name for field in dataclasses.fields(restored)}
+
+
+def test_entries_stay_a_required_frozen_field() -> None:
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'entries'"):
+        ti.InitReport(policy="p", model="m", order="modules", applied=True)  # type: ignore[call-arg]
+    report = _engine_report()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.entries = ()  # type: ignore[misc]

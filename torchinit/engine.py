@@ -38,7 +38,7 @@ from torchinit.materialize import Materialization, meta_without_device, prepare,
 from torchinit.patterns import NameGlob
 from torchinit.policy import ORDERS, Policy, Rule
 from torchinit.presets import get_preset
-from torchinit.report import InitReport, ReportEntry, Status, new_entry
+from torchinit.report import InitReport, Outcome, Row, Status, new_report
 from torchinit.seeding import KeyedSeeding, Task, draw_dtype, run_tasks
 from torchinit.strategies import (
     AttrStrategy,
@@ -104,12 +104,18 @@ class _Assignment:
     fill: float | None = dataclasses.field(init=False)
     # the strategy's call, for execution under no_grad (see grad_free_call)
     call: Callable[..., torch.Tensor] = dataclasses.field(init=False)
+    # the report's outcome for the slots it initializes
+    initialized: Outcome = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
         strategy = self.strategy
         self.fills_tensor = not (strategy.module_level or isinstance(strategy, AttrStrategy))
         self.fill = constant_fill(strategy)
         self.call = grad_free_call(strategy)
+        self.initialized = self.outcome("initialized")
+
+    def outcome(self, status: Status, reason: str | None = None) -> Outcome:
+        return Outcome(status, self.rule_index, self.label, self.strategy, reason, self.overridden)
 
 
 def _join(prefix: str, local: str) -> str:
@@ -521,7 +527,7 @@ class _Plan:
     model: nn.Module
     policy: Policy
     order: str
-    report_entries: list[ReportEntry]
+    report_rows: list[Row]
     actions: list[tuple[_Slot, _Assignment]]
     resets: dict[int, tuple[nn.Module, TorchDefault, list[_Slot]]]
     unused_rules: list[str]
@@ -582,7 +588,7 @@ def _build_plan(
             raise PlanError(message, path="policy")
         warnings.warn(message, TorchInitWarning, stacklevel=4)
 
-    entries: list[ReportEntry] = []
+    rows: list[Row] = []
     actions: list[tuple[_Slot, _Assignment]] = []
     resets: dict[int, tuple[nn.Module, TorchDefault, list[_Slot]]] = {}
     selecting = includes is not None or excludes is not None
@@ -604,8 +610,8 @@ def _build_plan(
             and not value.is_meta
         ):
             # the common case, in short: what _skip_reason and _check test, with no message
-            # built, from the tensor's shape and dtype alone (0 in shape: no elements), and an
-            # entry whose shape and dtype are shared with the slots alike
+            # built, from the tensor's shape and dtype alone (0 in shape: no elements), and a
+            # report row whose shape, dtype and outcome are shared with the slots alike
             shape = value.shape
             dtype = value.dtype
             if (
@@ -615,19 +621,12 @@ def _build_plan(
                 and shape in assignment.fits
                 and (generator is None or generator.device.type == value.device.type)
             ):
-                names = slot.names
-                entries.append(
-                    new_entry(
-                        names[0],
+                rows.append(
+                    (
+                        slot.names,
                         shapes.get(shape) or shapes.setdefault(shape, tuple(shape)),
                         dtypes.get(dtype) or dtypes.setdefault(dtype, str(dtype)),
-                        "initialized",
-                        assignment.rule_index,
-                        assignment.label,
-                        assignment.strategy,
-                        None,
-                        tuple(names[1:]) if len(names) > 1 else (),
-                        assignment.overridden,
+                        assignment.initialized,
                     )
                 )
                 actions.append((slot, assignment))
@@ -639,20 +638,20 @@ def _build_plan(
                 if meta is not None and slot.kind == "param" and _on_meta(value):
                     defaults.append((slot, "no rule matched"))
                     continue
-                entries.append(_entry(slot, value, "unmatched"))
+                rows.append(_row(slot, value, _UNMATCHED))
             continue
         reason = _skip_reason(slot, value, skip_frozen)
         if reason is not None:
             if meta is not None and slot.kind == "param" and _on_meta(value):
                 defaults.append((slot, f"skipped: {reason}"))
                 continue
-            entries.append(_entry(slot, value, "skipped", assignment, reason))
+            rows.append(_row(slot, value, assignment.outcome("skipped", reason)))
             continue
         if selecting and not _selected(slot, includes, excludes):
             if meta is not None and slot.kind == "param" and _on_meta(value):
                 defaults.append((slot, "excluded by include/exclude"))
                 continue
-            entries.append(_entry(slot, value, "excluded", assignment))
+            rows.append(_row(slot, value, assignment.outcome("excluded")))
             continue
         assert value is not None
         if isinstance(assignment.strategy, AttrStrategy):
@@ -661,7 +660,7 @@ def _build_plan(
             _check(slot, value, assignment, generator, keyed, meta)
         except PlanError as error:
             raise _at_rule(error, assignment.rule) from None
-        entries.append(_entry(slot, value, "initialized", assignment))
+        rows.append(_row(slot, value, assignment.initialized))
         strategy = assignment.strategy
         if isinstance(strategy, TorchDefault):
             _, _, covered = resets.setdefault(id(slot.module), (slot.module, strategy, []))
@@ -671,42 +670,28 @@ def _build_plan(
         else:
             actions.append((slot, assignment))
     if meta is not None:
-        entries += _layer_defaults(defaults, resets, meta, keyed is not None)
+        rows += _layer_defaults(defaults, resets, meta, keyed is not None)
         order_of = {slot.names[0]: slot.position for slot in index.slots}
-        entries.sort(key=lambda entry: order_of[entry.name])
+        rows.sort(key=lambda row: order_of[row[0][0]])
 
     return _Plan(
         model=model,
         policy=policy,
         order=order,
-        report_entries=entries,
+        report_rows=rows,
         actions=actions,
         resets=resets,
         unused_rules=[f"rules[{i}] {policy.rules[i].describe()}" for i in unused],
     )
 
 
-def _entry(
-    slot: _Slot,
-    value: torch.Tensor | None,
-    status: Status,
-    assignment: _Assignment | None = None,
-    reason: str | None = None,
-) -> ReportEntry:
-    known = value is not None and not _is_lazy(value)
-    names = slot.names
-    return new_entry(
-        names[0],
-        tuple(value.shape) if known and value is not None else None,
-        str(value.dtype) if known and value is not None else None,
-        status,
-        assignment.rule_index if assignment is not None else None,
-        assignment.label if assignment is not None else None,
-        assignment.strategy if assignment is not None else None,
-        reason,
-        tuple(names[1:]) if len(names) > 1 else (),
-        assignment.overridden if assignment is not None else (),
-    )
+def _row(slot: _Slot, value: torch.Tensor | None, outcome: Outcome) -> Row:
+    if value is None or _is_lazy(value):
+        return (slot.names, None, None, outcome)
+    return (slot.names, tuple(value.shape), str(value.dtype), outcome)
+
+
+_UNMATCHED = Outcome("unmatched", None, None, None)
 
 
 _LAYER_DEFAULT = TorchDefault()
@@ -721,12 +706,12 @@ def _layer_defaults(
     resets: dict[int, tuple[nn.Module, TorchDefault, list[_Slot]]],
     meta: Materialization,
     keyed: bool,
-) -> list[ReportEntry]:
+) -> list[Row]:
     """Give the layer's own default init to the parameters of a meta model no rule sets.
 
     Materialized tensors hold uninitialized memory: nothing may be left as it is.
     """
-    entries = []
+    rows: list[Row] = []
     impossible = []
     sharded = []
     for slot, why in defaults:
@@ -742,17 +727,10 @@ def _layer_defaults(
         covered.append(slot)
         if keyed:
             meta.keep_twin(module)
-        entries.append(
-            ReportEntry(
-                name=slot.names[0],
-                shape=tuple(slot.parameter.shape) if slot.parameter is not None else None,
-                dtype=str(slot.parameter.dtype) if slot.parameter is not None else None,
-                status="initialized",
-                rule_label=f"layer default ({why})",
-                strategy=strategy,
-                aliases=tuple(slot.names[1:]),
-            )
-        )
+        parameter = slot.parameter
+        assert parameter is not None
+        outcome = Outcome("initialized", None, f"layer default ({why})", strategy)
+        rows.append((slot.names, tuple(parameter.shape), str(parameter.dtype), outcome))
     if sharded:
         raise PlanError(
             f"parameters {sharded} are sharded (DTensor) on the meta device and no rule sets "
@@ -765,7 +743,7 @@ def _layer_defaults(
             "layer has no reset_parameters(); add rules for them",
             path="device",
         )
-    return entries
+    return rows
 
 
 def _is_lazy(value: torch.Tensor) -> bool:
@@ -1099,13 +1077,13 @@ def _materialization(model: nn.Module, device: Any) -> Materialization | None:
 def _report(
     plan: _Plan, model: nn.Module, applied: bool, keyed: KeyedSeeding | None = None
 ) -> InitReport:
-    return InitReport(
+    return new_report(
         seeding=keyed.describe() if keyed is not None else None,
         policy=plan.policy.name or "<policy>",
         model=type(model).__name__,
         order=plan.order,
         applied=applied,
-        entries=tuple(plan.report_entries),
+        rows=plan.report_rows,
         unused_rules=tuple(plan.unused_rules),
     )
 

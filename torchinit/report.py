@@ -101,6 +101,67 @@ def new_entry(
     return entry
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a rule did to a tensor: a report entry less the tensor's names, shape and dtype.
+
+    The engine makes one per rule and key, shared by all the tensors the rule treated alike.
+    """
+
+    status: Status
+    rule: int | None
+    rule_label: str | None
+    strategy: Strategy | None
+    reason: str | None = None
+    overridden: tuple[int, ...] = ()
+
+
+# a report entry as the engine records it: the tensor's names (the first one, then its aliases),
+# shape, dtype and outcome
+Row = tuple[Sequence[str], tuple[int, ...] | None, str | None, Outcome]
+
+
+def _expand(row: Row) -> ReportEntry:
+    names, shape, dtype, outcome = row
+    return new_entry(
+        names[0],
+        shape,
+        dtype,
+        outcome.status,
+        outcome.rule,
+        outcome.rule_label,
+        outcome.strategy,
+        outcome.reason,
+        tuple(names[1:]),
+        outcome.overridden,
+    )
+
+
+class _EntriesFromRows:
+    """``InitReport.entries`` of a report made by :func:`new_report`: built from its rows when
+    first read, then kept in the instance (which hides this descriptor from later reads).
+
+    A report of a model of 10,000 layers is 20,000 entries; most callers never read them, and
+    making and freeing them was a fifth of ``init_model``'s time on such a model. A report made
+    by ``InitReport(...)`` has its entries already, and never reaches this.
+    """
+
+    def __get__(self, report: InitReport | None, owner: type) -> tuple[ReportEntry, ...]:
+        if report is None:
+            # read on the class, as dataclasses does to find a field's default: there is none
+            raise AttributeError("entries")
+        state = vars(report)
+        rows = state.get("_rows")
+        entries: tuple[ReportEntry, ...]
+        if rows is None:
+            entries = state["entries"]  # built meanwhile, by another thread
+            return entries
+        entries = tuple(map(_expand, rows))
+        state["entries"] = entries
+        state.pop("_rows", None)
+        return entries
+
+
 @dataclasses.dataclass(frozen=True)
 class InitReport:
     """One entry per tensor slot of the model, in traversal order.
@@ -122,9 +183,14 @@ class InitReport:
     model: str
     order: str
     applied: bool
-    entries: tuple[ReportEntry, ...]
+    # a required field all the same: the descriptor gives dataclasses no default
+    entries: tuple[ReportEntry, ...] = _EntriesFromRows()  # type: ignore[assignment]
     unused_rules: tuple[str, ...] = ()
     seeding: dict[str, Any] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # pickled and copied with its entries, never with the engine's rows (see new_report)
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
 
     def __iter__(self) -> Iterator[ReportEntry]:
         return iter(self.entries)
@@ -254,6 +320,38 @@ class InitReport:
             "unused_rules": list(self.unused_rules),
             "seeding": self.seeding,
         }
+
+
+def new_report(
+    *,
+    policy: str,
+    model: str,
+    order: str,
+    applied: bool,
+    rows: Sequence[Row],
+    unused_rules: tuple[str, ...],
+    seeding: dict[str, Any] | None,
+) -> InitReport:
+    """An :class:`InitReport` whose entries are built from ``rows`` when first read.
+
+    The same value as ``InitReport(..., entries=tuple(map(_expand, rows)), ...)`` (fields,
+    equality, repr), for the engine, which makes one row per tensor.
+    """
+    report = object.__new__(InitReport)
+    object.__setattr__(
+        report,
+        "__dict__",
+        {
+            "policy": policy,
+            "model": model,
+            "order": order,
+            "applied": applied,
+            "_rows": rows,
+            "unused_rules": unused_rules,
+            "seeding": seeding,
+        },
+    )
+    return report
 
 
 def _shape(shape: tuple[int, ...] | None) -> str:
