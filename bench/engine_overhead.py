@@ -11,7 +11,8 @@ Two models:
   time goes into drawing 23M normal numbers, and the target is a ratio of at most 1.05;
 * 10,000 small modules (``nn.Sequential`` of 5,000 x ``(Linear(8, 8), LayerNorm(8))``): a hand
   loop versus the equivalent ``torchinit.Policy``. Here the tensors are tiny and the time is
-  the engine's per-module bookkeeping (informational; the target is a ratio of at most 1.2).
+  the engine's per-module bookkeeping (target: a ratio of at most 1.2; mmengine's
+  ``initialize`` measures 1.82 here).
 
 Both sides run on the same model, alternately, each round under the same
 ``torch.manual_seed``; each side's median over the rounds is reported. The two sides are
@@ -167,7 +168,7 @@ def main() -> None:
         lambda model: torchinit.plan(model, SMALL_POLICY),
         args.rounds,
     )
-    print(f"  (informational; later target <= 1.2: {'met' if ratio <= 1.2 else 'not met'})")
+    print(f"  target <= 1.2:          {'met' if ratio <= 1.2 else 'NOT met'}")
 
 
 if __name__ == "__main__":
