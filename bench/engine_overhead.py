@@ -22,27 +22,20 @@ validate, no tensor touched).
 
 from __future__ import annotations
 
-import argparse
 import gc
-import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
 
 import torchinit
 
-
-def torchvision_resnet_loop(model: nn.Module) -> None:
-    """The init loop of ``torchvision.models.ResNet.__init__`` (zero_init_residual=False)."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-            nn.init.constant_(m.weight, 1)
-            nn.init.constant_(m.bias, 0)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import parse_rounds, print_machine, torchvision_resnet_loop
 
 
 def many_small_modules(pairs: int = 5_000) -> nn.Module:
@@ -135,18 +128,10 @@ def compare(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=7, help="timed rounds per side (median)")
-    args = parser.parse_args()
-    if args.rounds < 1:
-        parser.error("--rounds must be >= 1")
-
+    rounds = parse_rounds(__doc__ or "", default=7)
     import torchvision  # imported here: torchinit itself never imports it
 
-    print(f"torch {torch.__version__}, torchvision {torchvision.__version__}")
-    print(f"os.cpu_count() = {os.cpu_count()}, torch.get_num_threads() = {torch.get_num_threads()}")
-    print(f"rounds = {args.rounds}")
-    print()
+    print_machine(rounds, f", torchvision {torchvision.__version__}")
 
     ratio = compare(
         "resnet50: torchvision's init loop vs init_model(model, 'resnet')",
@@ -154,7 +139,7 @@ def main() -> None:
         torchvision_resnet_loop,
         lambda model: torchinit.init_model(model, "resnet"),
         lambda model: torchinit.plan(model, "resnet"),
-        args.rounds,
+        rounds,
     )
     print(f"  target <= 1.05:         {'met' if ratio <= 1.05 else 'NOT met'}")
     print()
@@ -166,7 +151,7 @@ def main() -> None:
         hand_loop_small,
         lambda model: torchinit.init_model(model, SMALL_POLICY),
         lambda model: torchinit.plan(model, SMALL_POLICY),
-        args.rounds,
+        rounds,
     )
     print(f"  target <= 1.2:          {'met' if ratio <= 1.2 else 'NOT met'}")
 

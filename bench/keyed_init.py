@@ -21,10 +21,8 @@ and so is the ceiling: the same weights' bare ``normal_`` draws in chunks on the
 
 from __future__ import annotations
 
-import argparse
 import gc
 import math
-import os
 import statistics
 import sys
 import time
@@ -38,7 +36,7 @@ from torch import nn
 import torchinit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from models import GPT
+from common import GPT, parse_rounds, print_machine, torchvision_resnet_loop
 
 
 def gpt_loop(model: nn.Module, n_layer: int = 12) -> None:
@@ -57,16 +55,6 @@ def gpt_loop(model: nn.Module, n_layer: int = 12) -> None:
         elif isinstance(m, nn.LayerNorm):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
-
-
-def resnet_loop(model: nn.Module) -> None:
-    """The init loop of ``torchvision.models.ResNet.__init__``."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-            nn.init.constant_(m.weight, 1)
-            nn.init.constant_(m.bias, 0)
 
 
 Fn = Callable[[nn.Module], object]
@@ -128,15 +116,8 @@ def _speedups(medians: dict[str, float], keyed: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per side (median)")
-    args = parser.parse_args()
-    if args.rounds < 1:
-        parser.error("--rounds must be >= 1")
-    print(f"torch {torch.__version__}")
-    print(f"os.cpu_count() = {os.cpu_count()}, torch.get_num_threads() = {torch.get_num_threads()}")
-    print(f"rounds = {args.rounds}")
-    print()
+    rounds = parse_rounds(__doc__ or "", default=5)
+    print_machine(rounds)
 
     gpt = GPT()
     medians = compare(
@@ -148,7 +129,7 @@ def main() -> None:
             "init_model(nanogpt) [global RNG]": lambda m: torchinit.init_model(m, "nanogpt"),
             "bare parallel normal_ [ceiling]": parallel_ceiling(gpt, (nn.Linear, nn.Embedding)),
         },
-        args.rounds,
+        rounds,
     )
     _speedups(medians, "init_model(nanogpt, seed=0)")
     print()
@@ -165,12 +146,12 @@ def main() -> None:
         "resnet50 (torchvision)",
         resnet,
         {
-            "plain torch.nn.init loop": resnet_loop,
+            "plain torch.nn.init loop": torchvision_resnet_loop,
             "init_model(resnet, seed=0)": lambda m: torchinit.init_model(m, "resnet", seed=0),
             "init_model(resnet) [global RNG]": lambda m: torchinit.init_model(m, "resnet"),
             "bare parallel normal_ [ceiling]": parallel_ceiling(resnet, (nn.Conv2d,)),
         },
-        args.rounds,
+        rounds,
     )
     _speedups(medians, "init_model(resnet, seed=0)")
 

@@ -37,7 +37,7 @@ def child(dtype_name: str) -> None:
     import torchinit
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from models import GPT
+    from common import GPT
 
     dtype = getattr(torch, dtype_name)
     with torch.device("meta"):

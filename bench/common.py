@@ -1,8 +1,41 @@
-"""Models the benchmarks build from code (no downloads): a nanoGPT-style GPT-2 of any size."""
+"""What the benchmarks share: their command line and header, the models they build from code
+(no downloads) and torchvision's ResNet init loop as a baseline."""
 
 from __future__ import annotations
 
+import argparse
+import os
+
+import torch
 from torch import nn
+
+
+def parse_rounds(doc: str, default: int) -> int:
+    """The ``--rounds`` argument of a benchmark whose module docstring is ``doc``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=default, help="timed rounds (median)")
+    rounds = parser.parse_args().rounds
+    if rounds < 1:
+        parser.error("--rounds must be >= 1")
+    return int(rounds)
+
+
+def print_machine(rounds: int, versions: str = "") -> None:
+    """The header every benchmark prints: versions, cores, threads, rounds."""
+    print(f"torch {torch.__version__}{versions}")
+    print(f"os.cpu_count() = {os.cpu_count()}, torch.get_num_threads() = {torch.get_num_threads()}")
+    print(f"rounds = {rounds}")
+    print()
+
+
+def torchvision_resnet_loop(model: nn.Module) -> None:
+    """The init loop of ``torchvision.models.ResNet.__init__`` (zero_init_residual=False)."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.constant_(m.weight, 1)
+            nn.init.constant_(m.bias, 0)
 
 
 class Block(nn.Module):
