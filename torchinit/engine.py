@@ -566,8 +566,7 @@ def _build_plan(
     keyed: KeyedSeeding | None = None,
     meta: Materialization | None = None,
 ) -> _Plan:
-    if not isinstance(model, nn.Module):
-        raise ArgumentTypeError("must be a torch.nn.Module", path="model", got=type(model).__name__)
+    # the model itself was checked by _materialization, which runs first
     if generator is not None and not isinstance(generator, torch.Generator):
         raise ArgumentTypeError(
             "must be a torch.Generator or None", path="generator", got=generator
@@ -631,27 +630,29 @@ def _build_plan(
                 )
                 actions.append((slot, assignment))
                 continue
-        if meta is None and _on_meta(value):
+        on_meta = _on_meta(value)
+        if meta is None and on_meta:
             raise meta_without_device(slot.names[0])
+        # a materialized parameter the plan leaves alone would hold garbage: layer default
+        needs_default = on_meta and slot.kind == "param"
         if assignment is None:
-            if slot.kind != "none":
-                if meta is not None and slot.kind == "param" and _on_meta(value):
-                    defaults.append((slot, "no rule matched"))
-                    continue
+            if needs_default:
+                defaults.append((slot, "no rule matched"))
+            elif slot.kind != "none":
                 rows.append(_row(slot, value, _UNMATCHED))
             continue
         reason = _skip_reason(slot, value, skip_frozen)
         if reason is not None:
-            if meta is not None and slot.kind == "param" and _on_meta(value):
+            if needs_default:
                 defaults.append((slot, f"skipped: {reason}"))
-                continue
-            rows.append(_row(slot, value, assignment.outcome("skipped", reason)))
+            else:
+                rows.append(_row(slot, value, assignment.outcome("skipped", reason)))
             continue
         if selecting and not _selected(slot, includes, excludes):
-            if meta is not None and slot.kind == "param" and _on_meta(value):
+            if needs_default:
                 defaults.append((slot, "excluded by include/exclude"))
-                continue
-            rows.append(_row(slot, value, assignment.outcome("excluded")))
+            else:
+                rows.append(_row(slot, value, assignment.outcome("excluded")))
             continue
         assert value is not None
         if isinstance(assignment.strategy, AttrStrategy):
@@ -1069,6 +1070,7 @@ def _keyed(
 
 
 def _materialization(model: nn.Module, device: Any) -> Materialization | None:
+    """Check ``model`` and ``device=``; for a meta model, how to materialize it."""
     if not isinstance(model, nn.Module):
         raise ArgumentTypeError("must be a torch.nn.Module", path="model", got=type(model).__name__)
     return prepare(model, target_device(device))

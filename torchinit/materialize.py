@@ -180,35 +180,15 @@ def _tensors(model: nn.Module) -> Iterable[tuple[str, torch.Tensor]]:
 
 
 def _scan(
-    model: nn.Module, device: torch.device | None
+    model: nn.Module, device: torch.device
 ) -> tuple[list[str], list[tuple[str, torch.device]]]:
-    """Names of the meta tensors, and of the tensors on another device than ``device``.
-
-    The common case (nothing on meta, no ``device``) is one cheap pass over the layers'
-    tensor dicts; names are only looked up when something was found.
-    """
-    found = False
-    for module in model.modules():
-        for tensors in (module._parameters, module._buffers):
-            for tensor in tensors.values():
-                if tensor is not None and (
-                    tensor.is_meta
-                    or (device is not None and not _same_device(tensor.device, device))
-                ):
-                    found = True
-                    break
-            if found:
-                break
-        if found:
-            break
+    """Names of the meta tensors, and of the tensors on another device than ``device``."""
     meta: list[str] = []
     elsewhere: list[tuple[str, torch.device]] = []
-    if not found:
-        return meta, elsewhere
     for name, tensor in _tensors(model):
         if tensor.is_meta:
             meta.append(name)
-        elif device is not None and not _same_device(tensor.device, device):
+        elif not _same_device(tensor.device, device):
             elsewhere.append((name, tensor.device))
     return meta, elsewhere
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -179,13 +180,12 @@ class KeyedSeeding:
         """Tasks that fill ``out`` with elements ``[start, start + out.numel())`` of the
         tensor's keyed values.
 
-        ``out`` is a contiguous 1-D tensor on any device and of any floating dtype (the rows
-        of a shard hold a contiguous range of the flat view). The tasks are independent and
+        ``out`` is a contiguous 1-D tensor on any device, of the tensor's dtype or of its
+        :func:`draw_dtype` (the values are drawn in ``draw_dtype(out.dtype)``, then cast); the
+        rows of a shard hold a contiguous range of the flat view. The tasks are independent and
         may run in any order, on any thread.
         """
-        numel = 1
-        for size in shape:
-            numel *= size
+        numel = math.prod(shape)
         stop = start + out.numel()
         if not 0 <= start <= stop <= numel:
             raise ValueError(f"range [{start}, {stop}) is outside a tensor of {numel} elements")
