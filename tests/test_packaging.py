@@ -27,8 +27,15 @@ pytestmark = pytest.mark.skipif(
 
 
 def _installed_files() -> set[str]:
+    """The package's files that the wheel installed (listed in its RECORD and present)."""
     files = importlib.metadata.files("torchinit") or []
-    return {file.as_posix() for file in files if not file.parts[0].endswith(".dist-info")}
+    return {
+        file.as_posix()
+        for file in files
+        if file.parts[0] == "torchinit"
+        and "__pycache__" not in file.parts
+        and Path(str(file.locate())).is_file()
+    }
 
 
 def test_the_wheel_holds_every_module_of_the_source_package() -> None:
@@ -39,8 +46,15 @@ def test_the_wheel_holds_every_module_of_the_source_package() -> None:
     }
     installed = _installed_files()
     assert source - installed == set(), "left out of the wheel"
-    # and nothing else: no tests, benchmarks or examples, no byte code in the RECORD
     assert installed - source == set(), "in the wheel but not in the source package"
+
+
+def test_the_wheel_installs_nothing_but_the_package_and_its_script() -> None:
+    distribution = importlib.metadata.distribution("torchinit")
+    tops = {file.parts[0] for file in distribution.files or []}
+    assert tops - {"torchinit", f"torchinit-{torchinit.__version__}.dist-info", ".."} == set()
+    scripts = [file.name for file in distribution.files or [] if file.parts[0] == ".."]
+    assert scripts == ["torchinit"]  # the console script; no tests, bench or examples
 
 
 def test_the_installed_package_is_imported() -> None:
