@@ -140,6 +140,7 @@ def test_preset_yaml_twin_equals_the_preset(name):
     assert Policy.from_yaml(str(CONFIGS / f"{name}.yaml")) == loaded
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "build"),
     [("resnet", "resnet18"), ("vgg", "vgg11_bn")],
@@ -1339,6 +1340,7 @@ def test_from_attr_reads_each_layers_argument(tv_models):
     assert report["AuxLogits.conv0.conv.weight"].strategy.std == 0.1
 
 
+@pytest.mark.slow
 def test_from_attr_reproduces_torchvisions_inception_init(tv_models):
     def build(init_weights: bool) -> nn.Module:
         return seeded(

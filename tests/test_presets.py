@@ -129,6 +129,7 @@ def test_resnet_preset_is_bit_exact(tv_models, init_disabled, arch, zero_init_re
     del reference, model, report
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("arch", VGGS)
 def test_vgg_preset_is_bit_exact(tv_models, init_disabled, arch, seed):
