@@ -119,6 +119,22 @@ def heading(text: str, underline: str) -> str:
     return f"{text}\n{underline * len(text)}\n"
 
 
+def render_entries(entries: list[Entry]) -> list[str]:
+    """The entries as autodoc directives, grouped by kind under headings."""
+    parts = []
+    for kind, title in [
+        ("autofunction", "Functions"),
+        ("autoclass", "Classes"),
+        ("autoexception", "Exceptions and warnings"),
+        ("autodata", "Constants and types"),
+    ]:
+        of_kind = [entry for entry in entries if entry.directive == kind]
+        if of_kind:
+            parts.append(heading(title, "-"))
+            parts.extend(entry.rst() for entry in of_kind)
+    return parts
+
+
 def render_page(module: ModuleType, entries: list[Entry], elsewhere: list[str]) -> str:
     """One module's page, reStructuredText."""
     name = module.__name__
@@ -130,16 +146,7 @@ def render_page(module: ModuleType, entries: list[Entry], elsewhere: list[str]) 
     if elsewhere:
         also = ", ".join(f":obj:`{full_name}`" for full_name in elsewhere)
         parts.append(f"Also importable from here: {also}.\n")
-    for kind, title in [
-        ("autofunction", "Functions"),
-        ("autoclass", "Classes"),
-        ("autoexception", "Exceptions and warnings"),
-        ("autodata", "Constants and types"),
-    ]:
-        of_kind = [entry for entry in entries if entry.directive == kind]
-        if of_kind:
-            parts.append(heading(title, "-"))
-            parts.extend(entry.rst() for entry in of_kind)
+    parts.extend(render_entries(entries))
     if name.startswith(f"{PACKAGE}.presets."):
         factories = preset_factories(module)
         if factories:
@@ -171,6 +178,7 @@ def render_index(package: ModuleType, pages: dict[str, list[Entry]]) -> str:
         "   :caption: Modules\n",
         *(f"   {name}" for name in pages if name != package.__name__),
         "",
+        *render_entries(pages[package.__name__]),
     ]
     return "\n".join(lines)
 
