@@ -40,6 +40,8 @@ myst_enable_extensions = ["colon_fence"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_preserve_defaults = True
+# an override without a docstring of its own would repeat the base method's on every class
+autodoc_inherit_docstrings = False
 autosummary_generate = False
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
@@ -56,7 +58,9 @@ sphinx_gallery_conf = {
     "write_computation_times": False,
     "show_memory": False,
     "remove_config_comments": True,
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "gallery_order.ExampleOrder",
+    # show what the examples print, not the value of a last expression (``path.write_text``)
+    "capture_repr": (),
 }
 
 html_theme = "furo"
