@@ -34,11 +34,14 @@ from docutils import nodes
 from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
+from sphinx.pycode import ModuleAnalyzer
 
 PACKAGE = "torchinit"
 OUTPUT = Path("api") / "generated"
 # id of each documented class and function -> the name it is documented under
 _DOCUMENTED_AT: dict[int, str] = {}
+# full name of each documented object -> its home module
+_HOMES: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class Entry:
 
     full_name: str
     obj: Any
+    home: str  # the module whose page documents it, and whose source says what it is
 
     @property
     def directive(self) -> str:
@@ -63,9 +67,19 @@ class Entry:
             "autoexception": ["   :show-inheritance:"],
             "autoclass": ["   :members:", "   :show-inheritance:"],
             "autofunction": [],
-            "autodata": [],
+            "autodata": self.data_options(),
         }[self.directive]
         return "\n".join([f".. {self.directive}:: {self.full_name}", *options, ""])
+
+    def data_options(self) -> list[str]:
+        """For an object whose repr says nothing (``<... object>``): its annotated type."""
+        if not repr(self.obj).startswith("<"):
+            return []
+        short_name = self.full_name.rpartition(".")[2]
+        annotation = getattr(sys.modules[self.home], "__annotations__", {}).get(short_name)
+        if annotation is None:
+            return ["   :no-value:"]
+        return [f"   :annotation: : {annotation}"]
 
 
 def public_modules(package: ModuleType) -> list[ModuleType]:
@@ -100,7 +114,7 @@ def plan_pages(package: ModuleType) -> dict[str, list[Entry]]:
                 full_name = f"{package.__name__}.{name}"
             else:
                 full_name = f"{module.__name__}.{name}"
-            pages[module.__name__].append(Entry(full_name, obj))
+            pages[module.__name__].append(Entry(full_name, obj, module.__name__))
     return pages
 
 
@@ -109,7 +123,7 @@ def preset_factories(module: ModuleType) -> list[Entry]:
     from torchinit.presets import PRESETS
 
     return [
-        Entry(f"{factory.__module__}.{factory.__qualname__}", factory)
+        Entry(f"{factory.__module__}.{factory.__qualname__}", factory, module.__name__)
         for factory in dict.fromkeys(PRESETS.values())
         if factory.__module__ == module.__name__ and "<" not in factory.__qualname__
     ]
@@ -214,6 +228,8 @@ def generate(app: Sphinx) -> None:
     for stale in out.glob("*.rst"):
         if stale.name not in wanted:
             stale.unlink()
+    _HOMES.clear()
+    _HOMES.update((e.full_name, e.home) for entries in pages.values() for e in entries)
     # ids of classes and functions only: those of small ints and strings are shared
     _DOCUMENTED_AT.clear()
     _DOCUMENTED_AT.update(
@@ -257,18 +273,29 @@ def redirect_reference(
     return None
 
 
-def drop_builtin_docstrings(
+def document_data(
     app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]
 ) -> None:
-    """Constants without a ``#:`` comment would show ``tuple``'s or ``int``'s docstring."""
-    if what == "data" and type(obj).__module__ == "builtins":
-        inherited = inspect.getdoc(type(obj)) or ""
-        if "\n".join(lines).strip() == inherited.strip():
-            lines.clear()
+    """A constant's ``#:`` comment in its home module, never the docstring of its type.
+
+    autodoc reads ``#:`` comments from the module in the directive (``torchinit`` for
+    ``torchinit.PRESETS``), and otherwise shows the docstring of the object's type
+    (``tuple``'s, ``Registry``'s).
+    """
+    if what != "data":
+        return
+    if "\n".join(lines).strip() != (inspect.getdoc(type(obj)) or "").strip():
+        return
+    lines.clear()
+    home = _HOMES.get(name)
+    if home is not None:
+        attribute_docs = ModuleAnalyzer.for_module(home).find_attr_docs()
+        lines.extend(attribute_docs.get(("", name.rpartition(".")[2]), []))
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", generate)
-    app.connect("autodoc-process-docstring", drop_builtin_docstrings)
+    # before napoleon (priority 500), which would rewrite the type's docstring first
+    app.connect("autodoc-process-docstring", document_data, priority=400)
     app.connect("missing-reference", redirect_reference)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
