@@ -12,6 +12,10 @@ helper replaces, in the torchvision model module only, each global that *is* ``t
 ``torch.nn`` or ``torch.nn.init`` (or a ``torch.nn.init`` function imported by name) with a proxy
 that forwards everything to the real object except the in-place ``*_`` init functions, which
 become no-ops returning their tensor. Constructors still resolve to the real classes.
+
+With ``TORCHINIT_TEST_INSTALLED=1`` (as ``.ci/run`` sets when it runs the suite against the built
+wheel) the session refuses to start if ``torchinit`` was imported from this source tree rather
+than from the installed package: a green run would otherwise prove nothing about the wheel.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
+import os
 import types
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -28,6 +34,22 @@ import pytest
 import torch
 import torch.nn
 import torch.nn.init
+
+import torchinit
+
+SOURCE_TREE = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("TORCHINIT_TEST_INSTALLED") != "1":
+        return
+    imported = Path(torchinit.__file__).resolve().parent
+    if imported.is_relative_to(SOURCE_TREE):
+        raise pytest.UsageError(
+            f"TORCHINIT_TEST_INSTALLED=1, but torchinit was imported from the source tree "
+            f"({imported}): run pytest from a folder outside the repository, with the wheel "
+            f"installed (not pip install -e), and pass the tests folder by path"
+        )
 
 
 @dataclasses.dataclass

@@ -25,23 +25,26 @@ import torchinit as ti
 from torchinit.cli import load_model, main, parse_option
 
 ROOT = Path(__file__).resolve().parents[1]
+# Subprocesses start in tests/, not in the repository root: `python -m` puts its working
+# directory first on sys.path, which would import the source tree's torchinit instead of the
+# installed one when the suite runs against the wheel.
+CWD = ROOT / "tests"
 
 tv_models = pytest.importorskip("torchvision.models", reason="torchvision is not installed")
 
 
 def run(
-    *args: str, columns: int = 100, env: dict[str, str] | None = None, timeout: float = 60
+    *args: str, columns: int = 100, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m torchinit ARGS`` from the repository root, with a terminal COLUMNS wide."""
+    """``python -m torchinit ARGS`` in ``tests/``, with a terminal COLUMNS wide."""
     environment = {**os.environ, "COLUMNS": str(columns), "PYTHONIOENCODING": "utf-8"}
     environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "torchinit", *args],
-        cwd=ROOT,
+        cwd=CWD,
         capture_output=True,
         text=True,
         encoding="utf-8",
-        timeout=timeout,
         env=environment,
     )
 
@@ -86,6 +89,7 @@ def row(name: str, description: str) -> str:
 # --------------------------------------------------------------------------- list
 
 
+@pytest.mark.slow
 def test_list_shows_strategies_with_defaults_and_presets_with_options() -> None:
     result = run("list")
     assert result.returncode == 0, result.stderr
@@ -121,9 +125,94 @@ def test_list_reads_the_registries(cli: Callable[..., Result]) -> None:
     assert row("cli_test_scaled", "factor=0.5") in result.out.splitlines()
 
 
+# --------------------------------------------------------------------------- show
+
+
+def test_show_prints_a_presets_rules_one_line_per_tensor(cli: Callable[..., Result]) -> None:
+    result = cli("show", "vgg")
+    assert (result.code, result.err) == (0, "")
+    assert result.out.splitlines() == [
+        "preset 'vgg': torchvision's VGG init (torchvision/models/vgg.py, init_weights=True), "
+        "bit for bit.",
+        "order: modules; the last rule that matches a tensor wins",
+        "",
+        "rule      label   matches           tensor  strategy",
+        "rules[0]  conv    type Conv2d       weight  "
+        "kaiming_normal(a=0.0, mode='fan_out', nonlinearity='relu')",
+        "                                    bias    zeros()",
+        "rules[1]  norm    type BatchNorm2d  weight  ones()",
+        "                                    bias    zeros()",
+        "rules[2]  linear  type Linear       weight  normal(mean=0.0, std=0.01)",
+        "                                    bias    zeros()",
+    ]
+
+
+def test_show_names_the_options_and_parameter_rules(cli: Callable[..., Result]) -> None:
+    result = cli("show", "gpt2", "--option", "n_layer=2")
+    assert result.code == 0, result.err
+    assert result.out.startswith("preset 'gpt2' (n_layer=2, initializer_range=0.02): ")
+    assert "type Linear|Conv1D (if the model has it)" in result.out
+    last = result.out.splitlines()[-1].split()
+    std = 0.02 / (2 * 2) ** 0.5
+    assert last == [
+        "rules[3]", "scaled", "residual", "c_proj", "param", "'**.c_proj.weight'", "(matched)",
+        "normal(mean=0.0,", f"std={std})",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("preset", sorted(ti.PRESETS))
+def test_show_yaml_loads_back_to_the_preset(
+    cli: Callable[..., Result], tmp_path: Path, preset: str
+) -> None:
+    result = cli("show", preset, "--yaml")
+    assert (result.code, result.err) == (0, "")
+    assert result.out.startswith(f"# torchinit {ti.__version__}, `torchinit show --yaml`: ")
+    path = write(tmp_path / "policy.yaml", result.out)
+    assert ti.Policy.from_yaml(path) == ti.get_preset(preset)
+    # one comment above each rule, naming it as the report does
+    rules = ti.get_preset(preset).rules
+    comments = [line for line in result.out.splitlines() if line.startswith("# rules[")]
+    assert len(comments) == len(rules)
+    assert comments[0].startswith(f"# rules[0] {rules[0].describe()}: ")
+
+
+def test_show_yaml_with_options_loads_back_to_the_preset_with_them(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    result = cli("show", "nanogpt", "--option", "n_layer=6", "--yaml")
+    assert result.code == 0, result.err
+    assert "preset 'nanogpt' (n_layer=6" in result.out
+    path = write(tmp_path / "policy.yaml", result.out)
+    assert ti.Policy.from_yaml(path) == ti.get_preset("nanogpt", n_layer=6)
+    assert ti.Policy.from_yaml(path) != ti.get_preset("nanogpt")
+
+
+def test_show_a_policy_file(cli: Callable[..., Result], tmp_path: Path) -> None:
+    path = write(tmp_path / "mine.yaml", cli("show", "resnet", "--yaml").out)
+    result = cli("show", str(path))
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"policy 'resnet' from {path}\n")
+    assert "rules[1]  norm   type BatchNorm2d|GroupNorm  weight  ones()" in result.out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["show", "resnt"], "torchinit: error: preset: unknown preset; did you mean 'resnet'?"),
+        (["show", "vgg", "--option", "x=1"], "torchinit: error: vgg.x: unknown option;"),
+        (["show", "missing.yaml"], "torchinit: error: cannot read the policy file:"),
+    ],
+)
+def test_show_errors(cli: Callable[..., Result], argv: list[str], message: str) -> None:
+    result = cli(*argv)
+    assert result.code == 1
+    assert result.err.startswith(message), result.err
+
+
 # --------------------------------------------------------------------------- plan
 
 
+@pytest.mark.slow
 def test_plan_prints_the_reports_table() -> None:
     result = run("plan", "torchvision.models:resnet18", "resnet", columns=200)
     assert result.returncode == 0, result.stderr
@@ -145,12 +234,14 @@ def test_plan_prints_the_reports_table() -> None:
     assert result.stdout == str(ti.plan(tv_models.resnet18(), "resnet")) + "\n"
 
 
+@pytest.mark.slow
 def test_plan_json_is_report_to_dict() -> None:
     result = run("plan", "torchvision.models:resnet18", "resnet", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == ti.plan(tv_models.resnet18(), "resnet").to_dict()
 
 
+@pytest.mark.slow
 def test_plan_with_a_yaml_policy(tmp_path: Path) -> None:
     policy = write(
         tmp_path / "policy.yaml",
@@ -172,6 +263,7 @@ def test_plan_with_a_yaml_policy(tmp_path: Path) -> None:
     assert data["unmatched"][:2] == ["bn1.weight", "bn1.bias"]
 
 
+@pytest.mark.slow
 def test_plan_options_are_typed_and_json_lists_are_read() -> None:
     result = run(
         "plan",
@@ -192,6 +284,7 @@ def test_plan_options_are_typed_and_json_lists_are_read() -> None:
     assert expected["layer2.0.bn2.weight"].strategy == ti.Zeros()  # BasicBlock's bn2
 
 
+@pytest.mark.slow
 def test_plan_model_kwargs_and_forwarded_arguments() -> None:
     result = run(
         "plan",
@@ -248,6 +341,7 @@ def test_option_given_twice_is_an_error(cli: Callable[..., Result]) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_policy_that_matches_nothing_warns() -> None:
     result = run("plan", "torch.nn:Identity", "resnet")
     assert result.returncode == 0
@@ -260,6 +354,7 @@ def test_strict_makes_a_policy_that_matches_nothing_an_error(cli: Callable[..., 
     assert strict.err == ("torchinit: error: policy: policy 'resnet' matches nothing in Identity\n")
 
 
+@pytest.mark.slow
 def test_unknown_preset_suggests_the_closest_name() -> None:
     result = run("plan", "torch.nn:Identity", "resnt")
     assert (result.returncode, result.stdout) == (1, "")
@@ -272,6 +367,7 @@ def test_unknown_preset_suggests_the_closest_name() -> None:
 # --------------------------------------------------------------------------- MODEL
 
 
+@pytest.mark.slow
 def test_model_spec_error_goes_to_stderr_with_exit_code_1() -> None:
     result = run("plan", "torchvision.models.resnet18", "resnet")
     assert (result.returncode, result.stdout) == (1, "")
@@ -369,6 +465,7 @@ GOOD = (
 )
 
 
+@pytest.mark.slow
 def test_validate_a_good_file_lists_the_type_names_left_for_the_model(tmp_path: Path) -> None:
     policy = write(tmp_path / "policy.yaml", GOOD)
     result = run("validate", str(policy))
@@ -379,6 +476,7 @@ def test_validate_a_good_file_lists_the_type_names_left_for_the_model(tmp_path: 
     )
 
 
+@pytest.mark.slow
 def test_validate_against_a_model(tmp_path: Path) -> None:
     policy = write(tmp_path / "policy.yaml", GOOD)
     result = run("validate", str(policy), "--model", "torchvision.models:resnet18")
@@ -389,6 +487,7 @@ def test_validate_against_a_model(tmp_path: Path) -> None:
     assert " ".join(line.strip() for line in summary) == expected  # wrapped to the terminal
 
 
+@pytest.mark.slow
 def test_validate_a_broken_file_prints_file_and_line(tmp_path: Path) -> None:
     policy = write(tmp_path / "policy.yaml", BROKEN)
     result = run("validate", str(policy))
@@ -399,6 +498,7 @@ def test_validate_a_broken_file_prints_file_and_line(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_validate_with_a_model_that_lacks_a_type(
     tmp_path: Path, cli: Callable[..., Result]
 ) -> None:
@@ -425,6 +525,7 @@ def test_validate_missing_file(tmp_path: Path, cli: Callable[..., Result]) -> No
 # --------------------------------------------------------------------------- apply
 
 
+@pytest.mark.slow
 def test_apply_saves_what_the_python_one_liner_gives(tmp_path: Path) -> None:
     out = tmp_path / "resnet18.pt"
     result = run(
@@ -467,6 +568,7 @@ rules:
 """
 
 
+@pytest.mark.slow
 def test_apply_to_safetensors_saves_tied_weights_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -560,6 +662,7 @@ def test_apply_seed_out_of_torch_range(cli: Callable[..., Result], tmp_path: Pat
 # --------------------------------------------------------------------------- help and layout
 
 
+@pytest.mark.slow
 def test_help_of_the_command_shows_examples() -> None:
     result = run("--help")
     assert result.returncode == 0
@@ -582,6 +685,7 @@ def test_no_command_is_a_usage_error(cli: Callable[..., Result]) -> None:
     assert "the following arguments are required: COMMAND" in result.err
 
 
+@pytest.mark.slow
 def test_output_fits_a_narrow_terminal() -> None:
     for args in (["plan", "torchvision.models:resnet18", "resnet"], ["list"]):
         result = run(*args, columns=60)
@@ -591,6 +695,7 @@ def test_output_fits_a_narrow_terminal() -> None:
         assert max(map(len, lines)) <= 60, max(lines, key=len)
 
 
+@pytest.mark.slow
 def test_console_script() -> None:
     found = shutil.which(
         "torchinit", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
@@ -599,11 +704,10 @@ def test_console_script() -> None:
         pytest.skip("the torchinit script is not installed (pip install -e .)")
     result = subprocess.run(
         [found, "list"],
-        cwd=ROOT,
+        cwd=CWD,
         capture_output=True,
         text=True,
         encoding="utf-8",
-        timeout=60,
         check=False,
         env={**os.environ, "COLUMNS": "100"},
     )
@@ -611,6 +715,7 @@ def test_console_script() -> None:
     assert row("kaiming_normal", "a=0.0, mode='fan_in', nonlinearity='leaky_relu'") in result.stdout
 
 
+@pytest.mark.slow
 def test_apply_with_keyed_seed(tmp_path: Path) -> None:
     out = tmp_path / "keyed.pt"
     result = run(
@@ -626,6 +731,7 @@ def test_apply_with_keyed_seed(tmp_path: Path) -> None:
     assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
 
 
+@pytest.mark.slow
 def test_apply_on_the_meta_device(tmp_path: Path) -> None:
     out = tmp_path / "meta.pt"
     result = run(

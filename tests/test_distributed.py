@@ -170,6 +170,7 @@ def ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     return [torch.load(out / f"rank{rank}.pt", weights_only=False) for rank in range(2)]
 
 
+@pytest.mark.slow
 def test_fsdp2_shards_hold_the_unsharded_values(ranks: list[dict[str, Any]]) -> None:
     reference = sharded_net()
     ti.init_model(reference, POLICY, seed=SEED)
@@ -183,6 +184,7 @@ def test_fsdp2_shards_hold_the_unsharded_values(ranks: list[dict[str, Any]]) -> 
     assert torch.equal(expected["embed.weight"][3], torch.zeros(4))
 
 
+@pytest.mark.slow
 def test_the_two_ranks_cover_every_kind_of_shard(ranks: list[dict[str, Any]]) -> None:
     """The cases above happen: uneven and empty shards, a boundary inside a chunk."""
     rows = [result["shard_rows"] for result in ranks]
@@ -194,6 +196,7 @@ def test_the_two_ranks_cover_every_kind_of_shard(ranks: list[dict[str, Any]]) ->
     assert 0 < boundary < ti.seeding.CHUNK_ELEMENTS < 1000 * 1100
 
 
+@pytest.mark.slow
 def test_replicated_and_2d_mesh_parameters_hold_the_unsharded_values(
     ranks: list[dict[str, Any]],
 ) -> None:
@@ -205,6 +208,7 @@ def test_replicated_and_2d_mesh_parameters_hold_the_unsharded_values(
     assert torch.equal(hsdp, reference.hsdp.weight)
 
 
+@pytest.mark.slow
 def test_an_unsupported_placement_is_refused_before_anything_is_touched(
     ranks: list[dict[str, Any]],
 ) -> None:
@@ -374,6 +378,7 @@ def test_an_offset_that_disagrees_with_the_local_shard_is_refused(
     )
 
 
+@pytest.mark.slow
 def test_importing_torchinit_does_not_import_dtensor() -> None:
     code = "import sys, torchinit; print('torch.distributed.tensor' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

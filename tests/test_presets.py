@@ -31,6 +31,9 @@ from torchinit import (
 )
 
 SEEDS = (0, 1234)
+# subprocesses start here, not in the repository root, where `python -c` would import the
+# source tree's torchinit instead of the installed one
+TESTS = pathlib.Path(__file__).resolve().parent
 
 RESNETS = [
     "resnet18",
@@ -583,6 +586,7 @@ def test_preset_must_return_a_policy(preset_name):
     assert str(caught.value) == f"{preset_name}: preset must return a Policy (got 'NoneType')"
 
 
+@pytest.mark.slow
 def test_importing_torchinit_does_not_import_torchvision():
     code = (
         "import sys, torch, torchinit\n"
@@ -592,13 +596,13 @@ def test_importing_torchinit_does_not_import_torchvision():
         "torchinit.init_model(model, 'vgg')\n"
         "assert 'torchvision' not in sys.modules, 'using a preset imported torchvision'\n"
     )
-    root = pathlib.Path(__file__).resolve().parent.parent
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False
+        [sys.executable, "-c", code], cwd=TESTS, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_zero_init_residual_without_torchvision_needs_residual_norms():
     code = (
         "import torch, torchinit\n"
@@ -608,9 +612,8 @@ def test_zero_init_residual_without_torchvision_needs_residual_norms():
         "except torchinit.InvalidArgumentError as error:\n"
         "    print(error)\n"
     )
-    root = pathlib.Path(__file__).resolve().parent.parent
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], cwd=TESTS, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == (
         "resnet.zero_init_residual: needs residual_norms=[...] (globs naming the last norm "
@@ -626,6 +629,7 @@ def test_residual_norms_only_zero_normalization_layers():
     assert report["0.weight"].rule_label == "conv"
 
 
+@pytest.mark.slow
 def test_no_preset_imports_an_optional_library():
     """Planning every preset on a plain model imports none of the libraries they reproduce."""
     code = (
@@ -643,8 +647,7 @@ def test_no_preset_imports_an_optional_library():
         "loaded = sorted({'torchvision', 'timm', 'transformers', 'mup'} & set(sys.modules))\n"
         "print(loaded)\n"
     )
-    root = pathlib.Path(__file__).resolve().parent.parent
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], cwd=TESTS, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"

@@ -557,6 +557,7 @@ def test_presets_plan_a_model_without_huggingface_classes(preset):
     torchinit.init_model(model, preset)
 
 
+@pytest.mark.slow
 def test_presets_do_not_import_transformers():
     code = (
         "import sys, torch, torchinit\n"
@@ -565,7 +566,7 @@ def test_presets_do_not_import_transformers():
         "    torchinit.init_model(model, name)\n"
         "assert 'transformers' not in sys.modules, 'transformers was imported'\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 @pytest.mark.parametrize(

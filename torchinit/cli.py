@@ -3,6 +3,8 @@
 ::
 
     torchinit list
+    torchinit show resnet
+    torchinit show vgg --yaml > my_policy.yaml
     torchinit plan torchvision.models:resnet50 resnet --option zero_init_residual=true
     torchinit validate policy.yaml --model torchvision.models:resnet50
     torchinit apply torchvision.models:resnet50 policy.yaml --manual-seed 0 --out weights.pt
@@ -33,7 +35,13 @@ import torch
 from torch import nn
 
 from torchinit import __version__
-from torchinit.config import load_policy, parse_scalar
+from torchinit.config import (
+    is_policy_file,
+    load_policy,
+    parse_scalar,
+    policy_to_yaml,
+    resolve_policy,
+)
 from torchinit.engine import init_model, plan
 from torchinit.errors import (
     ArgumentTypeError,
@@ -43,7 +51,7 @@ from torchinit.errors import (
     UnknownNameError,
     closest,
 )
-from torchinit.policy import ORDERS
+from torchinit.policy import ORDERS, Policy, Rule
 from torchinit.presets import PRESETS
 from torchinit.report import InitReport
 from torchinit.strategies import STRATEGIES
@@ -63,6 +71,8 @@ _Handler = Callable[[argparse.Namespace], int]
 _MAIN_EXAMPLES = """\
 Examples:
   torchinit list
+  torchinit show resnet
+  torchinit show vgg --yaml > my_policy.yaml
   torchinit plan torchvision.models:resnet50 resnet
   torchinit validate policy.yaml --model torchvision.models:resnet50
   torchinit apply torchvision.models:resnet50 resnet --manual-seed 0 --out weights.pt
@@ -79,6 +89,17 @@ _POLICY_HELP = "a preset name (see 'torchinit list') or a YAML policy file (.yam
 _LIST_EXAMPLE = """\
 Example:
   torchinit list
+"""
+
+_SHOW_EXAMPLE = """\
+Example:
+  torchinit show resnet
+  torchinit show gpt2 --option n_layer=24
+  torchinit show vgg --yaml > my_policy.yaml
+  torchinit show my_policy.yaml
+
+--yaml writes the policy as a commented YAML file that loads back to an equal policy: a
+preset to copy and edit when you installed torchinit without its configs/ folder.
 """
 
 _PLAN_EXAMPLE = """\
@@ -300,6 +321,89 @@ def _signature(function: Callable[..., Any]) -> str:
     )
 
 
+def _cmd_show(args: argparse.Namespace) -> int:
+    """``torchinit show``: a policy's rules as a table, or as a commented YAML file."""
+    options = _options(args.option)
+    policy = resolve_policy(args.policy, options)
+    if is_policy_file(args.policy):
+        about = f"policy {policy.name or '<policy>'!r} from {args.policy}"
+    else:
+        preset = PRESETS.lookup(args.policy, "policy")
+        settings = {**_defaults(preset), **options}
+        about = f"preset {args.policy!r}" + (f" ({_call_arguments(settings)})" if settings else "")
+        summary = (inspect.getdoc(preset) or "").split("\n", 1)[0].replace("``", "")
+        about += f": {summary}" if summary else ""
+    if args.yaml:
+        print(_commented_yaml(policy, about), end="")
+        return 0
+    _print_wrapped(about)
+    print(f"order: {policy.order}; the last rule that matches a tensor wins")
+    print()
+    print(_rules_table(policy.rules))
+    return 0
+
+
+def _defaults(factory: Callable[..., Any]) -> dict[str, Any]:
+    """A preset's options with their default values."""
+    parameters = inspect.signature(factory).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+
+
+def _matches(rule: Rule) -> str:
+    """What ``rule`` matches, e.g. ``type Conv2d|Linear, name 'head.*'``."""
+    parts = []
+    types = [cls.__name__ for cls in rule.types] + list(rule.type_names)
+    if types:
+        optional = " (if the model has it)" if rule.optional_types else ""
+        parts.append("type " + "|".join(types) + optional)
+    if rule.name is not None:
+        parts.append(f"name {rule.name!r}")
+    if rule.param is not None:
+        parts.append(f"param {rule.param!r}")
+    return ", ".join(parts) or "every layer"
+
+
+def _rules_table(rules: Sequence[Rule]) -> str:
+    """The rules as a table: one line per tensor a rule sets (rule, label, matches, sets)."""
+    rows = [("rule", "label", "matches", "tensor", "strategy")]
+    for index, rule in enumerate(rules):
+        sets = [("(matched)", rule.init)] if rule.init is not None else list(rule.strategies)
+        for position, (key, strategy) in enumerate(sets):
+            first = position == 0
+            head = (f"rules[{index}]", rule.label or "", _matches(rule)) if first else ("",) * 3
+            rows.append((*head, key, strategy.describe()))
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    return "\n".join(
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[4]])
+        for row in rows
+    )
+
+
+def _commented_yaml(policy: Policy, about: str) -> str:
+    """``policy`` as YAML with a header saying how to use it and a comment above each rule."""
+    header = [
+        *textwrap.wrap(f"torchinit {__version__}, `torchinit show --yaml`: {about}", 98),
+        "",
+        "Edit it, then check and use it:",
+        "    torchinit validate this.yaml --model package.module:Model",
+        "    torchinit plan package.module:Model this.yaml",
+        '    torchinit.init_model(model, "this.yaml")',
+        "",
+        "Precedence: the last rule that matches a tensor wins (general rules first, then the",
+        "exceptions). Layer types are torch.nn class names or the model's own classes, resolved",
+        "when the policy is applied; nothing is imported.",
+    ]
+    lines = [f"# {line}".rstrip() for line in header]
+    rule_index = -1
+    for line in policy_to_yaml(policy).splitlines():
+        if line.startswith("- "):  # a rule: the rules list is the document's last, top-level key
+            rule_index += 1
+            rule = policy.rules[rule_index]
+            lines.append(f"# rules[{rule_index}] {rule.describe()}: {_matches(rule)}")
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
 def _plan_options(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of plan/init_model that plan and apply share."""
     return {
@@ -462,6 +566,20 @@ def build_parser() -> argparse.ArgumentParser:
         "List the strategies (with their arguments) and presets (with their options).",
         _LIST_EXAMPLE,
         _cmd_list,
+    )
+
+    show_parser = command(
+        "show",
+        "Print a preset's (or policy file's) rules as a table, or as a YAML file to edit.",
+        _SHOW_EXAMPLE,
+        _cmd_show,
+    )
+    show_parser.add_argument("policy", metavar="POLICY", help=_POLICY_HELP)
+    _add_option(show_parser)
+    show_parser.add_argument(
+        "--yaml",
+        action="store_true",
+        help="print the policy as a commented YAML file (loads back to an equal policy)",
     )
 
     plan_parser = command(

@@ -57,6 +57,7 @@ from torchinit.errors import (
     closest,
 )
 from torchinit.policy import Policy, Rule
+from torchinit.presets import get_preset
 from torchinit.strategies import to_strategy
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "policy_from_dict",
     "policy_to_dict",
     "policy_to_yaml",
+    "resolve_policy",
 ]
 
 TOP_KEYS = ("name", "order", "extends", "options", "rules")
@@ -284,6 +286,36 @@ def load_policy(
     return policy
 
 
+def resolve_policy(policy: object, options: Mapping[str, Any] | None = None) -> Policy:
+    """The :class:`~torchinit.Policy` that ``policy`` names, as ``init_model`` reads it.
+
+    Args:
+        policy: a ``Policy`` (returned as it is), a YAML file path (see :func:`is_policy_file`)
+            or a preset name.
+        options: preset options: for a preset name, or for a file that ``extends:`` a preset.
+
+    Example:
+        >>> resolve_policy("vgg").rules[0].label
+        'conv'
+    """
+    options = options or {}
+    if isinstance(policy, Policy):
+        if options:
+            raise InvalidArgumentError(
+                "only presets take options; put them in the Policy's rules instead",
+                path="options",
+                got=dict(options),
+            )
+        return policy
+    if is_policy_file(policy):
+        return load_policy(policy, options=options)  # type: ignore[arg-type]
+    if isinstance(policy, str):
+        return get_preset(policy, **options)
+    raise ArgumentTypeError(
+        "must be a preset name, a Policy or a YAML file path", path="policy", got=policy
+    )
+
+
 def policy_from_dict(
     data: Any,
     *,
@@ -309,8 +341,6 @@ def policy_from_dict(
     extends = data.get("extends")
     base: Policy | None = None
     if extends is not None:
-        from torchinit.presets import get_preset
-
         _validate.string(extends, "extends")
         try:
             base = get_preset(extends, **file_options)

@@ -25,7 +25,7 @@ from torch.nn.parameter import UninitializedTensorMixin  # type: ignore[attr-def
 from torch.nn.utils import parametrize
 
 from torchinit import _validate, distributed
-from torchinit.config import is_policy_file, load_policy
+from torchinit.config import resolve_policy
 from torchinit.errors import (
     ArgumentTypeError,
     InvalidArgumentError,
@@ -37,7 +37,6 @@ from torchinit.errors import (
 from torchinit.materialize import Materialization, meta_without_device, prepare, target_device
 from torchinit.patterns import NameGlob
 from torchinit.policy import ORDERS, Policy, Rule
-from torchinit.presets import get_preset
 from torchinit.report import InitReport, Outcome, Row, Status, new_report
 from torchinit.seeding import KeyedSeeding, Task, draw_dtype, run_tasks
 from torchinit.strategies import (
@@ -252,24 +251,6 @@ def _parametrized(module: nn.Module) -> list[tuple[str, list[str]]]:
 
 
 # --------------------------------------------------------------------------- resolution
-
-
-def _resolve_policy(policy: Any, options: Mapping[str, Any]) -> Policy:
-    if isinstance(policy, Policy):
-        if options:
-            raise InvalidArgumentError(
-                "only presets take options; put them in the Policy's rules instead",
-                path="options",
-                got=dict(options),
-            )
-        return policy
-    if is_policy_file(policy):
-        return load_policy(policy, options=options)
-    if isinstance(policy, str):
-        return get_preset(policy, **options)
-    raise ArgumentTypeError(
-        "must be a preset name, a Policy or a YAML file path", path="policy", got=policy
-    )
 
 
 def _globs(value: Any, path: str) -> list[NameGlob] | None:
@@ -1120,7 +1101,7 @@ def plan(
     meta = _materialization(model, device)
     built = _build_plan(
         model,
-        _resolve_policy(policy, options),
+        resolve_policy(policy, options),
         generator=None,
         order=order,
         skip_frozen=skip_frozen,
@@ -1192,7 +1173,7 @@ def init_model(
     meta = _materialization(model, device)
     built = _build_plan(
         model,
-        _resolve_policy(policy, options),
+        resolve_policy(policy, options),
         generator=generator,
         order=order,
         skip_frozen=skip_frozen,
