@@ -187,12 +187,12 @@ def render_index(package: ModuleType, pages: dict[str, list[Entry]]) -> str:
         # relative to the current module, as autosummary wants
         *(f"   {name.partition('.')[2]}" for name in top_level),
         "",
+        *render_entries(pages[package.__name__]),
         ".. toctree::",
         "   :maxdepth: 1",
         "   :caption: Modules\n",
         *(f"   {name}" for name in pages if name != package.__name__),
         "",
-        *render_entries(pages[package.__name__]),
     ]
     return "\n".join(lines)
 
