@@ -53,7 +53,17 @@ class Entry:
     home: str  # the module whose page documents it, and whose source says what it is
 
     @property
+    def foreign(self) -> bool:
+        """A class or function of another library (torch), exported under a torchinit name."""
+        if not (inspect.isclass(self.obj) or inspect.isroutine(self.obj)):
+            return False
+        module = getattr(self.obj, "__module__", None) or ""
+        return module != PACKAGE and not module.startswith(f"{PACKAGE}.")
+
+    @property
     def directive(self) -> str:
+        if self.foreign:
+            return "py:data"
         if inspect.isclass(self.obj) and issubclass(self.obj, BaseException):
             return "autoexception"
         if inspect.isclass(self.obj):
@@ -63,6 +73,12 @@ class Entry:
         return "autodata"
 
     def rst(self) -> str:
+        if self.foreign:
+            # its own docstring is that library's to document (and to get RST right)
+            origin = f"{self.obj.__module__}.{self.obj.__qualname__}"
+            module, _, name = self.full_name.rpartition(".")
+            lines = [f".. py:data:: {name}", f"   :module: {module}", ""]
+            return "\n".join([*lines, f"   An alias of ``{origin}``.", ""])
         options = {
             "autoexception": ["   :show-inheritance:"],
             "autoclass": ["   :members:", "   :show-inheritance:"],
@@ -141,6 +157,7 @@ def render_entries(entries: list[Entry]) -> list[str]:
         ("autoclass", "Classes"),
         ("autoexception", "Exceptions and warnings"),
         ("autodata", "Constants and types"),
+        ("py:data", "Aliases"),
     ]:
         of_kind = [entry for entry in entries if entry.directive == kind]
         if of_kind:
