@@ -1,4 +1,6 @@
-"""A hand-written policy for your own model.
+"""
+A hand-written policy for your own model
+========================================
 
 A :class:`torchinit.Policy` is an ordered list of rules. This example shows the three ways a
 rule can pick tensors:

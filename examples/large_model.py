@@ -1,4 +1,8 @@
-"""A model too big to build twice: on the meta device, then materialized while initialized.
+"""
+A large model on the meta device
+================================
+
+A model too big to build twice: on the meta device, then materialized while initialized.
 
 ``with torch.device("meta")`` builds the model without allocating a byte. ``init_model(model,
 "nanogpt", device="cpu", seed=0)`` then validates the plan on the meta model, allocates each

@@ -1,4 +1,8 @@
-"""Quickstart: initialize a whole torchvision ResNet-50 with one call.
+"""
+Quickstart: a torchvision ResNet-50 in one call
+===============================================
+
+Initialize a whole torchvision ResNet-50 with one call.
 
 ``torchinit.init_model(model, "resnet")`` applies torchinit's ``"resnet"`` preset, which does
 what torchvision's own ``ResNet.__init__`` does: Kaiming-normal conv weights (``fan_out``,

@@ -1,4 +1,8 @@
-"""Every ``torch.nn.init`` snippet of the project's seed write-ups, next to its torchinit twin.
+"""
+Every seed snippet next to its torchinit twin
+=============================================
+
+Every ``torch.nn.init`` snippet of the project's seed write-ups, next to its torchinit twin.
 
 The write-ups (``shared/seeds/000_*.txt`` to ``004_*.txt``, in Chinese) teach weight
 initialization with plain ``torch.nn.init`` code. For each snippet this file has
@@ -968,5 +972,6 @@ def main(seed: int = 0) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+# no sys.exit(0) on success: the docs build runs this file in its own process
+if __name__ == "__main__" and main() != 0:
+    sys.exit(1)

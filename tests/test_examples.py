@@ -36,3 +36,24 @@ def test_large_model() -> None:
     assert "5,256,704 parameters materialized on the CPU" in out
     assert "the same values on 1 and" in out
     assert out.rstrip().endswith("True")
+
+
+def test_apply_weights_init() -> None:
+    out = run("apply_weights_init.py")
+    assert "order=apply): 8 tensors initialized" in out
+    assert out.rstrip().endswith("identical to model.apply(weights_init): True")
+
+
+def test_torchvision_bit_exact() -> None:
+    pytest.importorskip("torchvision")
+    out = run("torchvision_bit_exact.py")
+    assert "364 tensors compared, 0 differ" in out
+    assert out.rstrip().endswith("bit-exact with torchvision's init_weights=True: True")
+
+
+def test_yaml_policy() -> None:
+    out = run("yaml_policy.py")
+    assert "policy.yaml: 4 rules, order=modules" in out
+    assert "17 tensors initialized, 0 unmatched" in out
+    assert "round trip through to_yaml(): equal" in out
+    assert "policy.yaml:16: rules[3].in_proj_weight: unknown strategy; did you mean" in out

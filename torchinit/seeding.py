@@ -61,9 +61,11 @@ from torchinit.strategies import Law, Strategy
 
 __all__ = ["CHUNK_ELEMENTS", "SCHEME", "VERSION", "KeyedSeeding", "run_tasks"]
 
+#: The scheme's name, hashed into every key and recorded in reports.
 SCHEME = "torchinit-keyed"
+#: The scheme's version, bumped by any change to the values a seed gives.
 VERSION = 2
-#: Elements per keyed chunk (part of the scheme: changing it changes the values).
+#: Elements per keyed chunk; part of the scheme, so changing it changes the values.
 CHUNK_ELEMENTS = 1 << 20
 _MAX_SEED = 2**64 - 1
 # Below this many drawn elements a task costs less than handing it to another thread.

@@ -210,6 +210,7 @@ def grad_free_call(strategy: Strategy) -> Callable[..., torch.Tensor]:
     return cast(Callable[..., torch.Tensor], getattr(call, "_torchinit_unwrapped", call))
 
 
+#: The registered strategies, mapping each name that policies and YAML files use to its class.
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
 
 

@@ -32,6 +32,7 @@ from torchinit.registry import Registry
 __all__ = ["PRESETS", "available_presets", "get_preset", "loaded_class", "register_preset"]
 
 PresetFactory = Callable[..., Policy]
+#: The registered presets, mapping each name to the policy factory ``init_model`` calls.
 PRESETS: Registry[PresetFactory] = Registry("preset")
 
 _OPTION_CHECKS: dict[Any, Callable[[Any, str], Any]] = {
