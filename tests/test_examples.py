@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,11 +11,12 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
+# each test runs an example in a subprocess
+pytestmark = pytest.mark.slow
+
 
 def run(name: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, timeout=300
-    )
+    result = subprocess.run([sys.executable, str(EXAMPLES / name)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -47,7 +49,7 @@ def test_apply_weights_init() -> None:
 def test_torchvision_bit_exact() -> None:
     pytest.importorskip("torchvision")
     out = run("torchvision_bit_exact.py")
-    assert "364 tensors compared, 0 differ" in out
+    assert re.search(r"^[1-9]\d* tensors compared, 0 differ$", out, re.M), out
     assert out.rstrip().endswith("bit-exact with torchvision's init_weights=True: True")
 
 
