@@ -1197,7 +1197,7 @@ REJECTED_SPECS = [
         Normal,
         ArgumentTypeError,
         "rules[0].weight: must be a Strategy, a strategy name, or a one-key mapping "
-        "{name: {arguments}} (got <class 'torchinit.strategies.Normal'>)",
+        "{name: {arguments}} (got <class 'torchinit.strategies.basic.Normal'>)",
     ),
     (
         {"normal": 5},
