@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import torch
 from torch import nn
@@ -46,11 +46,8 @@ def constant_fill(strategy: Strategy) -> float | None:
     The policy engine calls those methods itself, rather than the strategy, for the many
     biases and norm weights of a big model.
     """
-    kind = type(strategy)
-    if kind is Zeros:
-        return 0.0
-    if kind is Ones:
-        return 1.0
+    if type(strategy) in (Zeros, Ones):
+        return cast(_Filled, strategy).value
     return None
 
 
@@ -86,9 +83,19 @@ class Constant(Strategy):
         return Law("constant", (self.val,))
 
 
+@dataclasses.dataclass(frozen=True)
+class _Filled(Strategy):
+    """A strategy that fills with one fixed value, :attr:`value`."""
+
+    value: ClassVar[float]
+
+    def law(self, shape: tuple[int, ...]) -> Law | None:
+        return Law("constant", (self.value,))
+
+
 @register_strategy("zeros")
 @dataclasses.dataclass(frozen=True)
-class Zeros(Strategy):
+class Zeros(_Filled):
     """Fill with zeros: ``torch.nn.init.zeros_``.
 
     Example:
@@ -96,18 +103,17 @@ class Zeros(Strategy):
         [0.0, 0.0, 0.0]
     """
 
+    value: ClassVar[float] = 0.0
+
     def initialize(self, tensor: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         if not intercepted(tensor):
             return tensor.zero_()
         return nn.init.zeros_(tensor)
 
-    def law(self, shape: tuple[int, ...]) -> Law | None:
-        return Law("constant", (0.0,))
-
 
 @register_strategy("ones")
 @dataclasses.dataclass(frozen=True)
-class Ones(Strategy):
+class Ones(_Filled):
     """Fill with ones: ``torch.nn.init.ones_``.
 
     Example:
@@ -115,13 +121,12 @@ class Ones(Strategy):
         [1.0, 1.0, 1.0]
     """
 
+    value: ClassVar[float] = 1.0
+
     def initialize(self, tensor: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         if not intercepted(tensor):
             return tensor.fill_(1.0)
         return nn.init.ones_(tensor)
-
-    def law(self, shape: tuple[int, ...]) -> Law | None:
-        return Law("constant", (1.0,))
 
 
 @register_strategy("eye")

@@ -4,10 +4,9 @@ variants, each drawn from a law that one formula of the tensor's fans gives."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Literal, get_args
+from typing import ClassVar, Literal, get_args
 
 import torch
 from torch import nn
@@ -82,10 +81,15 @@ _DRAWS: dict[str, tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor]
 }
 
 
-@functools.lru_cache(maxsize=1024)
-def _law_of_shape(strategy: FanStrategy, shape: tuple[int, ...]) -> Law:
-    """``strategy.law(shape)``, kept: a model has few distinct (strategy, shape) pairs."""
-    return strategy.law(shape)
+# A fan-based strategy's draw for a shape: (the strategy, a tensor method, its arguments), by
+# (id(strategy), shape). A model has few distinct pairs, and hashing a strategy (a dataclass)
+# costs more than filling a small tensor. An entry holds its strategy, so that the id stays
+# that strategy's own while the entry exists.
+_fast_draws: dict[
+    tuple[int, torch.Size],
+    tuple[FanStrategy, Callable[..., torch.Tensor], tuple[float, ...]],
+] = {}
+_FAST_DRAWS_KEPT = 1024
 
 
 class FanStrategy(Strategy):
@@ -108,8 +112,13 @@ class FanStrategy(Strategy):
         shape = None if intercepted(tensor) else tensor.shape
         if shape is None or len(shape) < 2 or 0 in shape:
             return self.torch_initialize(tensor, generator)
-        law = _law_of_shape(self, shape)
-        return _DRAWS[law.kind][0](tensor, *law.params, generator=generator)
+        draw = _fast_draws.get((id(self), shape))
+        if draw is None:
+            if len(_fast_draws) >= _FAST_DRAWS_KEPT:
+                _fast_draws.clear()
+            law = self.law(shape)
+            draw = _fast_draws[id(self), shape] = (self, _DRAWS[law.kind][0], law.params)
+        return draw[1](tensor, *draw[2], generator=generator)
 
     def torch_initialize(
         self, tensor: torch.Tensor, generator: torch.Generator | None
@@ -187,9 +196,16 @@ class _Xavier(FanStrategy):
     gain: float = 1.0
 
     distribution: ClassVar[Distribution]
+    #: the torch.nn.init function the strategy reproduces
+    torch_function: ClassVar[Callable[..., torch.Tensor]]
 
     def __post_init__(self) -> None:
         set_field(self, "gain", _validate.positive(self.gain, f"{self.name}.gain"))
+
+    def torch_initialize(
+        self, tensor: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        return type(self).torch_function(tensor, self.gain, generator=generator)
 
     def as_variance_scaling(self) -> VarianceScaling:
         """The equivalent :class:`VarianceScaling` (equal up to floating-point rounding)."""
@@ -222,11 +238,7 @@ class XavierUniform(_Xavier):
     """
 
     distribution: ClassVar[Distribution] = "uniform"
-
-    def torch_initialize(
-        self, tensor: torch.Tensor, generator: torch.Generator | None
-    ) -> torch.Tensor:
-        return nn.init.xavier_uniform_(tensor, self.gain, generator=generator)
+    torch_function = staticmethod(nn.init.xavier_uniform_)
 
 
 @register_strategy("xavier_normal")
@@ -248,11 +260,7 @@ class XavierNormal(_Xavier):
     """
 
     distribution: ClassVar[Distribution] = "normal"
-
-    def torch_initialize(
-        self, tensor: torch.Tensor, generator: torch.Generator | None
-    ) -> torch.Tensor:
-        return nn.init.xavier_normal_(tensor, self.gain, generator=generator)
+    torch_function = staticmethod(nn.init.xavier_normal_)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -265,6 +273,8 @@ class _Kaiming(FanStrategy):
     nonlinearity: Nonlinearity = "leaky_relu"
 
     distribution: ClassVar[Distribution]
+    #: the torch.nn.init function the strategy reproduces
+    torch_function: ClassVar[Callable[..., torch.Tensor]]
 
     def __post_init__(self) -> None:
         set_field(self, "a", _validate.non_negative(self.a, f"{self.name}.a"))
@@ -280,8 +290,11 @@ class _Kaiming(FanStrategy):
         std = calculate_gain(self.nonlinearity, self.a) / math.sqrt(calculate_fan(shape, self.mode))
         return _law_with_std(std, self.distribution)
 
-    def _torch_arguments(self) -> dict[str, Any]:
-        return {"a": self.a, "mode": self.mode, "nonlinearity": self.nonlinearity}
+    def torch_initialize(
+        self, tensor: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        function = type(self).torch_function
+        return function(tensor, self.a, self.mode, self.nonlinearity, generator=generator)
 
 
 @register_strategy("kaiming_uniform")
@@ -305,11 +318,7 @@ class KaimingUniform(_Kaiming):
     """
 
     distribution: ClassVar[Distribution] = "uniform"
-
-    def torch_initialize(
-        self, tensor: torch.Tensor, generator: torch.Generator | None
-    ) -> torch.Tensor:
-        return nn.init.kaiming_uniform_(tensor, **self._torch_arguments(), generator=generator)
+    torch_function = staticmethod(nn.init.kaiming_uniform_)
 
 
 @register_strategy("kaiming_normal")
@@ -337,11 +346,7 @@ class KaimingNormal(_Kaiming):
     """
 
     distribution: ClassVar[Distribution] = "normal"
-
-    def torch_initialize(
-        self, tensor: torch.Tensor, generator: torch.Generator | None
-    ) -> torch.Tensor:
-        return nn.init.kaiming_normal_(tensor, **self._torch_arguments(), generator=generator)
+    torch_function = staticmethod(nn.init.kaiming_normal_)
 
 
 @register_strategy("fan_uniform")
