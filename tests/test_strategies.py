@@ -2203,7 +2203,7 @@ def test_a_strategy_without_initialize_refuses_to_fill() -> None:
 def test_the_readme_strategy_overriding_call_fills_a_parameter_that_requires_grad(
     registered: list[str],
 ) -> None:
-    """The README's example, written with __call__ as torchinit's first releases asked."""
+    """The README's example: a strategy that overrides __call__ rather than initialize."""
     registered.append("scaled_normal")
 
     @torchinit.register_strategy("scaled_normal")

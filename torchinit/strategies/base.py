@@ -58,8 +58,8 @@ class Strategy:
 
     The call enters ``torch.no_grad()`` (so that a strategy may fill a Parameter that requires
     grad) and runs :meth:`initialize`, which subclasses implement. A subclass may instead
-    override ``__call__`` itself, as torchinit's first releases asked: ``__init_subclass__``
-    then runs that ``__call__`` under ``torch.no_grad()`` too, and changes nothing else.
+    override ``__call__`` itself (the README's example does): ``__init_subclass__`` wraps that
+    ``__call__`` so that it too runs under ``torch.no_grad()``, and changes nothing else.
 
     Subclasses set ``min_ndim``/``max_ndim`` (or override :meth:`check_shape`) so that a policy
     can refuse a tensor it cannot fill before touching any tensor.
@@ -139,7 +139,7 @@ def _under_no_grad(call: Callable[..., torch.Tensor]) -> Callable[..., torch.Ten
         with torch.no_grad():
             return call(*args, **kwargs)
 
-    wrapped.grad_free_call = call  # type: ignore[attr-defined]
+    wrapped.without_no_grad = call  # type: ignore[attr-defined]
     return wrapped
 
 
@@ -155,7 +155,7 @@ def grad_free_call(strategy: Strategy) -> Callable[..., torch.Tensor]:
     call = cls.__call__
     if call is Strategy.__call__:
         return cls.initialize
-    return cast(Callable[..., torch.Tensor], getattr(call, "grad_free_call", call))
+    return cast(Callable[..., torch.Tensor], getattr(call, "without_no_grad", call))
 
 
 def set_field(strategy: Strategy, field: str, value: Any) -> None:
