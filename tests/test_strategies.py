@@ -2330,3 +2330,12 @@ def test_the_zero_element_warning_points_at_the_callers_line(strategy: Strategy)
     with pytest.warns(UserWarning, match="zero-element") as record:
         strategy(torch.empty(0, 3))
     assert record[0].filename == __file__
+
+
+def test_the_fast_path_keeps_a_bounded_number_of_draws() -> None:
+    from torchinit.strategies import fan
+
+    strategy = XavierNormal(gain=1.25)
+    for rows in range(1, fan._FAST_DRAWS_KEPT + 100):
+        strategy(torch.empty(rows, 2))
+    assert 0 < len(fan._fast_draws) <= fan._FAST_DRAWS_KEPT
