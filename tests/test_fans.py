@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import typing
+import warnings
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ import torch
 from torchinit import ArgumentTypeError, InvalidArgumentError, calculate_fan, calculate_fans
 from torchinit import calculate_gain as torchinit_calculate_gain
 from torchinit.errors import TorchInitError
-from torchinit.fans import FAN_MODES, NONLINEARITIES
+from torchinit.fans import FAN_MODES, NONLINEARITIES, is_empty
 
 SHAPES = [
     (3, 4),
@@ -264,3 +265,17 @@ def test_calculate_gain_bad_param(param: Any, error: type[Exception], message: s
     assert str(info.value) == message
     builtin = TypeError if error is ArgumentTypeError else ValueError
     assert isinstance(info.value, builtin)
+
+
+def test_is_empty_warns_like_torch_for_a_zero_element_tensor() -> None:
+    with pytest.warns(
+        UserWarning, match="^Initializing zero-element tensors is a no-op$"
+    ) as record:
+        assert is_empty(torch.empty(3, 0), stacklevel=1)
+    assert record[0].filename == __file__  # stacklevel=1: the line that called is_empty
+
+
+def test_is_empty_is_silent_for_a_tensor_with_elements() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not is_empty(torch.empty(2, 3), stacklevel=1)

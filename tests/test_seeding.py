@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 import torchinit as ti
+from torchinit import seeding
 
 
 def net(extra: bool = False) -> nn.Module:
@@ -341,3 +342,13 @@ def test_a_failing_task_stops_the_others_and_is_raised_after_all_stopped(failing
     time.sleep(0.05)
     assert done == settled  # nothing runs on after the call returned
     assert len(done) < 40
+
+
+def test_a_law_of_an_unknown_kind_is_refused() -> None:
+    law = ti.Law("cauchy", (0.0, 1.0))  # type: ignore[arg-type]
+    with pytest.raises(
+        ValueError,
+        match=r"^Law kind cauchy not supported, please use one of "
+        r"\('constant', 'uniform', 'normal', 'trunc_normal'\)$",
+    ):
+        seeding._draw(law, torch.empty(3), None)

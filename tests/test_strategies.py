@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
+import pickle
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -1197,7 +1199,7 @@ REJECTED_SPECS = [
         Normal,
         ArgumentTypeError,
         "rules[0].weight: must be a Strategy, a strategy name, or a one-key mapping "
-        "{name: {arguments}} (got <class 'torchinit.strategies.Normal'>)",
+        "{name: {arguments}} (got <class 'torchinit.strategies.basic.Normal'>)",
     ),
     (
         {"normal": 5},
@@ -2153,3 +2155,187 @@ def test_grad_free_call_of_a_builtin_strategy_draws_like_the_call() -> None:
     with torch.no_grad():
         result = grad_free_call(strategy)(strategy, torch.empty(6, 4), generator=None)
     assert torch.equal(result, expected)
+
+
+# --------------------------------------------------------------------------- the call
+
+
+@dataclasses.dataclass(frozen=True)
+class _Quarters(Strategy):
+    """A user strategy written the current way: it implements initialize()."""
+
+    def initialize(self, tensor: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        assert not torch.is_grad_enabled()
+        return tensor.fill_(0.25)
+
+
+def test_the_call_runs_initialize_under_no_grad() -> None:
+    parameter = nn.Parameter(torch.empty(2, 3))
+    assert torch.is_grad_enabled()
+    assert _Quarters()(parameter) is parameter
+    assert torch.is_grad_enabled()
+    assert parameter.requires_grad
+    assert parameter.grad_fn is None
+    assert torch.equal(parameter, torch.full((2, 3), 0.25))
+
+
+def test_the_call_passes_the_generator_to_initialize() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Draw(Strategy):
+        def initialize(
+            self, tensor: torch.Tensor, generator: torch.Generator | None
+        ) -> torch.Tensor:
+            return tensor.normal_(generator=generator)
+
+    result = Draw()(torch.empty(5), generator=torch.Generator().manual_seed(4))
+    assert torch.equal(result, torch.empty(5).normal_(generator=torch.Generator().manual_seed(4)))
+
+
+def test_a_strategy_without_initialize_refuses_to_fill() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Nothing(Strategy):
+        pass
+
+    with pytest.raises(NotImplementedError, match=r"^Nothing does not implement initialize\(\)$"):
+        Nothing()(torch.empty(2))
+
+
+def test_the_readme_strategy_overriding_call_fills_a_parameter_that_requires_grad(
+    registered: list[str],
+) -> None:
+    """The README's example: a strategy that overrides __call__ rather than initialize."""
+    registered.append("scaled_normal")
+
+    @torchinit.register_strategy("scaled_normal")
+    @dataclasses.dataclass(frozen=True)
+    class ScaledNormal(torchinit.Strategy):
+        std: float = 0.02
+        depth: int = 1
+
+        def __call__(self, tensor, *, generator=None):
+            return torch.nn.init.normal_(
+                tensor, 0.0, self.std / (2 * self.depth) ** 0.5, generator=generator
+            )
+
+    parameter = nn.Parameter(torch.empty(8, 4))
+    strategy = torchinit.get_strategy("scaled_normal", depth=8)
+    assert strategy(parameter, generator=torch.Generator().manual_seed(1)) is parameter
+    expected = init.normal_(
+        torch.empty(8, 4), 0.0, 0.005, generator=torch.Generator().manual_seed(1)
+    )
+    assert torch.equal(parameter, expected)
+    assert parameter.requires_grad
+    assert parameter.grad_fn is None
+    model = nn.Linear(4, 8)
+    torchinit.init_model(model, torchinit.Policy([torchinit.Rule(nn.Linear, weight=strategy)]))
+    assert model.weight.std() < 0.01
+
+
+def test_a_subclass_overriding_call_may_call_the_template() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Doubled(Normal):
+        def __call__(
+            self, tensor: torch.Tensor, *, generator: torch.Generator | None = None
+        ) -> torch.Tensor:
+            return super().__call__(tensor, generator=generator).mul_(2.0)
+
+    parameter = nn.Parameter(torch.empty(6))
+    Doubled(std=0.5)(parameter, generator=torch.Generator().manual_seed(0))
+    expected = torch.empty(6).normal_(0.0, 0.5, generator=torch.Generator().manual_seed(0)) * 2.0
+    assert torch.equal(parameter, expected)
+    with torch.no_grad():
+        grad_free = grad_free_call(Doubled(std=0.5))
+        result = grad_free(
+            Doubled(std=0.5), torch.empty(6), generator=torch.Generator().manual_seed(0)
+        )
+    assert torch.equal(result, expected)
+
+
+def test_grad_free_call_picks_initialize_or_the_overriding_call() -> None:
+    assert grad_free_call(KaimingNormal()) is KaimingNormal.initialize
+    assert grad_free_call(Normal()) is Normal.initialize
+    assert grad_free_call(_Quarters()) is _Quarters.initialize
+    # a __call__ written in the class: the function itself, without the no_grad entry
+    call = grad_free_call(_InPlace())
+    assert call is not _InPlace.__call__
+    assert call.__qualname__ == "_InPlace.__call__"
+
+    @dataclasses.dataclass(frozen=True)
+    class Inherits(_InPlace):
+        pass
+
+    assert grad_free_call(Inherits()) is call
+
+
+# --------------------------------------------------------------------------- pickling
+
+PICKLED = [
+    *ALL_STRATEGIES,
+    torchinit.PaddedNormal(std=0.02, padding_idx=0),
+    torchinit.GateConstant(gates=4, index=1, value=1.0),
+    torchinit.FanUniform(gain=2.0, mode="fan_out"),
+    torchinit.FanTruncNormal(scale=2.0),
+    TorchDefault(),
+    to_strategy({"trunc_normal": {"std": {"attr": "stddev", "default": 0.1}}}),
+]
+
+
+@pytest.mark.parametrize("strategy", PICKLED, ids=lambda s: s.describe())
+@pytest.mark.parametrize("copy_", [lambda s: pickle.loads(pickle.dumps(s)), copy.deepcopy])
+def test_strategies_pickle_and_copy(strategy: Strategy, copy_: Callable[[Any], Any]) -> None:
+    restored = copy_(strategy)
+    assert restored == strategy
+    assert type(restored) is type(strategy)
+    assert restored.to_spec() == strategy.to_spec()
+    assert repr(restored) == repr(strategy)
+
+
+# --------------------------------------------------------------------------- fan-based laws
+
+FAN_STRATEGIES = [
+    VarianceScaling(2.0, "fan_out", "normal"),
+    VarianceScaling(0.5, "fan_avg", "uniform"),
+    VarianceScaling(1.0, "fan_in", "truncated_normal"),
+    XavierUniform(gain=1.5),
+    XavierNormal(),
+    KaimingUniform(a=0.1, mode="fan_out", nonlinearity="leaky_relu"),
+    KaimingNormal(mode="fan_out", nonlinearity="relu"),
+    torchinit.FanUniform(mode="fan_avg"),
+    torchinit.FanTruncNormal(scale=2.0, a=-0.1, b=0.1),
+    LecunNormal(),
+    LecunUniform(),
+]
+
+
+@pytest.mark.parametrize("strategy", FAN_STRATEGIES, ids=lambda s: s.describe())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_fan_strategies_draw_the_same_through_torch(strategy: Strategy, dtype: torch.dtype) -> None:
+    """Under a TorchFunctionMode a fan-based strategy calls torch.nn.init; without, it draws its
+    law with the tensor method: the two give the same values, shape after shape."""
+    shapes = [(8, 8), (3, 5), (8, 8), (4, 2, 3, 3)]
+    ours, theirs = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    for shape in shapes:
+        direct = strategy(_filled_with_nan(shape, dtype), generator=ours)
+        with _Recording() as mode:
+            through_torch = strategy(_filled_with_nan(shape, dtype), generator=theirs)
+        assert mode.calls
+        assert torch.equal(direct, through_torch), shape
+    assert torch.equal(ours.get_state(), theirs.get_state())
+
+
+@pytest.mark.parametrize(
+    "strategy", [VarianceScaling(), torchinit.FanUniform(), LecunUniform()], ids=str
+)
+def test_the_zero_element_warning_points_at_the_callers_line(strategy: Strategy) -> None:
+    with pytest.warns(UserWarning, match="zero-element") as record:
+        strategy(torch.empty(0, 3))
+    assert record[0].filename == __file__
+
+
+def test_the_fast_path_keeps_a_bounded_number_of_draws() -> None:
+    from torchinit.strategies import fan
+
+    strategy = XavierNormal(gain=1.25)
+    for rows in range(1, fan._FAST_DRAWS_KEPT + 100):
+        strategy(torch.empty(rows, 2))
+    assert 0 < len(fan._fast_draws) <= fan._FAST_DRAWS_KEPT

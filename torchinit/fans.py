@@ -1,12 +1,14 @@
 """Fan computation and gains: the two numbers every variance-scaling strategy is built from.
 
 ``calculate_fans`` and ``calculate_gain`` give the same values as ``torch.nn.init`` (which keeps
-its fan function private), and validate their input with torchinit's errors.
+its fan function private), and validate their input with torchinit's errors. ``is_empty`` is the
+zero-element check that ``torch.nn.init``'s fan-based functions make before computing a fan.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Literal, get_args
 
@@ -23,6 +25,7 @@ __all__ = [
     "calculate_fan",
     "calculate_fans",
     "calculate_gain",
+    "is_empty",
 ]
 
 FanMode = Literal["fan_in", "fan_out", "fan_avg"]
@@ -126,3 +129,16 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if param is not None:
         _validate.number(param, "param")
     return float(torch.nn.init.calculate_gain(nonlinearity, param))  # type: ignore[arg-type]
+
+
+def is_empty(tensor: torch.Tensor, *, stacklevel: int) -> bool:
+    """Whether ``tensor`` has no elements; if so, warn as ``torch.nn.init`` does.
+
+    For strategies that compute a fan before drawing (a zero fan would divide by zero), so
+    they return early like torch's fan-based functions. ``stacklevel`` counts from the caller
+    of this function, as in ``warnings.warn``.
+    """
+    if tensor.numel() != 0:
+        return False
+    warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=stacklevel + 1)
+    return True

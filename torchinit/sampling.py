@@ -16,7 +16,7 @@ import math
 import torch
 
 from torchinit import _validate
-from torchinit.strategies import is_empty
+from torchinit.fans import is_empty
 
 __all__ = ["trunc_normal_", "trunc_normal_std_"]
 

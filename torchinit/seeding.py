@@ -49,7 +49,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 import torch
 from torch import nn
@@ -57,7 +57,7 @@ from torch import nn
 from torchinit import _validate
 from torchinit.errors import InvalidArgumentError
 from torchinit.sampling import trunc_normal_
-from torchinit.strategies import Law, Strategy
+from torchinit.strategies import Law, LawKind, Strategy
 
 __all__ = ["CHUNK_ELEMENTS", "SCHEME", "VERSION", "KeyedSeeding", "run_tasks"]
 
@@ -112,8 +112,10 @@ def _draw(law: Law, out: torch.Tensor, generator: torch.Generator | None) -> Non
         out.uniform_(params[0], params[1], generator=generator)
     elif kind == "normal":
         out.normal_(params[0], params[1], generator=generator)
-    else:
+    elif kind == "trunc_normal":
         trunc_normal_(out, *params, generator=generator)
+    else:
+        raise ValueError(f"Law kind {kind} not supported, please use one of {get_args(LawKind)}")
 
 
 _buffers = threading.local()

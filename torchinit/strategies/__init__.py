@@ -1,0 +1,108 @@
+"""Initialization strategies: small immutable values that fill one tensor in place.
+
+Every ``torch.nn.init`` function has a strategy class here, registered under the function's name
+without the trailing underscore (``kaiming_normal``). Named strategies draw exactly the random
+numbers ``torch.nn.init`` draws, in the same order, from the same generator: a policy made of
+them reproduces a hand-written loop bit for bit.
+
+:class:`VarianceScaling` is the one general formula (Keras/JAX's ``variance_scaling``); the
+Xavier, Kaiming and LeCun strategies are specialisations of it, and ``as_variance_scaling()``
+says which of its parameters each one fixes.
+
+Every strategy validates its arguments when it is built, so a bad value fails before any tensor
+is touched, with a message such as
+``kaiming_normal.mode: must be one of ['fan_in', 'fan_out'] (got 'fanin')``.
+
+Where things live: :mod:`~torchinit.strategies.base` (the :class:`Strategy` protocol and
+:class:`Law`), :mod:`~torchinit.strategies.spec` (the registry, names and plain data),
+:mod:`~torchinit.strategies.basic` (constants, uniform and normal draws, structured fills),
+:mod:`~torchinit.strategies.fan` (the fan-based family) and
+:mod:`~torchinit.strategies.layer` (whole-layer resets).
+"""
+
+from torchinit.strategies.base import Law, LawKind, Strategy, grad_free_call
+from torchinit.strategies.basic import (
+    Constant,
+    Dirac,
+    Eye,
+    GateConstant,
+    Normal,
+    Ones,
+    Orthogonal,
+    PaddedNormal,
+    Sparse,
+    TruncNormal,
+    Uniform,
+    Zeros,
+    constant_fill,
+)
+from torchinit.strategies.fan import (
+    DISTRIBUTIONS,
+    KAIMING_MODES,
+    TRUNCATED_NORMAL_STD,
+    Distribution,
+    FanStrategy,
+    FanTruncNormal,
+    FanUniform,
+    KaimingMode,
+    KaimingNormal,
+    KaimingUniform,
+    LecunNormal,
+    LecunUniform,
+    VarianceScaling,
+    XavierNormal,
+    XavierUniform,
+)
+from torchinit.strategies.layer import TorchDefault, drawing_from, reset_method_name
+from torchinit.strategies.spec import (
+    STRATEGIES,
+    AttrStrategy,
+    FromAttr,
+    get_strategy,
+    register_strategy,
+    to_strategy,
+)
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "KAIMING_MODES",
+    "STRATEGIES",
+    "TRUNCATED_NORMAL_STD",
+    "AttrStrategy",
+    "Constant",
+    "Dirac",
+    "Distribution",
+    "Eye",
+    "FanStrategy",
+    "FanTruncNormal",
+    "FanUniform",
+    "FromAttr",
+    "GateConstant",
+    "KaimingMode",
+    "KaimingNormal",
+    "KaimingUniform",
+    "Law",
+    "LawKind",
+    "LecunNormal",
+    "LecunUniform",
+    "Normal",
+    "Ones",
+    "Orthogonal",
+    "PaddedNormal",
+    "Sparse",
+    "Strategy",
+    "TorchDefault",
+    "TruncNormal",
+    "Uniform",
+    "VarianceScaling",
+    "XavierNormal",
+    "XavierUniform",
+    "Zeros",
+    "constant_fill",
+    "drawing_from",
+    "get_strategy",
+    "grad_free_call",
+    "register_strategy",
+    "reset_method_name",
+    "to_strategy",
+]
