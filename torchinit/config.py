@@ -280,7 +280,7 @@ def load_policy(
         raise error.located(document.where(error.path)) from None
     if policy.name is None and is_policy_file(source):
         # an unnamed file is reported under its file name rather than as '<policy>'
-        return Policy(policy.rules, name=Path(source).stem, order=policy.order)  # type: ignore[arg-type]
+        return Policy(policy.rules, name=Path(source).stem, order=policy.order)
     return policy
 
 
