@@ -54,7 +54,7 @@ from torchinit.errors import (
     PolicyFileError,
     TorchInitError,
     UnknownNameError,
-    closest,
+    did_you_mean,
 )
 from torchinit.policy import Policy, Rule
 from torchinit.strategies import to_strategy
@@ -362,10 +362,8 @@ def _check_keys(
     for key in data:
         if key in allowed or extra:
             continue
-        hint = closest(str(key), allowed)
-        suggestion = f"did you mean {hint!r}? " if hint else ""
         raise UnknownNameError(
-            f"unknown key; {suggestion}allowed: {list(allowed)}",
+            did_you_mean("unknown key", str(key), allowed, f"allowed: {list(allowed)}"),
             path=f"{path}.{key}" if path else str(key),
             got=data[key],
         )
