@@ -443,6 +443,19 @@ def test_model_kwargs_errors(cli: Callable[..., Result]) -> None:
     )
 
 
+def test_main_takes_the_cwd_off_sys_path_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path / "cwdmodel.py", "import torch\ndef net():\n    return torch.nn.Linear(2, 2)\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    monkeypatch.delitem(sys.modules, "cwdmodel", raising=False)
+    assert main(["plan", "cwdmodel:net", "torch_default"]) == 0
+    assert "cwdmodel" in sys.modules  # the model was found in the cwd
+    assert str(tmp_path) not in sys.path
+    capsys.readouterr()
+
+
 def test_load_model_calls_dotted_attributes_with_kwargs() -> None:
     model = load_model("torch.nn:Linear", {"in_features": 2, "out_features": 3})
     assert isinstance(model, nn.Linear)

@@ -743,3 +743,40 @@ def test_a_shape_check_passed_by_one_tensor_still_refuses_another() -> None:
     with pytest.raises(ti.PlanError, match=r"2\.weight.*exactly 2 dimensions"):
         ti.init_model(model, policy)
     assert_same_state(before, model)
+
+
+def test_a_check_that_reads_the_dtype_sees_every_tensor(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a check added to the one check function sees a float16 tensor even when a float32 one
+    # of the same shape and rule was checked before it (a fast path by shape alone would not)
+    from torchinit.engine import planning
+
+    judge = planning.Checks.judge
+
+    def refusing_half(self: planning.Checks, *facts: Any) -> planning.Verdict:
+        assignment, _, _, _, dtype, _, _ = facts
+        if assignment is not None and dtype == torch.float16:
+            raise ti.PlanError("float16 is refused here", path=assignment.path)
+        return judge(self, *facts)
+
+    monkeypatch.setattr(planning.Checks, "judge", refusing_half)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4))
+    model[1].half()
+    before = state(model)
+    policy = ti.Policy([ti.Rule(nn.Linear, weight=ti.Normal(), bias="zeros")])
+    with pytest.raises(ti.PlanError) as caught:
+        ti.init_model(model, policy)
+    assert str(caught.value) == "rules[0].weight: float16 is refused here"
+    assert_same_state(before, model)
+    assert ti.plan(nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4)), policy).unmatched == []
+
+
+def test_a_meta_tensor_after_a_cpu_one_of_its_shape_is_refused() -> None:
+    # the device is read for every tensor: one on the meta device after a CPU one of the same
+    # shape and rule is refused
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4))
+    model[1].weight = nn.Parameter(torch.empty(4, 4, device="meta"))
+    before = state(model)
+    policy = ti.Policy([ti.Rule(nn.Linear, weight=ti.Normal())])
+    with pytest.raises(ti.InvalidArgumentError, match=r"meta device \(e\.g\. '1\.weight'\)"):
+        ti.init_model(model, policy, generator=torch.Generator())
+    assert torch.equal(model[0].weight, before["0.weight"])

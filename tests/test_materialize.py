@@ -175,7 +175,31 @@ def test_register_buffer_init_restores_a_custom_buffer() -> None:
         ti.init_model(model, "torch_default", device="cpu", seed=0)
         assert torch.equal(model.table, torch.arange(4.0))
     finally:
-        ti.materialize._RESTORERS.pop(0)
+        ti.materialize._RESTORERS.remove(f"{__name__}.Computed")
+
+
+def test_register_buffer_init_refuses_a_layer_registered_twice() -> None:
+    def table(layer: nn.Module) -> None:
+        layer.table.copy_(torch.arange(4.0))
+
+    def doubled(layer: nn.Module) -> None:
+        layer.table.copy_(2 * torch.arange(4.0))
+
+    ti.register_buffer_init(Computed, buffers=["table"])(table)
+    try:
+        with pytest.raises(ti.RegistryError) as info:
+            ti.register_buffer_init(Computed, buffers=["table"])(doubled)
+        assert str(info.value) == (
+            f"name: a buffer init named '{__name__}.Computed' is already registered; "
+            f"pass overwrite=True to replace it (got '{__name__}.Computed')"
+        )
+        ti.register_buffer_init(Computed, buffers=["table"], overwrite=True)(doubled)
+        with torch.device("meta"):
+            model = Computed()
+        ti.init_model(model, "torch_default", device="cpu", seed=0)
+        assert torch.equal(model.table, 2 * torch.arange(4.0))
+    finally:
+        ti.materialize._RESTORERS.remove(f"{__name__}.Computed")
 
 
 class Bare(nn.Module):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from torch import nn
 
@@ -204,3 +206,14 @@ def test_construction_errors(build, error, message) -> None:
         assert str(info.value).startswith("rules: must be a list of Rule (got Rule(")
     else:
         assert str(info.value) == message
+
+
+def test_dataclasses_replace_builds_a_checked_rule() -> None:
+    rule = ti.Rule(nn.Linear, weight="zeros", bias=ti.Normal(0.0, 0.1), label="head")
+    moved = dataclasses.replace(rule, types=(nn.Conv2d,))
+    assert moved == ti.Rule(nn.Conv2d, weight="zeros", bias=ti.Normal(0.0, 0.1), label="head")
+    assert moved.strategies == rule.strategies
+    named = ti.Rule(param="**.bias", init="zeros", type_names=["Conv2d"])
+    assert named.with_types((nn.Conv2d,)) == ti.Rule(nn.Conv2d, param="**.bias", init="zeros")
+    with pytest.raises(ti.InvalidArgumentError, match="must not be empty"):
+        dataclasses.replace(rule, name="")

@@ -11,7 +11,7 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
-from torchinit.errors import ArgumentTypeError, InvalidArgumentError, closest
+from torchinit.errors import ArgumentTypeError, InvalidArgumentError
 
 
 def number(value: Any, path: str) -> float:
@@ -70,12 +70,6 @@ def choice(value: Any, options: Sequence[str], path: str) -> str:
     if value not in options:
         raise InvalidArgumentError(f"must be one of {list(options)}", path=path, got=value)
     return value
-
-
-def closest_hint(name: str, options: Sequence[str]) -> str:
-    """`` did you mean 'x'?`` for the option closest to ``name``, or an empty string."""
-    hint = closest(name, options)
-    return f" did you mean {hint!r}?" if hint else ""
 
 
 def bounds(a: Any, b: Any, path: str, *, strict: bool = True) -> tuple[float, float]:

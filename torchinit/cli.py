@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib
 import inspect
@@ -27,7 +28,7 @@ import shutil
 import sys
 import textwrap
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -49,7 +50,7 @@ from torchinit.errors import (
     TorchInitError,
     TorchInitWarning,
     UnknownNameError,
-    closest,
+    did_you_mean,
 )
 from torchinit.policy import ORDERS, Policy, Rule
 from torchinit.presets import PRESETS
@@ -237,10 +238,11 @@ def _resolve_model(spec: str) -> Callable[..., nn.Module]:
     for depth, part in enumerate(attribute.split(".")):
         if not hasattr(target, part):
             owner = ".".join([module_name, *attribute.split(".")[:depth]])
-            hint = closest(part, [name for name in dir(target) if not name.startswith("_")])
-            suggestion = f"; did you mean {hint!r}?" if hint else ""
+            public = [name for name in dir(target) if not name.startswith("_")]
             raise UnknownNameError(
-                f"{owner!r} has no attribute {part!r}{suggestion}", path="MODEL", got=spec
+                did_you_mean(f"{owner!r} has no attribute {part!r}", part, public),
+                path="MODEL",
+                got=spec,
             )
         target = getattr(target, part)
     if not callable(target):
@@ -706,10 +708,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     handler: _Handler = args.handler
-    if os.getcwd() not in sys.path:
-        # as with `python -m torchinit`: MODEL may name a module of the current directory
-        sys.path.insert(0, os.getcwd())
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _cwd_importable():
         warnings.showwarning = _show_warning(warnings.showwarning)
         try:
             return handler(args)
@@ -721,6 +720,22 @@ def main(argv: list[str] | None = None) -> int:
             # goes to devnull so that flushing it at exit does not fail again
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 1
+
+
+@contextlib.contextmanager
+def _cwd_importable() -> Iterator[None]:
+    """Put the current directory on ``sys.path`` while a command runs, as ``python -m``
+    does, so that MODEL may name a module there; take it off again afterwards."""
+    cwd = os.getcwd()
+    if cwd in sys.path:
+        yield
+        return
+    sys.path.insert(0, cwd)
+    try:
+        yield
+    finally:
+        if cwd in sys.path:
+            sys.path.remove(cwd)
 
 
 def _show_warning(default: Callable[..., None]) -> Callable[..., None]:

@@ -54,7 +54,7 @@ from torchinit.errors import (
     PolicyFileError,
     TorchInitError,
     UnknownNameError,
-    closest,
+    did_you_mean,
 )
 from torchinit.policy import Policy, Rule
 from torchinit.presets import get_preset
@@ -282,7 +282,7 @@ def load_policy(
         raise error.located(document.where(error.path)) from None
     if policy.name is None and is_policy_file(source):
         # an unnamed file is reported under its file name rather than as '<policy>'
-        return Policy(policy.rules, name=Path(source).stem, order=policy.order)  # type: ignore[arg-type]
+        return Policy(policy.rules, name=Path(source).stem, order=policy.order)
     return policy
 
 
@@ -392,10 +392,8 @@ def _check_keys(
     for key in data:
         if key in allowed or extra:
             continue
-        hint = closest(str(key), allowed)
-        suggestion = f"did you mean {hint!r}? " if hint else ""
         raise UnknownNameError(
-            f"unknown key; {suggestion}allowed: {list(allowed)}",
+            did_you_mean("unknown key", str(key), allowed, f"allowed: {list(allowed)}"),
             path=f"{path}.{key}" if path else str(key),
             got=data[key],
         )

@@ -50,20 +50,25 @@ from typing import Any
 import torch
 
 from torchinit.errors import PlanError
-from torchinit.seeding import KeyedSeeding, Task, draw_dtype, run_tasks
+from torchinit.seeding import KeyedSeeding, Task, run_tasks
 from torchinit.strategies import Strategy
 
-__all__ = ["check", "is_dtensor", "keyed_tasks"]
+__all__ = ["check", "is_dtensor", "is_dtensor_type", "keyed_tasks"]
 
 _SUPPORTED = "Shard(0) and Replicate()"
 
 
 def is_dtensor(value: torch.Tensor) -> bool:
     """Whether ``value`` is a DTensor (an FSDP2 parameter is one)."""
+    return is_dtensor_type(type(value))
+
+
+def is_dtensor_type(cls: type) -> bool:
+    """Whether ``cls`` is DTensor or a subclass."""
     # no DTensor can exist before torch.distributed.tensor is imported, so it is not imported
     # here: torchinit stays cheap to import, and works on builds without torch.distributed
     module = sys.modules.get("torch.distributed.tensor")
-    return module is not None and isinstance(value, module.DTensor)
+    return module is not None and issubclass(cls, module.DTensor)
 
 
 def _unsupported(placements: Sequence[Any]) -> list[Any]:
@@ -172,27 +177,28 @@ def keyed_tasks(
     ``value`` has passed :func:`check`. Call under ``torch.no_grad()``: the local shard is
     written in place.
     """
+    # imported here: the engine imports this module
+    from torchinit.engine.execution import chunk_into
+
     dtensor: Any = value
     shape = tuple(dtensor.shape)
     local: torch.Tensor = dtensor.to_local()
     if local.numel() == 0:
         return []
     first = _first_row(dtensor)
-    row_size = math.prod(shape[1:])
     law = strategy.law(shape)
     if law is None:
         whole = functools.partial(_whole, keyed, names, strategy, shape, local, first)
         return [(math.prod(shape), whole)]
-    start = first * row_size
-    if local.is_contiguous():
-        return keyed.chunk_tasks(names, strategy, law, shape, local.view(-1), start)
-    staging = torch.empty(local.numel(), dtype=draw_dtype(local.dtype))
-    chunks = keyed.chunk_tasks(names, strategy, law, shape, staging, start)
+    start = first * math.prod(shape[1:])
+    chunks, staging = chunk_into(keyed, names, strategy, law, local, shape=shape, start=start)
+    if staging is None:
+        return chunks
 
     def fill_staged() -> None:
         run_tasks(chunks, threads=1)
         with torch.no_grad():  # per thread, as in _whole
-            local.copy_(staging.view(local.shape))
+            local.copy_(staging)
 
     return [(local.numel(), fill_staged)]
 
@@ -206,8 +212,9 @@ def _whole(
     first: int,
 ) -> None:
     """Draw the whole tensor (a strategy without a law) and keep this rank's rows."""
+    from torchinit.engine.execution import draw_whole
+
     # grad mode is per thread: the engine's no_grad does not reach the pool's threads
     with torch.no_grad():
-        drawn = torch.empty(shape, dtype=draw_dtype(local.dtype))
-        strategy(drawn, generator=keyed.generator(names, strategy))
+        drawn = draw_whole(keyed, names, strategy, shape, local.dtype)
         local.copy_(drawn[first : first + local.shape[0]] if shape else drawn)

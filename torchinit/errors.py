@@ -40,6 +40,25 @@ def closest(name: str, candidates: Iterable[str]) -> str | None:
     return by_lower[matches[0]] if matches else None
 
 
+def did_you_mean(problem: str, name: object, candidates: Iterable[str], then: str = "") -> str:
+    """The one message for an unknown name: ``problem``, then ``did you mean 'x'?`` when a
+    candidate is close to ``name``, then ``then`` (what is available).
+
+    Example:
+        >>> did_you_mean("unknown key", "wieght", ["weight", "bias"], "allowed: ['weight', 'bias']")
+        "unknown key; did you mean 'weight'? allowed: ['weight', 'bias']"
+        >>> did_you_mean("unknown key", "zzz", ["weight", "bias"], "allowed: ['weight', 'bias']")
+        "unknown key; allowed: ['weight', 'bias']"
+    """
+    hint = closest(name, candidates) if isinstance(name, str) else None
+    parts = [problem]
+    if hint is not None:
+        parts.append(f"; did you mean {hint!r}?")
+    if then:
+        parts.append(f" {then}" if hint is not None else f"; {then}")
+    return "".join(parts)
+
+
 class TorchInitError(Exception):
     """Base class of every error torchinit raises.
 

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from torchinit.errors import ArgumentTypeError, InvalidArgumentError, PlanError
+from torchinit.registry import Registry
 
 __all__ = ["BufferInit", "register_buffer_init"]
 
@@ -45,17 +46,26 @@ class _Restorer:
     name: str
 
 
-_RESTORERS: list[_Restorer] = []
+# by the full name of the layer class or predicate, oldest first
+_RESTORERS: Registry[_Restorer] = Registry("buffer init", identifiers=False)
 
 
 def register_buffer_init(
-    layer: type[nn.Module] | Callable[[nn.Module], bool], buffers: Iterable[str]
+    layer: type[nn.Module] | Callable[[nn.Module], bool],
+    buffers: Iterable[str],
+    *,
+    overwrite: bool = False,
 ) -> Callable[[BufferInit], BufferInit]:
     """Register how to give a layer's buffers their values after materialization from meta.
+
+    When several registrations match a layer, the newest wins (so that yours override the
+    built-in ones). A layer class or predicate can be registered once, unless ``overwrite``.
 
     Args:
         layer: a layer class (subclasses included) or a predicate on the layer.
         buffers: the names of the layer's own buffers the function sets.
+        overwrite: replace an earlier registration for the same ``layer`` (it becomes the
+            newest).
 
     Example:
         >>> import math, torch, torchinit
@@ -91,14 +101,16 @@ def register_buffer_init(
         raise ArgumentTypeError(
             "must be an nn.Module class or a predicate", path="layer", got=layer
         )
+    key = f"{getattr(layer, '__module__', None)}.{label}"
     if not names or not all(isinstance(name, str) for name in names):
         raise ArgumentTypeError(
             "must be a non-empty list of buffer names", path="buffers", got=buffers
         )
 
     def decorate(fn: BufferInit) -> BufferInit:
-        # the newest registration wins, so that users can override the built-in ones
-        _RESTORERS.insert(0, _Restorer(matches, names, fn, label))
+        if overwrite:
+            _RESTORERS.remove(key)  # an overwriting registration is the newest
+        _RESTORERS.add(key, _Restorer(matches, names, fn, label))
         return fn
 
     return decorate
@@ -140,7 +152,7 @@ def _recompute_rotary(module: nn.Module) -> None:
 
 
 def _restorer(module: nn.Module, names: list[str]) -> _Restorer | None:
-    for restorer in _RESTORERS:
+    for restorer in reversed(list(_RESTORERS.values())):
         if restorer.matches(module) and set(names) <= set(restorer.buffers):
             return restorer
     return None

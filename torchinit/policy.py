@@ -20,8 +20,8 @@ Name globs are described in :mod:`torchinit.patterns`.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, get_args
@@ -65,8 +65,22 @@ def _glob(value: Any, path: str) -> NameGlob | None:
         raise error.prefixed(path) from None
 
 
-@dataclasses.dataclass(frozen=True, init=False)
-class Rule:
+@dataclasses.dataclass(frozen=True)
+class _RuleFields:
+    """What a :class:`Rule` holds, in checked and normalized form (``Rule.__init__`` builds it)."""
+
+    types: tuple[type[nn.Module], ...]
+    name: str | None
+    param: str | None
+    init: Strategy | None
+    params: tuple[tuple[str, Strategy], ...]
+    label: str | None
+    type_names: tuple[str, ...]
+    optional_types: bool
+    source: str | None = dataclasses.field(repr=False, compare=False)
+
+
+class Rule(_RuleFields):
     """One rule of a policy: which tensors it matches and the strategy each gets.
 
     Args:
@@ -97,59 +111,45 @@ class Rule:
         'Conv2d'
     """
 
-    types: tuple[type[nn.Module], ...]
-    name: str | None
-    param: str | None
-    strategies: tuple[tuple[str, Strategy], ...]
-    init: Strategy | None
-    label: str | None
-    type_names: tuple[str, ...] = ()
-    optional_types: bool = False
-    source: str | None = dataclasses.field(default=None, repr=False, compare=False)
-    _name_glob: NameGlob | None = dataclasses.field(default=None, repr=False, compare=False)
-    _param_glob: NameGlob | None = dataclasses.field(default=None, repr=False, compare=False)
-
     def __init__(
         self,
         types: type[nn.Module] | tuple[type[nn.Module], ...] | None = None,
-        /,
         *,
         name: str | None = None,
         param: str | None = None,
         init: Any = None,
-        params: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
         label: str | None = None,
         type_names: Sequence[str] = (),
         optional_types: bool = False,
         source: str | None = None,
         **strategies: Any,
     ) -> None:
-        set_ = object.__setattr__
-        set_(self, "types", _types(types))
         if isinstance(type_names, str) or not all(isinstance(n, str) and n for n in type_names):
             raise ArgumentTypeError(
                 "must be a list of layer class names", path="type_names", got=type_names
             )
-        set_(self, "type_names", tuple(type_names))
-        set_(self, "optional_types", _validate.boolean(optional_types, "optional_types"))
-        set_(self, "source", source)
-        set_(self, "name", name)
-        set_(self, "param", param)
-        set_(self, "_name_glob", _glob(name, "name"))
-        set_(self, "_param_glob", _glob(param, "param"))
+        checked_types = _types(types)
+        _validate.boolean(optional_types, "optional_types")
+        name_glob = _glob(name, "name")
+        _glob(param, "param")
         if label is not None:
             _validate.string(label, "label")
-        set_(self, "label", label)
 
         by_name: dict[str, Any] = {}
         if params is not None:
-            if not isinstance(params, Mapping):
+            # a tuple of (name, strategy) pairs is the form a Rule holds (dataclasses.replace)
+            pairs = isinstance(params, tuple) and all(
+                isinstance(pair, tuple) and len(pair) == 2 for pair in params
+            )
+            if not (isinstance(params, Mapping) or pairs):
                 raise ArgumentTypeError(
                     "must be a mapping of parameter name to strategy", path="params", got=params
                 )
             by_name.update(params)
         by_name.update(strategies)
 
+        resolved: list[tuple[str, Strategy]] = []
         if param is None:
             if init is not None:
                 raise InvalidArgumentError(
@@ -158,7 +158,7 @@ class Rule:
                     path="init",
                     got=init,
                 )
-            if not self.types and not self.type_names and name is None:
+            if not checked_types and not type_names and name is None:
                 raise InvalidArgumentError(
                     "a rule must match something: give types, name=... or param=...; "
                     "to match every layer use name='**'",
@@ -170,14 +170,11 @@ class Rule:
                     "e.g. weight=... or bias=...",
                     path="strategies",
                 )
-            if name is not None and self._name_glob is not None and self._name_glob.pattern == "":
+            if name_glob is not None and name_glob.pattern == "":
                 raise InvalidArgumentError("must not be empty", path="name", got=name)
-            resolved = []
             for key, spec in by_name.items():
                 _check_param_key(key)
                 resolved.append((key, to_strategy(spec, key)))
-            set_(self, "strategies", tuple(resolved))
-            set_(self, "init", None)
         else:
             if name is not None:
                 raise InvalidArgumentError(
@@ -196,15 +193,35 @@ class Rule:
                 raise InvalidArgumentError(
                     "a parameter rule needs a strategy: init=...", path="init"
                 )
-            set_(self, "strategies", ())
-            set_(self, "init", to_strategy(init, "init"))
+            init = to_strategy(init, "init")
+        super().__init__(
+            types=checked_types,
+            name=name,
+            param=param,
+            init=init,
+            params=tuple(resolved),
+            label=label,
+            type_names=tuple(type_names),
+            optional_types=optional_types,
+            source=source,
+        )
+
+    @property
+    def strategies(self) -> tuple[tuple[str, Strategy], ...]:
+        """The strategies of a layer rule, by parameter name (``params``)."""
+        return self.params
+
+    @functools.cached_property
+    def _name_glob(self) -> NameGlob | None:
+        return _glob(self.name, "name")
+
+    @functools.cached_property
+    def _param_glob(self) -> NameGlob | None:
+        return _glob(self.param, "param")
 
     def with_types(self, types: tuple[type[nn.Module], ...]) -> Rule:
         """This rule with ``type_names`` replaced by the classes they name."""
-        bound = copy.copy(self)  # the rule is frozen: copy it, then set the two fields
-        object.__setattr__(bound, "types", (*self.types, *types))
-        object.__setattr__(bound, "type_names", ())
-        return bound
+        return dataclasses.replace(self, types=(*self.types, *types), type_names=())
 
     @property
     def is_param_rule(self) -> bool:
@@ -276,7 +293,7 @@ class Policy:
 
     rules: tuple[Rule, ...]
     name: str | None
-    order: str
+    order: Order
 
     def __init__(
         self, rules: Sequence[Rule], *, name: str | None = None, order: Order = "modules"
@@ -336,4 +353,4 @@ class Policy:
 
     def then(self, *rules: Rule) -> Policy:
         """A new policy with ``rules`` appended (so they take precedence)."""
-        return Policy([*self.rules, *rules], name=self.name, order=self.order)  # type: ignore[arg-type]
+        return Policy([*self.rules, *rules], name=self.name, order=self.order)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Generic, TypeVar
 
-from torchinit.errors import RegistryError, UnknownNameError, closest
+from torchinit.errors import RegistryError, UnknownNameError, did_you_mean
 
 T = TypeVar("T")
 
@@ -21,17 +21,24 @@ class Registry(Generic[T], Mapping[str, T]):
 
     Args:
         kind: what the entries are (``"strategy"``, ``"preset"``), used in error messages.
+        identifiers: whether names must be Python identifiers (names users type); otherwise
+            any non-empty string (``"torch.nn.modules.batchnorm.BatchNorm2d"``).
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, identifiers: bool = True) -> None:
         self.kind = kind
+        self.identifiers = identifiers
         self._entries: dict[str, T] = {}
 
     def add(self, name: str, entry: T, *, overwrite: bool = False) -> None:
         """Register ``entry`` under ``name``; an existing name needs ``overwrite=True``."""
-        if not isinstance(name, str) or not name.isidentifier():
+        if self.identifiers and not (isinstance(name, str) and name.isidentifier()):
             raise RegistryError(
                 f"{self.kind} names must be Python identifiers", path="name", got=name
+            )
+        if not (isinstance(name, str) and name):
+            raise RegistryError(
+                f"{self.kind} names must be non-empty strings", path="name", got=name
             )
         if name in self._entries and not overwrite:
             raise RegistryError(
@@ -54,10 +61,13 @@ class Registry(Generic[T], Mapping[str, T]):
     def lookup(self, name: object, path: str) -> T:
         """Return the entry for ``name`` or raise :class:`UnknownNameError` with a suggestion."""
         if not isinstance(name, str) or name not in self._entries:
-            hint = closest(name, self._entries) if isinstance(name, str) else None
-            suggestion = f"did you mean {hint!r}? " if hint else ""
             raise UnknownNameError(
-                f"unknown {self.kind}; {suggestion}available: {sorted(self._entries)}",
+                did_you_mean(
+                    f"unknown {self.kind}",
+                    name,
+                    self._entries,
+                    f"available: {sorted(self._entries)}",
+                ),
                 path=path,
                 got=name,
             )

@@ -46,6 +46,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -81,12 +82,23 @@ def _wrapper_prefix(model: nn.Module) -> str:
     while True:
         if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
             prefix, model = prefix + "module.", cast(nn.Module, model.module)
-        elif type(model).__name__ == "OptimizedModule" and isinstance(
-            getattr(model, "_orig_mod", None), nn.Module
-        ):
+        elif _is_compiled(model):
             prefix, model = prefix + "_orig_mod.", cast(nn.Module, model._orig_mod)
         else:
             return prefix
+
+
+def _is_compiled(model: nn.Module) -> bool:
+    """Whether ``model`` is ``torch.compile``'s wrapper around a module (``_orig_mod``)."""
+    # torch._dynamo is imported only if already loaded: no model is compiled without it, and
+    # importing it costs seconds
+    eval_frame = sys.modules.get("torch._dynamo.eval_frame")
+    wrapper = getattr(eval_frame, "OptimizedModule", None)
+    return (
+        isinstance(wrapper, type)
+        and isinstance(model, wrapper)
+        and isinstance(getattr(model, "_orig_mod", None), nn.Module)
+    )
 
 
 def _json(value: Any) -> str:

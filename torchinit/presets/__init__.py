@@ -25,7 +25,7 @@ from typing import Any
 from torch import nn
 
 from torchinit import _validate
-from torchinit.errors import ArgumentTypeError, UnknownNameError
+from torchinit.errors import ArgumentTypeError, UnknownNameError, did_you_mean
 from torchinit.policy import Policy
 from torchinit.registry import Registry
 
@@ -103,9 +103,8 @@ def get_preset(name: str, /, **options: Any) -> Policy:
         hints = {}
     for key, value in options.items():
         if key not in signature.parameters:
-            hint = _validate.closest_hint(key, accepted)
             raise UnknownNameError(
-                f"unknown option;{hint} preset {name!r} takes {accepted}",
+                did_you_mean("unknown option", key, accepted, f"preset {name!r} takes {accepted}"),
                 path=f"{name}.{key}",
                 got=value,
             )

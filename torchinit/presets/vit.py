@@ -28,7 +28,7 @@ import math
 from torch import nn
 
 from torchinit import _validate
-from torchinit.errors import InvalidArgumentError
+from torchinit.errors import InvalidArgumentError, did_you_mean
 from torchinit.policy import Policy, Rule
 from torchinit.presets import (  # noqa: F401 (the examples use get_preset)
     get_preset,
@@ -209,9 +209,12 @@ def maxvit() -> Policy:
 def _check_timm_vit_options(mode: str, head_bias: float | None) -> float:
     """Validate ``timm_vit``'s options; return the head's bias."""
     if mode not in TIMM_VIT_MODES:
-        hint = _validate.closest_hint(mode, [m for m in TIMM_VIT_MODES if m])
         raise InvalidArgumentError(
-            f"must be one of {list(TIMM_VIT_MODES)};{hint}", path="timm_vit.mode", got=mode
+            did_you_mean(
+                f"must be one of {list(TIMM_VIT_MODES)}", mode, [m for m in TIMM_VIT_MODES if m]
+            ),
+            path="timm_vit.mode",
+            got=mode,
         )
     if head_bias is None:
         if mode == "jax_nlhb":

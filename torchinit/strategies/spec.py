@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from torchinit import _validate
-from torchinit.errors import ArgumentTypeError, InvalidArgumentError, UnknownNameError
+from torchinit.errors import ArgumentTypeError, InvalidArgumentError, UnknownNameError, did_you_mean
 from torchinit.registry import Registry
 from torchinit.strategies.base import Strategy
 
@@ -92,9 +92,8 @@ def _check_argument_names(cls: type[Strategy], name: str, arguments: Mapping[str
         if not isinstance(key, str):
             raise ArgumentTypeError("argument names must be strings", path=name, got=key)
         if key not in accepted:
-            hint = _validate.closest_hint(key, accepted)
             raise UnknownNameError(
-                f"unknown argument;{hint} {name} takes {accepted}",
+                did_you_mean("unknown argument", key, accepted, f"{name} takes {accepted}"),
                 path=f"{name}.{key}",
                 got=arguments[key],
             )

@@ -1,0 +1,231 @@
+"""Execution: apply a validated plan, in traversal order or keyed, materializing a meta model."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Sequence
+from typing import Any, cast
+
+import torch
+from torch import nn
+
+from torchinit import distributed
+from torchinit.engine.index import Slot, parametrization_list
+from torchinit.engine.planning import Plan
+from torchinit.materialize import Materialization
+from torchinit.seeding import KeyedSeeding, Task, draw_dtype, run_tasks
+from torchinit.strategies import Law, Strategy, TorchDefault
+
+_intercepted = torch.overrides.has_torch_function_variadic
+
+
+def execute(
+    plan: Plan,
+    generator: torch.Generator | None,
+    keyed: KeyedSeeding | None,
+    meta: Materialization | None = None,
+) -> None:
+    """Apply ``plan`` (under ``torch.no_grad()``), after materializing a meta model."""
+    if meta is not None:
+        meta.materialize(plan.model)
+        _rebind(plan)
+    if keyed is not None:
+        _execute_keyed(plan, keyed, meta)
+    else:
+        _execute_in_order(plan, generator)
+
+
+def _execute_in_order(plan: Plan, generator: torch.Generator | None) -> None:
+    """Apply the plan in traversal order, drawing from ``generator`` (or torch's global one).
+
+    Zeros and ones are filled here with the tensor method their strategy would call (see
+    ``constant_fill``), when nothing intercepts calls on the tensor.
+    """
+    # a layer reset runs where the layer's first reset tensor comes, before its other
+    # tensors are set, so that they are not overwritten by it
+    resets = collections.deque(
+        sorted(
+            (min(slot.position for slot in covered), key)
+            for key, (_, _, covered) in plan.resets.items()
+        )
+    )
+    for slot, assignment in plan.actions:
+        while resets and resets[0][0] < slot.position:
+            module, reset, covered = plan.resets[resets.popleft()[1]]
+            _reset(module, reset, covered, generator)
+        target = slot.parameter
+        fill = assignment.fill
+        if target is None:
+            _apply_parametrized(slot, assignment.strategy, generator)
+        elif fill is None or _intercepted(target):
+            strategy = assignment.strategy
+            try:
+                assignment.call(strategy, target, generator=generator)
+            except Exception as error:
+                _add_note(error, slot, strategy)
+                raise
+        elif fill == 0.0:
+            target.zero_()
+        else:
+            target.fill_(fill)
+    for _, key in resets:
+        module, reset, covered = plan.resets[key]
+        _reset(module, reset, covered, generator)
+
+
+def _add_note(error: Exception, slot: Slot, strategy: Strategy) -> None:
+    error.add_note(
+        f"torchinit: while initializing {slot.names[0]!r} with {strategy.describe()}; "
+        "tensors earlier in the plan were already set"
+    )
+
+
+def _apply_parametrized(slot: Slot, strategy: Strategy, generator: torch.Generator | None) -> None:
+    """Fill the parametrized tensor ``slot`` with ``strategy``, drawing from ``generator``."""
+    try:
+        current = getattr(slot.module, slot.local)
+        _set_parametrized(slot, strategy(torch.empty_like(current), generator=generator))
+    except Exception as error:
+        _add_note(error, slot, strategy)
+        raise
+
+
+def _set_parametrized(slot: Slot, initial: torch.Tensor) -> None:
+    """Set a parametrized tensor's originals so that the tensor itself equals ``initial``."""
+    plist = parametrization_list(slot.module, slot.local)
+    current = getattr(slot.module, slot.local)
+    originals: Any = initial.to(device=current.device, dtype=current.dtype)
+    for parametrization in reversed(plist):
+        originals = cast(Any, parametrization).right_inverse(originals)
+    if plist.is_tensor:
+        plist.original.copy_(originals)
+    else:
+        for position, tensor in enumerate(originals):
+            getattr(plist, f"original{position}").copy_(tensor)
+
+
+def _rebind(plan: Plan) -> None:
+    """Point the plan's slots at the parameters materialization put in place of the meta ones."""
+    slots = [slot for slot, _ in plan.actions]
+    slots += [slot for _, _, covered in plan.resets.values() for slot in covered]
+    for slot in slots:
+        if slot.kind == "param":
+            slot.parameter = slot.module._parameters[slot.local]
+
+
+def _execute_keyed(plan: Plan, keyed: KeyedSeeding, meta: Materialization | None) -> None:
+    """Keyed seeding: every tensor from its own generators, chunks filled in parallel.
+
+    The values depend on nothing but (seed, name, strategy), so the order here is free: layer
+    resets first (a reset rewrites its whole layer; ``_reset`` restores the tensors it does
+    not cover, which are then drawn after it), then the strategies without an elementwise law
+    (orthogonal, ...), whole, then all chunks of all the others on ``torch.get_num_threads()``
+    threads.
+    """
+    for module, reset, covered in plan.resets.values():
+        names = [name for slot in covered for name in slot.names]
+        if meta is not None:
+            # drawn on a CPU copy of the layer from a CPU generator: the same values as a
+            # reset of the layer on the CPU, whatever the device
+            _reset_on_twin(
+                module, meta.cpu_twin(module), reset, covered, keyed.generator(names, reset)
+            )
+        else:
+            _reset(module, reset, covered, keyed.generator(names, reset))
+    tasks: list[Task] = []
+    staged: list[tuple[Slot, Strategy, torch.Tensor]] = []
+    for slot, assignment in plan.actions:
+        strategy = assignment.strategy
+        value = slot.value()
+        assert value is not None
+        if distributed.is_dtensor(value):
+            tasks += distributed.keyed_tasks(keyed, slot.names, strategy, value)
+            continue
+        shape = tuple(value.shape)
+        law = strategy.law(shape)
+        if law is None:
+            drawn = draw_whole(keyed, slot.names, strategy, shape, value.dtype)
+            staged.append((slot, strategy, drawn))
+            continue
+        # each task copies its chunk straight into a parameter (on any device)
+        chunks, staging = chunk_into(
+            keyed, slot.names, strategy, law, value, in_place=slot.kind == "param"
+        )
+        tasks += chunks
+        if staging is not None:
+            staged.append((slot, strategy, staging))
+    run_tasks(tasks)
+    for slot, used, drawn in staged:
+        try:
+            if slot.kind == "param":
+                assert slot.parameter is not None
+                slot.parameter.copy_(drawn)
+            else:
+                _set_parametrized(slot, drawn)
+        except Exception as error:
+            _add_note(error, slot, used)
+            raise
+
+
+def draw_whole(
+    keyed: KeyedSeeding,
+    names: Sequence[str],
+    strategy: Strategy,
+    shape: tuple[int, ...],
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """The keyed values of a whole tensor of ``shape``, drawn on the CPU (a strategy without
+    an elementwise law: it needs the whole tensor at once)."""
+    drawn = torch.empty(shape, dtype=draw_dtype(dtype))
+    return strategy(drawn, generator=keyed.generator(names, strategy))
+
+
+def chunk_into(
+    keyed: KeyedSeeding,
+    names: Sequence[str],
+    strategy: Strategy,
+    law: Law,
+    target: torch.Tensor,
+    *,
+    shape: tuple[int, ...] | None = None,
+    start: int = 0,
+    in_place: bool = True,
+) -> tuple[list[Task], torch.Tensor | None]:
+    """Tasks that draw ``target``'s keyed chunks: those of a tensor of ``shape`` (default:
+    ``target``'s) from element ``start`` on, as many as ``target`` has.
+
+    They write straight into ``target`` when it is contiguous and ``in_place``; otherwise into
+    a staging tensor like it, returned: copy it into place once the tasks ran.
+    """
+    shape = tuple(target.shape) if shape is None else shape
+    if in_place and target.is_contiguous():
+        return keyed.chunk_tasks(names, strategy, law, shape, target.view(-1), start), None
+    staging = torch.empty(target.shape, dtype=draw_dtype(target.dtype))
+    return keyed.chunk_tasks(names, strategy, law, shape, staging.view(-1), start), staging
+
+
+def _reset(
+    module: nn.Module,
+    strategy: TorchDefault,
+    covered: list[Slot],
+    generator: torch.Generator | None,
+) -> None:
+    covered_ids = {id(slot.parameter) for slot in covered}
+    keep = [p for p in module.parameters() if id(p) not in covered_ids and p.numel() > 0]
+    saved = [p.detach().clone() for p in keep]
+    strategy.reset(module, generator=generator)
+    for parameter, value in zip(keep, saved, strict=True):
+        parameter.copy_(value)
+
+
+def _reset_on_twin(
+    module: nn.Module,
+    twin: nn.Module,
+    strategy: TorchDefault,
+    covered: list[Slot],
+    generator: torch.Generator,
+) -> None:
+    strategy.reset(twin, generator=generator)
+    for slot in covered:
+        assert slot.parameter is not None
+        slot.parameter.copy_(twin._parameters[slot.local])  # type: ignore[arg-type]
