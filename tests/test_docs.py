@@ -85,3 +85,13 @@ def test_the_inventory_check_can_fail() -> None:
     inventory = built_inventory()
     assert "torchinit.init_model" in inventory
     assert "torchinit.no_such_name" not in inventory
+
+
+def test_contributing_lists_every_module_of_the_package() -> None:
+    """CONTRIBUTING.md's "Where things live" names every module of the source package."""
+    contributing = (DOCS.parent / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    source = DOCS.parent / "torchinit"
+    modules = {f"torchinit/{path.relative_to(source).as_posix()}" for path in source.rglob("*.py")}
+    listed = set(re.findall(r"^\| `(torchinit/[\w/]+\.py)` \|", contributing, re.M))
+    assert modules - listed == set(), "missing from CONTRIBUTING.md"
+    assert listed - modules == set(), "listed in CONTRIBUTING.md but gone"

@@ -1,0 +1,302 @@
+"""The commands: ``list``, ``show``, ``plan``, ``validate`` and ``apply``, each a function of
+the parsed arguments that prints its result and returns the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib
+import inspect
+import json
+import shutil
+import textwrap
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from torchinit import __version__
+from torchinit.cli.arguments import (
+    call_arguments,
+    load_model,
+    model_kwargs,
+    preset_options,
+    resolve_model,
+)
+from torchinit.config import (
+    is_policy_file,
+    load_policy,
+    policy_to_yaml,
+    resolve_policy,
+)
+from torchinit.engine import init_model, plan
+from torchinit.errors import InvalidArgumentError
+from torchinit.policy import Policy, Rule
+from torchinit.presets import PRESETS
+from torchinit.report import InitReport
+from torchinit.strategies import STRATEGIES
+
+__all__ = ["cmd_apply", "cmd_list", "cmd_plan", "cmd_show", "cmd_validate", "terminal_width"]
+
+#: Formats ``apply`` can write, by file extension.
+SAVE_FORMATS = {".pt": "torch", ".pth": "torch", ".safetensors": "safetensors"}
+#: ``torch.manual_seed`` accepts any integer in this range.
+SEED_RANGE = (-(2**63), 2**64 - 1)
+
+
+def terminal_width() -> int:
+    """The terminal's width (``COLUMNS`` when set)."""
+    return shutil.get_terminal_size().columns
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """``torchinit list``: the registered strategies and presets, with their defaults."""
+    width = terminal_width()
+    sections = {
+        "strategies (arguments, with their defaults)": {
+            name: _signature(cls) or "(no arguments)" for name, cls in STRATEGIES.items()
+        },
+        "presets (options, with their defaults)": {
+            name: _signature(factory) or "(no options)" for name, factory in PRESETS.items()
+        },
+    }
+    indent = 4 + max(len(name) for entries in sections.values() for name in entries)
+    blocks = []
+    for title, entries in sections.items():
+        lines = [f"{title}:"]
+        for name, arguments in entries.items():
+            lines.append(
+                textwrap.fill(
+                    arguments,
+                    max(width, indent + 20),
+                    initial_indent=f"  {name}".ljust(indent),
+                    subsequent_indent=" " * indent,
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            )
+        blocks.append("\n".join(lines))
+    print("\n\n".join(blocks))
+    return 0
+
+
+def _signature(function: Callable[..., Any]) -> str:
+    """``a=0.0, mode='fan_in'``: the parameters of a strategy class or preset, with defaults."""
+    parameters = inspect.signature(function).parameters.values()
+    return ", ".join(
+        str(parameter.replace(annotation=inspect.Parameter.empty)) for parameter in parameters
+    )
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """``torchinit show``: a policy's rules as a table, or as a commented YAML file."""
+    options = preset_options(args.option)
+    policy = resolve_policy(args.policy, options)
+    if is_policy_file(args.policy):
+        about = f"policy {policy.name or '<policy>'!r} from {args.policy}"
+    else:
+        preset = PRESETS.lookup(args.policy, "policy")
+        settings = {**_defaults(preset), **options}
+        about = f"preset {args.policy!r}" + (f" ({call_arguments(settings)})" if settings else "")
+        summary = (inspect.getdoc(preset) or "").split("\n", 1)[0].replace("``", "")
+        about += f": {summary}" if summary else ""
+    if args.yaml:
+        print(_commented_yaml(policy, about), end="")
+        return 0
+    _print_wrapped(about)
+    print(f"order: {policy.order}; the last rule that matches a tensor wins")
+    print()
+    print(_rules_table(policy.rules))
+    return 0
+
+
+def _defaults(factory: Callable[..., Any]) -> dict[str, Any]:
+    """A preset's options with their default values."""
+    parameters = inspect.signature(factory).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+
+
+def _matches(rule: Rule) -> str:
+    """What ``rule`` matches, e.g. ``type Conv2d|Linear, name 'head.*'``."""
+    parts = []
+    types = [cls.__name__ for cls in rule.types] + list(rule.type_names)
+    if types:
+        optional = " (if the model has it)" if rule.optional_types else ""
+        parts.append("type " + "|".join(types) + optional)
+    if rule.name is not None:
+        parts.append(f"name {rule.name!r}")
+    if rule.param is not None:
+        parts.append(f"param {rule.param!r}")
+    return ", ".join(parts) or "every layer"
+
+
+def _rules_table(rules: Sequence[Rule]) -> str:
+    """The rules as a table: one line per tensor a rule sets (rule, label, matches, sets)."""
+    rows = [("rule", "label", "matches", "tensor", "strategy")]
+    for index, rule in enumerate(rules):
+        sets = [("(matched)", rule.init)] if rule.init is not None else list(rule.strategies)
+        for position, (key, strategy) in enumerate(sets):
+            first = position == 0
+            head = (f"rules[{index}]", rule.label or "", _matches(rule)) if first else ("",) * 3
+            rows.append((*head, key, strategy.describe()))
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    return "\n".join(
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[4]])
+        for row in rows
+    )
+
+
+def _commented_yaml(policy: Policy, about: str) -> str:
+    """``policy`` as YAML with a header saying how to use it and a comment above each rule."""
+    header = [
+        *textwrap.wrap(f"torchinit {__version__}, `torchinit show --yaml`: {about}", 98),
+        "",
+        "Edit it, then check and use it:",
+        "    torchinit validate this.yaml --model package.module:Model",
+        "    torchinit plan package.module:Model this.yaml",
+        '    torchinit.init_model(model, "this.yaml")',
+        "",
+        "Precedence: the last rule that matches a tensor wins (general rules first, then the",
+        "exceptions). Layer types are torch.nn class names or the model's own classes, resolved",
+        "when the policy is applied; nothing is imported.",
+    ]
+    lines = [f"# {line}".rstrip() for line in header]
+    rule_index = -1
+    for line in policy_to_yaml(policy).splitlines():
+        if line.startswith("- "):  # a rule: the rules list is the document's last, top-level key
+            rule_index += 1
+            rule = policy.rules[rule_index]
+            lines.append(f"# rules[{rule_index}] {rule.describe()}: {_matches(rule)}")
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def _planpreset_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of plan/init_model that plan and apply share."""
+    return {
+        "order": args.order,
+        "include": args.include,
+        "exclude": args.exclude,
+        "strict": args.strict,
+        **preset_options(args.option),
+    }
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """``torchinit plan``: the report of :func:`torchinit.plan`, as a table or as JSON."""
+    kwargs = _planpreset_options(args)
+    model = load_model(args.model, model_kwargs(args.model_kwargs))
+    report = plan(model, args.policy, **kwargs)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.format_table(terminal_width()))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``torchinit validate``: load a policy file; with ``--model``, plan it there (strict)."""
+    options = preset_options(args.option)
+    if args.model is None and args.model_kwargs is not None:
+        raise InvalidArgumentError("needs --model", path="--model-kwargs", got=args.model_kwargs)
+    # the model first: importing it imports its library, whose classes presets may use
+    model = load_model(args.model, model_kwargs(args.model_kwargs)) if args.model else None
+    policy = load_policy(Path(args.policy), options=options)
+    report = plan(model, policy, strict=True) if model is not None else None
+    count = len(policy.rules)
+    print(f"{args.policy}: ok ({count} {'rule' if count == 1 else 'rules'})")
+    if report is not None:
+        _print_summary(report)
+        return 0
+    type_names = list(dict.fromkeys(name for rule in policy.rules for name in rule.type_names))
+    if type_names:
+        _print_wrapped(
+            "layer types resolved against the model when the policy is applied: "
+            + ", ".join(type_names)
+        )
+    return 0
+
+
+def _print_summary(report: InitReport) -> None:
+    """Print the report's summary line and the rules that matched nothing."""
+    _print_wrapped(report.summary())
+    for rule in report.unused_rules:
+        _print_wrapped(f"matched nothing: {rule}")
+
+
+def _print_wrapped(line: str) -> None:
+    """Print ``line`` wrapped to the terminal's width, continuation lines indented."""
+    print(textwrap.fill(line, terminal_width(), subsequent_indent="    ", break_on_hyphens=False))
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    """``torchinit apply``: seed, build, initialize, save the state_dict, print the report."""
+    kwargs = _planpreset_options(args)
+    out = Path(args.out)
+    save = _saver(out)
+    low, high = SEED_RANGE
+    if not low <= args.manual_seed <= high:
+        raise InvalidArgumentError(
+            f"must be between {low} and {high}", path="--manual-seed", got=args.manual_seed
+        )
+    build = resolve_model(args.model)
+    build_kwargs = model_kwargs(args.model_kwargs)
+    # seeded before the model is built, like `torch.manual_seed(N); model = ctor()`
+    torch.manual_seed(args.manual_seed)
+    if args.meta:
+        # built without memory, then allocated on the CPU tensor by tensor while initialized
+        with torch.device("meta"):
+            model = build(**build_kwargs)
+        report = init_model(model, args.policy, seed=args.seed, device="cpu", **kwargs)
+    else:
+        model = build(**build_kwargs)
+        report = init_model(model, args.policy, seed=args.seed, **kwargs)
+    try:
+        save(model, out)
+    except OSError as error:
+        raise InvalidArgumentError(
+            f"cannot write the file: {error.strerror or error}", path="--out", got=str(out)
+        ) from None
+    print(report.format_table(terminal_width()))
+    print(f"saved the state_dict to {out}")
+    return 0
+
+
+def _saver(out: Path) -> Callable[[nn.Module, Path], None]:
+    """How ``apply`` writes ``out``, chosen by its extension; checked before anything is done."""
+    kind = SAVE_FORMATS.get(out.suffix.lower())
+    if kind is None:
+        raise InvalidArgumentError(
+            f"unknown file extension; use one of {list(SAVE_FORMATS)}", path="--out", got=str(out)
+        )
+    if not out.parent.is_dir():
+        raise InvalidArgumentError("its folder does not exist", path="--out", got=str(out))
+    if kind == "torch":
+        return _save_torch
+    if kind == "safetensors":
+        try:
+            # imported by name: safetensors is optional, and not needed for .pt files
+            writer = importlib.import_module("safetensors.torch")
+        except ImportError:
+            raise InvalidArgumentError(
+                "writing .safetensors needs the safetensors package: pip install safetensors",
+                path="--out",
+                got=str(out),
+            ) from None
+        return functools.partial(_save_safetensors, writer.save_model)
+    raise AssertionError(f"no writer for {kind!r}")
+
+
+def _save_torch(model: nn.Module, out: Path) -> None:
+    """``torch.save(model.state_dict(), out)``."""
+    torch.save(model.state_dict(), out)
+
+
+def _save_safetensors(save_model: Callable[..., Any], model: nn.Module, out: Path) -> None:
+    """``safetensors.torch.save_model(model, out)``.
+
+    ``save_model``, not ``save_file``: it writes tied tensors once, as the format requires.
+    """
+    save_model(model, str(out))

@@ -1,0 +1,320 @@
+"""The ``torchinit`` argument parser, its help texts, and :func:`main`."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from typing import TextIO
+
+from torchinit import __version__
+from torchinit.cli.arguments import parse_option
+from torchinit.cli.commands import cmd_apply, cmd_list, cmd_plan, cmd_show, cmd_validate
+from torchinit.errors import TorchInitError, TorchInitWarning
+from torchinit.policy import ORDERS
+
+__all__ = ["build_parser", "main"]
+
+PROG = "torchinit"
+
+_Handler = Callable[[argparse.Namespace], int]
+
+# --------------------------------------------------------------------------- help texts
+
+_MAIN_EXAMPLES = """\
+Examples:
+  torchinit list
+  torchinit show resnet
+  torchinit show vgg --yaml > my_policy.yaml
+  torchinit plan torchvision.models:resnet50 resnet
+  torchinit validate policy.yaml --model torchvision.models:resnet50
+  torchinit apply torchvision.models:resnet50 resnet --manual-seed 0 --out weights.pt
+
+Run 'torchinit COMMAND --help' for a command's options.
+"""
+
+_MODEL_HELP = (
+    "the model, as package.module:callable (e.g. torchvision.models:resnet50); the callable "
+    "is called with no arguments, or with --model-kwargs"
+)
+_POLICY_HELP = "a preset name (see 'torchinit list') or a YAML policy file (.yaml/.yml)"
+
+_LIST_EXAMPLE = """\
+Example:
+  torchinit list
+"""
+
+_SHOW_EXAMPLE = """\
+Example:
+  torchinit show resnet
+  torchinit show gpt2 --option n_layer=24
+  torchinit show vgg --yaml > my_policy.yaml
+  torchinit show my_policy.yaml
+
+--yaml writes the policy as a commented YAML file that loads back to an equal policy: a
+preset to copy and edit when you installed torchinit without its configs/ folder.
+"""
+
+_PLAN_EXAMPLE = """\
+Example:
+  torchinit plan torchvision.models:resnet18 resnet
+  torchinit plan torchvision.models:resnet18 resnet --option zero_init_residual=true
+  torchinit plan mypkg.models:Net resnet --model-kwargs '{"num_classes": 10}' \\
+      --option zero_init_residual=true --option 'residual_norms=["layer*.*.bn2"]'
+  torchinit plan torchvision.models:resnet18 policy.yaml --json
+
+The table fits the terminal's width (COLUMNS); --json gives every detail.
+"""
+
+_VALIDATE_EXAMPLE = """\
+Example:
+  torchinit validate policy.yaml
+  torchinit validate policy.yaml --model torchvision.models:resnet18
+
+Without --model, only the file is checked; layer type names that are not torch.nn classes
+(e.g. Bottleneck) are resolved against the model when the policy is applied, and listed.
+With --model, the policy is also planned on the model (strict: it must match something).
+"""
+
+_APPLY_EXAMPLE = """\
+Example:
+  torchinit apply torchvision.models:resnet18 resnet --manual-seed 0 --out resnet18.pt
+
+is the same as, in Python:
+
+  torch.manual_seed(0)
+  model = torchvision.models.resnet18()
+  torchinit.init_model(model, "resnet")
+  torch.save(model.state_dict(), "resnet18.pt")
+
+With --seed N the initialization itself is keyed (init_model(..., seed=N)): the same
+values for a tensor whatever the model's layout, threads, wrappers or device.
+
+--out FILE.pt or .pth: torch.save(model.state_dict()); .safetensors:
+safetensors.torch.save_model (needs 'pip install safetensors').
+"""
+
+
+# --------------------------------------------------------------------------- the parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``torchinit`` argument parser, with its four commands."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Weight-initialization policies for PyTorch models.",
+        epilog=_MAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(
+        name: str, summary: str, example: str, handler: _Handler
+    ) -> argparse.ArgumentParser:
+        """Add the subcommand ``name``, with ``example`` as its help's epilog."""
+        sub = commands.add_parser(
+            name,
+            help=summary,
+            description=summary,
+            epilog=example,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command(
+        "list",
+        "List the strategies (with their arguments) and presets (with their options).",
+        _LIST_EXAMPLE,
+        cmd_list,
+    )
+
+    show_parser = command(
+        "show",
+        "Print a preset's (or policy file's) rules as a table, or as a YAML file to edit.",
+        _SHOW_EXAMPLE,
+        cmd_show,
+    )
+    show_parser.add_argument("policy", metavar="POLICY", help=_POLICY_HELP)
+    _add_option(show_parser)
+    show_parser.add_argument(
+        "--yaml",
+        action="store_true",
+        help="print the policy as a commented YAML file (loads back to an equal policy)",
+    )
+
+    plan_parser = command(
+        "plan",
+        "Show what a policy would do to each tensor of a model, touching nothing.",
+        _PLAN_EXAMPLE,
+        cmd_plan,
+    )
+    plan_parser.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
+    plan_parser.add_argument("policy", metavar="POLICY", help=_POLICY_HELP)
+    _add_model_kwargs(plan_parser)
+    _add_policy_arguments(plan_parser)
+    plan_parser.add_argument(
+        "--json", action="store_true", help="print the report as JSON (report.to_dict())"
+    )
+
+    validate_parser = command(
+        "validate",
+        "Check a YAML policy file, and optionally that it applies to a model.",
+        _VALIDATE_EXAMPLE,
+        cmd_validate,
+    )
+    validate_parser.add_argument("policy", metavar="POLICY.yaml", help="the policy file")
+    validate_parser.add_argument(
+        "--model", metavar="MODEL", help="also plan the policy on this model: " + _MODEL_HELP
+    )
+    _add_model_kwargs(validate_parser)
+    _add_option(validate_parser)
+
+    apply_parser = command(
+        "apply",
+        "Initialize a model with a policy and save its state_dict.",
+        _APPLY_EXAMPLE,
+        cmd_apply,
+    )
+    apply_parser.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
+    apply_parser.add_argument("policy", metavar="POLICY", help=_POLICY_HELP)
+    apply_parser.add_argument(
+        "--manual-seed",
+        metavar="N",
+        type=int,
+        required=True,
+        help="seed torch's global random number generator with torch.manual_seed(N) before "
+        "the model is built",
+    )
+    apply_parser.add_argument(
+        "--seed",
+        metavar="N",
+        type=int,
+        help="keyed seeding: each initialized tensor's values depend only on N, its name and "
+        "its strategy (init_model(..., seed=N)); --manual-seed still seeds the build",
+    )
+    apply_parser.add_argument(
+        "--meta",
+        action="store_true",
+        help="build the model on the meta device and materialize it on the CPU while "
+        "initializing (init_model(..., device='cpu')): parameters no rule sets get their "
+        "layer's default init; for models too big to hold twice",
+    )
+    apply_parser.add_argument(
+        "--out",
+        metavar="FILE",
+        required=True,
+        help="where to save the state_dict: .pt/.pth (torch.save) or .safetensors",
+    )
+    _add_model_kwargs(apply_parser)
+    _add_policy_arguments(apply_parser)
+    return parser
+
+
+def _add_model_kwargs(parser: argparse.ArgumentParser) -> None:
+    """Add ``--model-kwargs``."""
+    parser.add_argument(
+        "--model-kwargs",
+        metavar="JSON",
+        help="keyword arguments for MODEL, as a JSON object, e.g. '{\"num_classes\": 10}'",
+    )
+
+
+def _add_option(parser: argparse.ArgumentParser) -> None:
+    """Add the repeatable ``--option KEY=VALUE``."""
+    parser.add_argument(
+        "--option",
+        metavar="KEY=VALUE",
+        action="append",
+        type=parse_option,
+        help="a preset option (repeatable); VALUE is a YAML scalar (true, 3, 1e-6, text) or "
+        "a JSON list/object, e.g. 'residual_norms=[\"layer*.*.bn2\"]'",
+    )
+
+
+def _add_policy_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments forwarded to plan/init_model: options, order, include/exclude, strict."""
+    _add_option(parser)
+    parser.add_argument(
+        "--order", choices=ORDERS, help="traversal order (default: the policy's own)"
+    )
+    parser.add_argument(
+        "--include",
+        metavar="GLOB",
+        action="append",
+        help="only initialize the tensors whose name matches (repeatable)",
+    )
+    parser.add_argument(
+        "--exclude",
+        metavar="GLOB",
+        action="append",
+        help="never initialize the tensors whose name matches (repeatable)",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="a policy that matches nothing is an error"
+    )
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``torchinit`` command with ``argv`` (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit code: 0 on success, 1 on an error (printed to stderr as
+        ``torchinit: error: <message>``). Usage errors exit through argparse, with code 2.
+    """
+    args = build_parser().parse_args(argv)
+    handler: _Handler = args.handler
+    with warnings.catch_warnings(), _cwd_importable():
+        warnings.showwarning = _show_warning(warnings.showwarning)
+        try:
+            return handler(args)
+        except TorchInitError as error:
+            print(f"{PROG}: error: {error}", file=sys.stderr)
+            return 1
+        except BrokenPipeError:
+            # the reader went away (`torchinit plan ... | head`): no traceback for that; stdout
+            # goes to devnull so that flushing it at exit does not fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+
+
+@contextlib.contextmanager
+def _cwd_importable() -> Iterator[None]:
+    """Put the current directory on ``sys.path`` while a command runs, as ``python -m``
+    does, so that MODEL may name a module there; take it off again afterwards."""
+    cwd = os.getcwd()
+    if cwd in sys.path:
+        yield
+        return
+    sys.path.insert(0, cwd)
+    try:
+        yield
+    finally:
+        if cwd in sys.path:
+            sys.path.remove(cwd)
+
+
+def _show_warning(default: Callable[..., None]) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints torchinit's warnings as ``torchinit: warning:``."""
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if issubclass(category, TorchInitWarning):
+            print(f"{PROG}: warning: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    return show
