@@ -212,7 +212,8 @@ def init_model(
 
     Args:
         model: the model.
-        policy: a preset name (see :func:`torchinit.available_presets`) or a
+        policy: a preset name (see :func:`torchinit.available_presets`), a YAML policy file
+            (an ``os.PathLike`` or a string ending in ``.yaml``/``.yml``) or a
             :class:`~torchinit.Policy`.
         generator: draw every random number from this generator instead of torch's global
             one (it must be on the tensors' device).
