@@ -132,10 +132,7 @@ class _Document:
         try:
             node = yaml.compose(text, Loader=_Loader)
         except yaml.MarkedYAMLError as error:
-            mark = error.problem_mark or error.context_mark
-            line = f":{mark.line + 1}" if mark is not None else ""
-            problem = "; ".join(part for part in (error.context, error.problem) if part)
-            raise PolicyFileError(f"invalid YAML: {problem}", where=f"{source}{line}") from None
+            raise _syntax_error(error, source) from None
         except yaml.YAMLError as error:
             raise PolicyFileError(f"invalid YAML: {error}", where=source) from None
         except RecursionError:
@@ -233,6 +230,19 @@ class _Document:
                 got=node.value,
             )
         return float(value) if tag == "float" else value
+
+
+def _syntax_error(error: yaml.MarkedYAMLError, source: str) -> PolicyFileError:
+    """PyYAML's error at the line where it noticed the problem, and where the construct it was
+    reading began: an unclosed bracket or quote is noticed lines after it was opened."""
+    mark = error.problem_mark or error.context_mark
+    where = f"{source}:{mark.line + 1}" if mark is not None else source
+    problem = error.problem or error.context or "cannot be parsed"
+    if error.context and error.problem:
+        began = error.context_mark
+        at = f" that starts at {source}:{began.line + 1}, column {began.column + 1}" if began else ""
+        problem = f"{problem}, {error.context}{at}"
+    return PolicyFileError(f"invalid YAML: {problem}", where=where)
 
 
 def is_policy_file(policy: object) -> bool:
