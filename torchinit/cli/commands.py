@@ -21,6 +21,7 @@ from torchinit import __version__
 from torchinit.cli.arguments import (
     call_arguments,
     load_model,
+    model_config,
     model_kwargs,
     preset_options,
     resolve_model,
@@ -187,7 +188,7 @@ def _planpreset_options(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_plan(args: argparse.Namespace) -> int:
     """``torchinit plan``: the report of :func:`torchinit.plan`, as a table or as JSON."""
     kwargs = _planpreset_options(args)
-    model = load_model(args.model, model_kwargs(args.model_kwargs))
+    model = load_model(args.model, model_kwargs(args.model_kwargs), model_config(args.config))
     report = plan(model, args.policy, **kwargs)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
@@ -199,10 +200,16 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     """``torchinit validate``: load a policy file; with ``--model``, plan it there (strict)."""
     options = preset_options(args.option)
-    if args.model is None and args.model_kwargs is not None:
-        raise InvalidArgumentError("needs --model", path="--model-kwargs", got=args.model_kwargs)
+    if args.model is None:
+        for option, value in (("--model-kwargs", args.model_kwargs), ("--config", args.config)):
+            if value is not None:
+                raise InvalidArgumentError("needs --model", path=option, got=value)
     # the model first: importing it imports its library, whose classes presets may use
-    model = load_model(args.model, model_kwargs(args.model_kwargs)) if args.model else None
+    model = (
+        load_model(args.model, model_kwargs(args.model_kwargs), model_config(args.config))
+        if args.model
+        else None
+    )
     policy = load_policy(Path(args.policy), options=options)
     report = plan(model, policy, strict=True) if model is not None else None
     count = len(policy.rules)
@@ -236,15 +243,24 @@ def cmd_apply(args: argparse.Namespace) -> int:
     kwargs = _planpreset_options(args)
     out = Path(args.out)
     save = _saver(out)
-    low, high = SEED_RANGE
-    if not low <= args.manual_seed <= high:
+    # without --manual-seed, --seed seeds the build too: the tensors no rule sets keep the
+    # values the constructor drew, and the saved file must not depend on the run
+    manual_seed = args.manual_seed if args.manual_seed is not None else args.seed
+    if manual_seed is None:
         raise InvalidArgumentError(
-            f"must be between {low} and {high}", path="--manual-seed", got=args.manual_seed
+            "give --manual-seed N or --seed N (or both): the saved weights must be reproducible",
+            path="--manual-seed",
         )
-    build = resolve_model(args.model)
+    low, high = SEED_RANGE
+    if not low <= manual_seed <= high:
+        option = "--manual-seed" if args.manual_seed is not None else "--seed"
+        raise InvalidArgumentError(
+            f"must be between {low} and {high}", path=option, got=manual_seed
+        )
+    build = resolve_model(args.model, model_config(args.config))
     build_kwargs = model_kwargs(args.model_kwargs)
     # seeded before the model is built, like `torch.manual_seed(N); model = ctor()`
-    torch.manual_seed(args.manual_seed)
+    torch.manual_seed(manual_seed)
     if args.meta:
         # built without memory, then allocated on the CPU tensor by tensor while initialized
         with torch.device("meta"):
