@@ -36,6 +36,7 @@ nothing is ever imported.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -62,7 +63,9 @@ from torchinit.strategies import to_strategy
 
 __all__ = [
     "is_policy_file",
+    "SourceLines",
     "load_policy",
+    "load_policy_with_lines",
     "parse_scalar",
     "policy_from_dict",
     "policy_to_dict",
@@ -121,6 +124,28 @@ def parse_scalar(value: str) -> Any:
     return value
 
 
+@dataclasses.dataclass(frozen=True)
+class SourceLines:
+    """Where each key path of a policy file is: ``rules[0].match.type`` on line 2."""
+
+    source: str
+    lines: Mapping[str, int]
+
+    def where(self, path: str) -> str:
+        """``file:line`` of the deepest part of ``path`` that has a line.
+
+        Example:
+            >>> SourceLines("p.yaml", {"rules[0]": 2}).where("rules[0].weight.normal")
+            'p.yaml:2'
+        """
+        while path:
+            if path in self.lines:
+                return f"{self.source}:{self.lines[path]}"
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+        return f"{self.source}:{self.lines.get('', 1)}"
+
+
 class _Document:
     """A composed YAML document turned into plain Python, with the line of every key path."""
 
@@ -144,12 +169,7 @@ class _Document:
 
     def where(self, path: str) -> str:
         """``file:line`` of the deepest part of ``path`` that has a line."""
-        while path:
-            if path in self.lines:
-                return f"{self.source}:{self.lines[path]}"
-            cut = max(path.rfind("."), path.rfind("["))
-            path = path[:cut] if cut > 0 else ""
-        return f"{self.source}:{self.lines.get('', 1)}"
+        return SourceLines(self.source, self.lines).where(path)
 
     def _error(self, node: yaml.Node, problem: str, path: str) -> PolicyFileError:
         line = node.start_mark.line + 1
@@ -272,6 +292,20 @@ def load_policy(
         PolicyFileError: the file is missing, is not valid YAML, or uses an unsafe tag.
         TorchInitError: any invalid content, with ``file:line:`` in front.
     """
+    return load_policy_with_lines(source, options=options)[0]
+
+
+def load_policy_with_lines(
+    source: str | os.PathLike[str], *, options: Mapping[str, Any] | None = None
+) -> tuple[Policy, SourceLines]:
+    r""":func:`load_policy`, and the line of every key path of the file (for later checks).
+
+    Example:
+        >>> text = "rules:\n- match: {type: Linear}\n  bias: zeros\n"
+        >>> policy, lines = load_policy_with_lines(text)
+        >>> lines.where("rules[0].bias")
+        '<string>:3'
+    """
     if is_policy_file(source):
         path = Path(source)
         try:
@@ -292,8 +326,8 @@ def load_policy(
         raise error.located(document.where(error.path)) from None
     if policy.name is None and is_policy_file(source):
         # an unnamed file is reported under its file name rather than as '<policy>'
-        return Policy(policy.rules, name=Path(source).stem, order=policy.order)
-    return policy
+        policy = Policy(policy.rules, name=Path(source).stem, order=policy.order)
+    return policy, SourceLines(name, document.lines)
 
 
 def resolve_policy(policy: object, options: Mapping[str, Any] | None = None) -> Policy:

@@ -100,7 +100,9 @@ def model_config(path: str | None) -> dict[str, Any] | None:
     try:
         config = json.loads(text)
     except json.JSONDecodeError as error:
-        raise InvalidArgumentError(f"is not valid JSON: {error}", path="--config", got=path) from None
+        raise InvalidArgumentError(
+            f"is not valid JSON: {error}", path="--config", got=path
+        ) from None
     return _json_object(config, "--config")
 
 
@@ -118,7 +120,7 @@ def _json_object(value: Any, option: str) -> dict[str, Any]:
 def load_model(
     spec: str, kwargs: Mapping[str, Any] | None = None, config: Mapping[str, Any] | None = None
 ) -> nn.Module:
-    """Build the model that ``spec`` names: ``package.module:callable`` or ``path/file.py:callable``.
+    """Build the model ``spec`` names: ``package.module:callable`` or ``path/file.py:callable``.
 
     The module is imported (a file is imported as the module named by its stem, so its
     ``if __name__ == "__main__":`` block does not run), the callable looked up (it may be
@@ -139,9 +141,7 @@ def load_model(
     return resolve_model(spec, config)(**(kwargs or {}))
 
 
-def resolve_model(
-    spec: str, config: Mapping[str, Any] | None = None
-) -> Callable[..., nn.Module]:
+def resolve_model(spec: str, config: Mapping[str, Any] | None = None) -> Callable[..., nn.Module]:
     """The function that builds the model ``spec`` names, from ``config`` (see
     :func:`load_model`) and its keyword arguments: imported and checked, not yet called."""
     # the last colon: a Windows path has one after its drive letter

@@ -9,6 +9,7 @@ import importlib
 import inspect
 import json
 import shutil
+import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,9 +27,10 @@ from torchinit.cli.arguments import (
     preset_options,
     resolve_model,
 )
+from torchinit.cli.validation import check_without_model
 from torchinit.config import (
     is_policy_file,
-    load_policy,
+    load_policy_with_lines,
     policy_to_yaml,
     resolve_policy,
 )
@@ -210,19 +212,31 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if args.model
         else None
     )
-    policy = load_policy(Path(args.policy), options=options)
-    report = plan(model, policy, strict=True) if model is not None else None
-    count = len(policy.rules)
-    print(f"{args.policy}: ok ({count} {'rule' if count == 1 else 'rules'})")
-    if report is not None:
+    policy, lines = load_policy_with_lines(Path(args.policy), options=options)
+    count = f"{len(policy.rules)} {'rule' if len(policy.rules) == 1 else 'rules'}"
+    if model is not None:
+        report = plan(model, policy, strict=True)
+        print(f"{args.policy}: ok ({count})")
         _print_summary(report)
         return 0
-    type_names = list(dict.fromkeys(name for rule in policy.rules for name in rule.type_names))
-    if type_names:
-        _print_wrapped(
-            "layer types resolved against the model when the policy is applied: "
-            + ", ".join(type_names)
-        )
+    findings = check_without_model(policy, lines)
+    if findings.errors:
+        for error in findings.errors:
+            print(f"torchinit: error: {error}", file=sys.stderr)
+        return 1
+    print(f"{args.policy}: ok ({count})")
+    left = {
+        "layer types that may be the model's own classes": findings.model_types,
+        "parameter keys": findings.unchecked_keys,
+        "name and param globs": findings.globs,
+    }
+    if not any(left.values()):
+        print("nothing is left for --model: every layer type and parameter key was checked")
+        return 0
+    print("left for --model (checked when the policy is applied to a model):")
+    for what, items in left.items():
+        if items:
+            _print_wrapped(f"  {what}: {', '.join(items)}")
     return 0
 
 
