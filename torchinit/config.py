@@ -62,8 +62,8 @@ from torchinit.presets import get_preset
 from torchinit.strategies import to_strategy
 
 __all__ = [
-    "is_policy_file",
     "SourceLines",
+    "is_policy_file",
     "load_policy",
     "load_policy_with_lines",
     "parse_scalar",
@@ -258,10 +258,12 @@ def _syntax_error(error: yaml.MarkedYAMLError, source: str) -> PolicyFileError:
     mark = error.problem_mark or error.context_mark
     where = f"{source}:{mark.line + 1}" if mark is not None else source
     problem = error.problem or error.context or "cannot be parsed"
-    if error.context and error.problem:
-        began = error.context_mark
-        at = f" that starts at {source}:{began.line + 1}, column {began.column + 1}" if began else ""
-        problem = f"{problem}, {error.context}{at}"
+    began = error.context_mark
+    if error.context and error.problem and began is not None:
+        at = f"{source}:{began.line + 1}, column {began.column + 1}"
+        problem = f"{problem}, {error.context} that starts at {at}"
+    elif error.context and error.problem:
+        problem = f"{problem}, {error.context}"
     return PolicyFileError(f"invalid YAML: {problem}", where=where)
 
 
