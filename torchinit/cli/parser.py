@@ -77,9 +77,10 @@ Example:
   torchinit validate policy.yaml
   torchinit validate policy.yaml --model torchvision.models:resnet18
 
-Without --model, only the file is checked; layer type names that are not torch.nn classes
-(e.g. Bottleneck) are resolved against the model when the policy is applied, and listed.
-With --model, the policy is also planned on the model (strict: it must match something).
+Without --model, the file is checked against torch.nn: type names that nearly are torch.nn
+classes (Conv2D) and parameter keys that no torch.nn type of the rule has (wieght) are
+errors; what only a model can tell (e.g. Bottleneck, name globs) is listed. With --model,
+the policy is also planned on the model (strict: it must match something).
 """
 
 _APPLY_EXAMPLE = """\
