@@ -74,9 +74,13 @@ def check_without_model(policy: Policy, lines: SourceLines) -> Findings:
     file_rules = [rule for rule in policy.rules if rule.source is not None]
     for index, rule in enumerate(file_rules):
         path = f"rules[{index}]"
-        findings.errors.extend(_type_name_errors(rule, path, lines))
+        typos = list(_type_name_errors(rule, path, lines))
+        findings.errors.extend(typos)
+        typo_names = {typo.got for typo in typos}
         findings.model_types.extend(
-            name for name in rule.type_names if name not in findings.model_types
+            name
+            for name in rule.type_names
+            if name not in typo_names and name not in findings.model_types
         )
         for key in ("name", "param"):
             glob = getattr(rule, key)
@@ -94,8 +98,6 @@ def check_without_model(policy: Policy, lines: SourceLines) -> Findings:
                 findings.unchecked_keys.append(key_path)
             else:
                 findings.errors.append(_key_error(rule, key, key_path, known, lines))
-    typos = {error.got for error in findings.errors if error.path.endswith(".match.type")}
-    findings.model_types = [name for name in findings.model_types if name not in typos]
     return findings
 
 
@@ -103,19 +105,20 @@ def _type_name_errors(rule: Rule, path: str, lines: SourceLines) -> Iterator[Tor
     """The short type names that are not torch.nn classes but nearly are (``Conv2D``)."""
     if rule.optional_types:
         return  # the names of a library's classes that a model may lack (Hugging Face's Conv1D)
-    for position, name in enumerate(rule.type_names):
+    key_path = f"{path}.match.type"
+    for name in rule.type_names:
         near = [known for known in layer_type_names() if _one_edit_apart(name, known)]
         if "." in name or not near:
             continue
-        key_path = f"{path}.match.type"
         problem = did_you_mean(
             "not a torch.nn layer class",
             name,
             near,
             "If it names a class of your model, check the policy with --model",
         )
-        where = lines.where(f"{key_path}[{position}]")
-        yield UnknownNameError(problem, path=key_path, got=name, where=where)
+        # the line of `type:`: a rule keeps its torch.nn classes apart from the other names,
+        # so the name's place in the YAML list is not known here
+        yield UnknownNameError(problem, path=key_path, got=name, where=lines.where(key_path))
 
 
 def _one_edit_apart(name: str, known: str) -> bool:
