@@ -1,11 +1,14 @@
-"""torchinit.cli: the ``torchinit`` command, run as a user runs it (``python -m torchinit``).
+"""torchinit.cli: the ``torchinit`` command.
 
-Most tests start a subprocess; the error-message and parsing details run in-process through
-``main(argv)``, which is the same code, to keep the suite fast.
+The tests run the command in-process through ``main(argv)``, the code the console script and
+``python -m torchinit`` run. Only what needs a real process starts one (the console script,
+``python -m torchinit``, its exit code and ``sys.path``); those are marked slow and never get
+a timeout a loaded machine could hit.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib
 import importlib.util
@@ -23,6 +26,7 @@ from torch import nn
 
 import torchinit as ti
 from torchinit.cli import load_model, main, parse_option
+from torchinit.cli.validation import parameter_names
 
 ROOT = Path(__file__).resolve().parents[1]
 # Subprocesses start in tests/, not in the repository root: `python -m` puts its working
@@ -61,10 +65,10 @@ def cli(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., Result]:
     """Run ``main(argv)`` in this process; exit code, stdout and stderr."""
-    monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setattr(sys, "path", list(sys.path))  # main puts the cwd on it
 
-    def call(*argv: str) -> Result:
+    def call(*argv: str, columns: int = 100) -> Result:
+        monkeypatch.setenv("COLUMNS", str(columns))
         try:
             code = main(list(argv))
         except SystemExit as exit_:  # argparse: --help, usage errors
@@ -89,11 +93,12 @@ def row(name: str, description: str) -> str:
 # --------------------------------------------------------------------------- list
 
 
-@pytest.mark.slow
-def test_list_shows_strategies_with_defaults_and_presets_with_options() -> None:
-    result = run("list")
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+def test_list_shows_strategies_with_defaults_and_presets_with_options(
+    cli: Callable[..., Result],
+) -> None:
+    result = cli("list")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
     assert lines[0] == "strategies (arguments, with their defaults):"
     assert row("kaiming_normal", "a=0.0, mode='fan_in', nonlinearity='leaky_relu'") in lines
     assert row("sparse", "sparsity, std=0.01") in lines
@@ -212,11 +217,10 @@ def test_show_errors(cli: Callable[..., Result], argv: list[str], message: str) 
 # --------------------------------------------------------------------------- plan
 
 
-@pytest.mark.slow
-def test_plan_prints_the_reports_table() -> None:
-    result = run("plan", "torchvision.models:resnet18", "resnet", columns=200)
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+def test_plan_prints_the_reports_table(cli: Callable[..., Result]) -> None:
+    result = cli("plan", "torchvision.models:resnet18", "resnet", columns=200)
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
     assert lines[0] == (
         "torchinit: policy 'resnet' on ResNet (order=modules): 60 tensors to initialize, "
         "2 unmatched, 0 skipped, 0 excluded"
@@ -231,18 +235,16 @@ def test_plan_prints_the_reports_table() -> None:
     ]
     assert lines[-1] == "unmatched (left as they were): fc.weight, fc.bias"
     # wide enough, the output is str(report) itself
-    assert result.stdout == str(ti.plan(tv_models.resnet18(), "resnet")) + "\n"
+    assert result.out == str(ti.plan(tv_models.resnet18(), "resnet")) + "\n"
 
 
-@pytest.mark.slow
-def test_plan_json_is_report_to_dict() -> None:
-    result = run("plan", "torchvision.models:resnet18", "resnet", "--json")
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == ti.plan(tv_models.resnet18(), "resnet").to_dict()
+def test_plan_json_is_report_to_dict(cli: Callable[..., Result]) -> None:
+    result = cli("plan", "torchvision.models:resnet18", "resnet", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out) == ti.plan(tv_models.resnet18(), "resnet").to_dict()
 
 
-@pytest.mark.slow
-def test_plan_with_a_yaml_policy(tmp_path: Path) -> None:
+def test_plan_with_a_yaml_policy(tmp_path: Path, cli: Callable[..., Result]) -> None:
     policy = write(
         tmp_path / "policy.yaml",
         "name: mine\n"
@@ -253,9 +255,9 @@ def test_plan_with_a_yaml_policy(tmp_path: Path) -> None:
         "    weight: {normal: {std: 0.01}}\n"
         "    bias: zeros\n",
     )
-    result = run("plan", "torchvision.models:resnet18", str(policy), "--json")
-    assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
+    result = cli("plan", "torchvision.models:resnet18", str(policy), "--json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
     assert data == ti.plan(tv_models.resnet18(), policy).to_dict()
     entries = {entry["name"]: entry for entry in data["entries"]}
     assert entries["fc.weight"]["strategy"] == {"normal": {"mean": 0.0, "std": 0.01}}
@@ -263,9 +265,8 @@ def test_plan_with_a_yaml_policy(tmp_path: Path) -> None:
     assert data["unmatched"][:2] == ["bn1.weight", "bn1.bias"]
 
 
-@pytest.mark.slow
-def test_plan_options_are_typed_and_json_lists_are_read() -> None:
-    result = run(
+def test_plan_options_are_typed_and_json_lists_are_read(cli: Callable[..., Result]) -> None:
+    result = cli(
         "plan",
         "torchvision.models:resnet18",
         "resnet",
@@ -275,18 +276,17 @@ def test_plan_options_are_typed_and_json_lists_are_read() -> None:
         'residual_norms=["layer1.*.bn1"]',
         "--json",
     )
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.err
     expected = ti.plan(
         tv_models.resnet18(), "resnet", zero_init_residual=True, residual_norms=["layer1.*.bn1"]
     )
-    assert json.loads(result.stdout) == expected.to_dict()
+    assert json.loads(result.out) == expected.to_dict()
     assert expected["layer1.0.bn1.weight"].strategy == ti.Zeros()
     assert expected["layer2.0.bn2.weight"].strategy == ti.Zeros()  # BasicBlock's bn2
 
 
-@pytest.mark.slow
-def test_plan_model_kwargs_and_forwarded_arguments() -> None:
-    result = run(
+def test_plan_model_kwargs_and_forwarded_arguments(cli: Callable[..., Result]) -> None:
+    result = cli(
         "plan",
         "torchvision.models:resnet18",
         "vgg",
@@ -298,8 +298,8 @@ def test_plan_model_kwargs_and_forwarded_arguments() -> None:
         "apply",
         "--json",
     )
-    assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
     entries = {entry["name"]: entry for entry in data["entries"]}
     assert entries["fc.weight"]["shape"] == [10, 512]
     assert entries["fc.bias"]["status"] == "excluded"
@@ -341,11 +341,11 @@ def test_option_given_twice_is_an_error(cli: Callable[..., Result]) -> None:
     )
 
 
-@pytest.mark.slow
-def test_a_policy_that_matches_nothing_warns() -> None:
-    result = run("plan", "torch.nn:Identity", "resnet")
-    assert result.returncode == 0
-    assert result.stderr == "torchinit: warning: policy 'resnet' matches nothing in Identity\n"
+@pytest.mark.filterwarnings("default::torchinit.errors.TorchInitWarning")
+def test_a_policy_that_matches_nothing_warns(cli: Callable[..., Result]) -> None:
+    result = cli("plan", "torch.nn:Identity", "resnet")
+    assert result.code == 0
+    assert result.err == "torchinit: warning: policy 'resnet' matches nothing in Identity\n"
 
 
 def test_strict_makes_a_policy_that_matches_nothing_an_error(cli: Callable[..., Result]) -> None:
@@ -354,26 +354,25 @@ def test_strict_makes_a_policy_that_matches_nothing_an_error(cli: Callable[..., 
     assert strict.err == ("torchinit: error: policy: policy 'resnet' matches nothing in Identity\n")
 
 
-@pytest.mark.slow
-def test_unknown_preset_suggests_the_closest_name() -> None:
-    result = run("plan", "torch.nn:Identity", "resnt")
-    assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr.startswith(
+def test_unknown_preset_suggests_the_closest_name(cli: Callable[..., Result]) -> None:
+    result = cli("plan", "torch.nn:Identity", "resnt")
+    assert (result.code, result.out) == (1, "")
+    assert result.err.startswith(
         "torchinit: error: preset: unknown preset; did you mean 'resnet'? available: ["
     )
-    assert result.stderr.endswith(" (got 'resnt')\n")
+    assert result.err.endswith(" (got 'resnt')\n")
 
 
 # --------------------------------------------------------------------------- MODEL
 
 
 @pytest.mark.slow
-def test_model_spec_error_goes_to_stderr_with_exit_code_1() -> None:
+def test_python_m_torchinit_exits_1_with_the_error_on_stderr() -> None:
     result = run("plan", "torchvision.models.resnet18", "resnet")
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (
-        "torchinit: error: MODEL: must be package.module:callable, e.g. "
-        "torchvision.models:resnet50 (got 'torchvision.models.resnet18')\n"
+        "torchinit: error: MODEL: must be package.module:callable or path/to/file.py:callable, "
+        "e.g. torchvision.models:resnet50 (got 'torchvision.models.resnet18')\n"
     )
 
 
@@ -382,13 +381,13 @@ def test_model_spec_error_goes_to_stderr_with_exit_code_1() -> None:
     [
         (
             "torchvision.models.resnet18",
-            "MODEL: must be package.module:callable, e.g. torchvision.models:resnet50 "
-            "(got 'torchvision.models.resnet18')",
+            "MODEL: must be package.module:callable or path/to/file.py:callable, e.g. "
+            "torchvision.models:resnet50 (got 'torchvision.models.resnet18')",
         ),
         (
             ":resnet18",
-            "MODEL: must be package.module:callable, e.g. torchvision.models:resnet50 "
-            "(got ':resnet18')",
+            "MODEL: must be package.module:callable or path/to/file.py:callable, e.g. "
+            "torchvision.models:resnet50 (got ':resnet18')",
         ),
         (
             "no_such_module_for_torchinit:Net",
@@ -400,6 +399,10 @@ def test_model_spec_error_goes_to_stderr_with_exit_code_1() -> None:
             "torchvision.models:resnet19",
             "MODEL: 'torchvision.models' has no attribute 'resnet19'; did you mean "
             "'resnet18'? (got 'torchvision.models:resnet19')",
+        ),
+        (
+            "no_such_dir/net.py:Net",
+            "MODEL: no such file 'no_such_dir/net.py' (got 'no_such_dir/net.py:Net')",
         ),
         (
             "math:pi",
@@ -462,6 +465,129 @@ def test_load_model_calls_dotted_attributes_with_kwargs() -> None:
     assert model.weight.shape == (3, 2)
 
 
+SCRIPT = """\
+import torch
+from torch import nn
+
+from helper_for_script import WIDTH
+
+
+class Net(nn.Module):
+    def __init__(self, width: int = WIDTH, classes: int = 2) -> None:
+        super().__init__()
+        self.fc = nn.Linear(width, classes)
+
+
+if __name__ == "__main__":
+    raise SystemExit("the script's main block ran")
+"""
+
+
+@pytest.fixture
+def script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``models/script_net.py`` (importing a sibling module) under ``tmp_path``, the cwd."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    write(folder / "helper_for_script.py", "WIDTH = 3\n")
+    path = write(folder / "script_net.py", SCRIPT)
+    monkeypatch.chdir(tmp_path)
+    for name in ("script_net", "helper_for_script"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    return path
+
+
+@pytest.mark.parametrize("absolute", [False, True], ids=["relative", "absolute"])
+def test_model_from_a_file_does_not_run_its_main_block(
+    cli: Callable[..., Result], script: Path, absolute: bool
+) -> None:
+    spec = f"{script if absolute else 'models/script_net.py'}:Net"
+    result = cli("plan", spec, "torch_default", "--json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["model"] == "Net"
+    assert [entry["shape"] for entry in data["entries"]] == [[2, 3], [2]]
+    assert sys.modules["script_net"].__file__ == str(script)  # imported under its stem
+    assert str(script.parent) not in sys.path  # the sibling was found while it was imported
+
+
+def test_model_file_named_like_an_imported_module_is_refused(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "json.py", "raise SystemExit('must not run')\n")
+    monkeypatch.chdir(tmp_path)
+    result = cli("plan", "json.py:Net", "torch_default")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        "torchinit: error: MODEL: cannot import 'json.py' as module 'json': a module of that "
+        f"name is already imported (from {json.__file__}); rename the file (got 'json.py:Net')\n"
+    )
+
+
+def test_config_keys_are_keyword_arguments_beside_model_kwargs(
+    cli: Callable[..., Result], script: Path
+) -> None:
+    config = write(script.parent / "net.json", '{"width": 5}')
+    result = cli(
+        "plan", "models/script_net.py:Net", "torch_default",
+        "--config", str(config), "--model-kwargs", '{"classes": 4}', "--json",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["entries"][0]["shape"] == [4, 5]
+    twice = cli(
+        "plan", "models/script_net.py:Net", "torch_default",
+        "--config", str(config), "--model-kwargs", '{"width": 4}',
+    )  # fmt: skip
+    assert (twice.code, twice.out) == (1, "")
+    assert twice.err == (
+        "torchinit: error: --model-kwargs width: is also in --config; give it once (got 4)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (None, "--config: cannot read the file: No such file or directory (got '<path>')"),
+        ("{width: 3}", "--config: is not valid JSON: Expecting property name enclosed in "
+         "double quotes: line 1 column 2 (char 1) (got '<path>')"),
+        ("[3]", "--config: must be a JSON object, e.g. '{\"num_classes\": 10}' (got [3])"),
+    ],
+    ids=["missing", "not-json", "not-an-object"],
+)  # fmt: skip
+def test_config_errors(
+    cli: Callable[..., Result], tmp_path: Path, text: str | None, message: str
+) -> None:
+    path = tmp_path / "config.json"
+    if text is not None:
+        write(path, text)
+    result = cli("plan", "torch.nn:Identity", "torch_default", "--config", str(path))
+    assert (result.code, result.out) == (1, "")
+    assert result.err == f"torchinit: error: {message.replace('<path>', str(path))}\n"
+
+
+def test_a_hugging_face_model_is_built_from_its_config_class(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    transformers = pytest.importorskip("transformers", reason="transformers is not installed")
+    config = transformers.GPT2Config(
+        n_layer=1, n_embd=8, n_head=2, vocab_size=16, n_positions=8, bos_token_id=0,
+        eos_token_id=0,
+    )  # fmt: skip
+    path = tmp_path / "gpt2.json"
+    config.to_json_file(path)  # as save_pretrained writes it
+    result = cli(
+        "plan", "transformers:GPT2LMHeadModel", "gpt2", "--config", str(path), "--json"
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    expected = ti.plan(transformers.GPT2LMHeadModel(config), "gpt2")
+    assert json.loads(result.out) == expected.to_dict()
+    bad = write(tmp_path / "bad.json", '{"n_embd": 8, "n_head": 3}')
+    failed = cli("plan", "transformers:GPT2LMHeadModel", "gpt2", "--config", str(bad))
+    assert failed.code == 1
+    assert failed.err.startswith(
+        "torchinit: error: MODEL: transformers.GPT2LMHeadModel(GPT2Config(...)) failed: "
+    )
+
+
 # --------------------------------------------------------------------------- validate
 
 BROKEN = "rules:\n  - match: {type: Conv2d}\n    weight: {kaiming_normal: {mode: fanin}}\n"
@@ -478,51 +604,165 @@ GOOD = (
 )
 
 
-@pytest.mark.slow
-def test_validate_a_good_file_lists_the_type_names_left_for_the_model(tmp_path: Path) -> None:
-    policy = write(tmp_path / "policy.yaml", GOOD)
-    result = run("validate", str(policy))
-    assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout == (
-        f"{policy}: ok (3 rules)\n"
-        "layer types resolved against the model when the policy is applied: BasicBlock\n"
+def test_validate_a_good_file_lists_what_is_left_for_the_model(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    policy = write(
+        tmp_path / "policy.yaml", GOOD + '  - match: {name: "layer*.0"}\n    bias: zeros\n'
+    )
+    result = cli("validate", str(policy))
+    assert (result.code, result.err) == (0, "")
+    assert result.out == (
+        f"{policy}: ok (4 rules)\n"
+        "left for --model (checked when the policy is applied to a model):\n"
+        "  layer types that may be the model's own classes: BasicBlock\n"
+        "  parameter keys: rules[2].bn2.weight, rules[3].bias\n"
+        "  name and param globs: rules[3].match.name 'layer*.0'\n"
     )
 
 
-@pytest.mark.slow
-def test_validate_against_a_model(tmp_path: Path) -> None:
+def test_validate_says_when_nothing_is_left_for_the_model(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    policy = write(tmp_path / "policy.yaml", "rules:\n  - match: {type: Linear}\n    bias: zeros\n")
+    result = cli("validate", str(policy))
+    assert (result.code, result.err) == (0, "")
+    assert result.out.splitlines()[1] == (
+        "nothing is left for --model: every layer type and parameter key was checked"
+    )
+
+
+def test_validate_against_a_model(tmp_path: Path, cli: Callable[..., Result]) -> None:
     policy = write(tmp_path / "policy.yaml", GOOD)
-    result = run("validate", str(policy), "--model", "torchvision.models:resnet18")
-    assert (result.returncode, result.stderr) == (0, "")
-    ok, *summary = result.stdout.splitlines()
+    result = cli("validate", str(policy), "--model", "torchvision.models:resnet18")
+    assert (result.code, result.err) == (0, "")
+    ok, *summary = result.out.splitlines()
     assert ok == f"{policy}: ok (3 rules)"
     expected = ti.plan(tv_models.resnet18(), policy, strict=True).summary()
     assert " ".join(line.strip() for line in summary) == expected  # wrapped to the terminal
 
 
-@pytest.mark.slow
-def test_validate_a_broken_file_prints_file_and_line(tmp_path: Path) -> None:
+def test_validate_a_broken_file_prints_file_and_line(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
     policy = write(tmp_path / "policy.yaml", BROKEN)
-    result = run("validate", str(policy))
-    assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr == (
+    result = cli("validate", str(policy))
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
         f"torchinit: error: {policy}:3: rules[0].weight.kaiming_normal.mode: must be one of "
         "['fan_in', 'fan_out'] (got 'fanin')\n"
     )
 
 
-@pytest.mark.slow
 def test_validate_with_a_model_that_lacks_a_type(
     tmp_path: Path, cli: Callable[..., Result]
 ) -> None:
     policy = write(tmp_path / "policy.yaml", NEEDS_BOTTLENECK)
     assert cli("validate", str(policy)).code == 0  # Bottleneck may be in the model ...
-    result = run("validate", str(policy), "--model", "torchvision.models:resnet18")
-    assert (result.returncode, result.stdout) == (1, "")  # ... it is not in resnet18
-    assert result.stderr == (
+    result = cli("validate", str(policy), "--model", "torchvision.models:resnet18")
+    assert (result.code, result.out) == (1, "")  # ... it is not in resnet18
+    assert result.err == (
         f"torchinit: error: {policy}:2: rules[0].match.type: no layer class of this name in "
         "torch.nn or in the model (got 'Bottleneck')\n"
     )
+
+
+TYPOS = """\
+rules:
+  - match: {type: [Linear, Conv2D]}
+    weight: ones
+  - match: {type: Linear}
+    wieght: zeros
+  - match: {type: [LSTM, GRU]}
+    params: {weight_ih_l3_reverse: orthogonal, bias_hr: zeros}
+  - match: {type: Embeding}
+    weight: {normal: {std: 0.02}}
+"""
+
+
+def test_validate_without_a_model_finds_typos_in_types_and_keys(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    policy = write(tmp_path / "policy.yaml", TYPOS)
+    result = cli("validate", str(policy))
+    assert (result.code, result.out) == (1, "")
+    model_hint = "If it names a class of your model, check the policy with --model"
+    rnn = sorted(parameter_names(nn.LSTM), key=lambda n: (not n.startswith("weight"), n))
+    assert result.err.splitlines() == [
+        f"torchinit: error: {policy}:2: rules[0].match.type: not a torch.nn layer class; "
+        f"did you mean 'Conv2d'? {model_hint} (got 'Conv2D')",
+        f"torchinit: error: {policy}:5: rules[1].wieght: Linear has no parameter 'wieght'; "
+        "did you mean 'weight'? its parameters are ['weight', 'bias']",
+        f"torchinit: error: {policy}:7: rules[2].bias_hr: none of LSTM, GRU has a parameter "
+        f"'bias_hr'; did you mean 'bias_ih_l1'? their parameters are {rnn}",
+        f"torchinit: error: {policy}:8: rules[3].match.type: not a torch.nn layer class; "
+        f"did you mean 'Embedding'? {model_hint} (got 'Embeding')",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("layer", "keys"),
+    [
+        ("LSTM", ["weight_ih_l0", "weight_hh_l7", "bias_ih_l2_reverse", "weight_hr_l1_reverse"]),
+        ("GRU", ["weight_ih_l1_reverse", "bias_hh_l0"]),
+        ("BatchNorm2d", ["weight", "bias"]),  # affine=False has none: still valid keys
+        ("LayerNorm", ["weight", "bias"]),
+        ("MultiheadAttention", ["in_proj_weight", "q_proj_weight", "bias_k", "bias_v"]),
+        ("Linear", ["weight_g", "weight_orig"]),  # weight_norm, pruning: left for the model
+        ("Embedding", ["weight"]),
+    ],
+)
+def test_validate_without_a_model_accepts_every_parameter_a_layer_can_have(
+    tmp_path: Path, cli: Callable[..., Result], layer: str, keys: list[str]
+) -> None:
+    rule = "\n".join(f"    {key}: zeros" for key in keys)
+    policy = write(tmp_path / "policy.yaml", f"rules:\n  - match: {{type: {layer}}}\n{rule}\n")
+    result = cli("validate", str(policy))
+    assert (result.code, result.err) == (0, "")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["LlamaRMSNorm", "LayerNorm2d", "Conv2dSame", "BatchNormAct2d", "GRN", "MLP", "Block"],
+)
+def test_validate_without_a_model_leaves_model_classes_to_the_model(
+    tmp_path: Path, cli: Callable[..., Result], name: str
+) -> None:
+    policy = write(tmp_path / "policy.yaml", f"rules:\n  - match: {{type: {name}}}\n    x: ones\n")
+    result = cli("validate", str(policy))
+    assert (result.code, result.err) == (0, "")
+    assert f"layer types that may be the model's own classes: {name}\n" in result.out
+
+
+def test_validate_without_a_model_takes_optional_types_as_they_are(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    # Hugging Face's Conv1D is one letter's case from torch's Conv1d: optional says it is meant
+    policy = write(
+        tmp_path / "policy.yaml",
+        "rules:\n  - match: {type: Conv1D, optional: true}\n    weight: ones\n",
+    )
+    assert cli("validate", str(policy)).code == 0
+
+
+@pytest.mark.parametrize("config", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.stem)
+def test_validate_without_a_model_passes_every_shipped_config(
+    cli: Callable[..., Result], config: Path
+) -> None:
+    options = ["--option", 'residual_norms=["**.bn2"]'] if config.stem == "resnet_zero_init" else []
+    result = cli("validate", str(config), *options)
+    assert (result.code, result.err) == (0, "")
+
+
+def test_a_type_typo_suggests_a_public_class_over_a_private_base(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    policy = write(
+        tmp_path / "policy.yaml", "rules:\n  - match: {type: ConvNd}\n    weight: ones\n"
+    )
+    result = cli("validate", str(policy), "--model", "torchvision.models:resnet18")
+    assert result.code == 1
+    assert "did you mean 'Conv3d'?" in result.err, result.err  # was '_ConvNd'
 
 
 def test_validate_missing_file(tmp_path: Path, cli: Callable[..., Result]) -> None:
@@ -538,14 +778,15 @@ def test_validate_missing_file(tmp_path: Path, cli: Callable[..., Result]) -> No
 # --------------------------------------------------------------------------- apply
 
 
-@pytest.mark.slow
-def test_apply_saves_what_the_python_one_liner_gives(tmp_path: Path) -> None:
+def test_apply_saves_what_the_python_one_liner_gives(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
     out = tmp_path / "resnet18.pt"
-    result = run(
+    result = cli(
         "apply", "torchvision.models:resnet18", "resnet", "--manual-seed", "7", "--out", str(out)
     )
-    assert (result.returncode, result.stderr) == (0, "")
-    lines = result.stdout.splitlines()
+    assert (result.code, result.err) == (0, "")
+    lines = result.out.splitlines()
     assert lines[0].startswith("torchinit: policy 'resnet' on ResNet (order=modules): 60 tensors")
     assert lines[-1] == f"saved the state_dict to {out}"
 
@@ -581,9 +822,8 @@ rules:
 """
 
 
-@pytest.mark.slow
 def test_apply_to_safetensors_saves_tied_weights_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable[..., Result]
 ) -> None:
     if importlib.util.find_spec("safetensors") is None:
         pytest.skip("safetensors is not installed")
@@ -592,20 +832,11 @@ def test_apply_to_safetensors_saves_tied_weights_once(
     write(tmp_path / "tiedmodel.py", TIED_MODEL)
     policy = write(tmp_path / "tied.yaml", TIED_POLICY)
     out = tmp_path / "tied.safetensors"
-    pythonpath = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
-    result = run(
-        "apply",
-        "tiedmodel:Tied",
-        str(policy),
-        "--manual-seed",
-        "3",
-        "--out",
-        str(out),
-        env={"PYTHONPATH": pythonpath},
-    )
-    assert (result.returncode, result.stderr) == (0, "")
-
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "tiedmodel", raising=False)
+    result = cli("apply", "tiedmodel:Tied", str(policy), "--manual-seed", "3", "--out", str(out))
+    assert (result.code, result.err) == (0, "")
+
     tied = importlib.import_module("tiedmodel")
     torch.manual_seed(3)
     expected = tied.Tied()
@@ -654,12 +885,35 @@ def test_apply_to_safetensors_without_the_package_says_how_to_install_it(
     )
 
 
-def test_apply_needs_manual_seed_and_has_no_seed_option(cli: Callable[..., Result]) -> None:
-    result = cli("apply", "torch.nn:Identity", "resnet", "--out", "weights.pt")
-    assert result.code == 2
-    assert "the following arguments are required: --manual-seed" in result.err
-    seed = cli("apply", "torch.nn:Identity", "resnet", "--seed", "0", "--out", "weights.pt")
-    assert seed.code == 2
+def test_apply_needs_a_seed(cli: Callable[..., Result], tmp_path: Path) -> None:
+    out = tmp_path / "weights.pt"
+    result = cli("apply", "torch.nn:Identity", "resnet", "--out", str(out))
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        "torchinit: error: --manual-seed: give --manual-seed N or --seed N (or both): the "
+        "saved weights must be reproducible\n"
+    )
+    assert not out.exists()
+
+
+def test_apply_with_only_seed_seeds_the_build_too(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    # the resnet preset leaves fc as built: its values come from the build's random numbers
+    outs = [tmp_path / "first.pt", tmp_path / "second.pt"]
+    for out in outs:
+        torch.manual_seed(len(out.name))  # a different global state before each run
+        result = cli(
+            "apply", "torchvision.models:resnet18", "resnet", "--seed", "5", "--out", str(out)
+        )
+        assert (result.code, result.err) == (0, "")
+    first, second = (torch.load(out) for out in outs)
+    torch.manual_seed(5)
+    model = tv_models.resnet18()
+    ti.init_model(model, "resnet", seed=5)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(first[name], tensor), name
+        assert torch.equal(second[name], tensor), name
 
 
 def test_apply_seed_out_of_torch_range(cli: Callable[..., Result], tmp_path: Path) -> None:
@@ -675,11 +929,10 @@ def test_apply_seed_out_of_torch_range(cli: Callable[..., Result], tmp_path: Pat
 # --------------------------------------------------------------------------- help and layout
 
 
-@pytest.mark.slow
-def test_help_of_the_command_shows_examples() -> None:
-    result = run("--help")
-    assert result.returncode == 0
-    assert "Examples:" in result.stdout
+def test_help_of_the_command_shows_examples(cli: Callable[..., Result]) -> None:
+    result = cli("--help")
+    assert result.code == 0
+    assert "Examples:" in result.out
 
 
 @pytest.mark.parametrize("command", ["list", "plan", "validate", "apply"])
@@ -698,26 +951,27 @@ def test_no_command_is_a_usage_error(cli: Callable[..., Result]) -> None:
     assert "the following arguments are required: COMMAND" in result.err
 
 
-@pytest.mark.slow
-def test_output_fits_a_narrow_terminal() -> None:
+def test_output_fits_a_narrow_terminal(cli: Callable[..., Result]) -> None:
     for args in (["plan", "torchvision.models:resnet18", "resnet"], ["list"]):
-        result = run(*args, columns=60)
-        assert result.returncode == 0, result.stderr
-        lines = result.stdout.splitlines()
+        result = cli(*args, columns=60)
+        assert result.code == 0, result.err
+        lines = result.out.splitlines()
         assert len(lines) > 10
         assert max(map(len, lines)) <= 60, max(lines, key=len)
 
 
 @pytest.mark.slow
-def test_console_script() -> None:
+def test_console_script_finds_a_model_in_the_current_directory(tmp_path: Path) -> None:
+    # unlike `python -m`, a console script does not put the cwd on sys.path: main does
     found = shutil.which(
         "torchinit", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
     )
     if found is None:
         pytest.skip("the torchinit script is not installed (pip install -e .)")
+    write(tmp_path / "cwdmodel.py", "import torch\ndef net():\n    return torch.nn.Linear(2, 2)\n")
     result = subprocess.run(
-        [found, "list"],
-        cwd=CWD,
+        [found, "plan", "cwdmodel:net", "torch_default", "--json"],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -725,38 +979,57 @@ def test_console_script() -> None:
         env={**os.environ, "COLUMNS": "100"},
     )
     assert result.returncode == 0, result.stderr
-    assert row("kaiming_normal", "a=0.0, mode='fan_in', nonlinearity='leaky_relu'") in result.stdout
+    assert json.loads(result.stdout) == ti.plan(nn.Linear(2, 2), "torch_default").to_dict()
 
 
-@pytest.mark.slow
-def test_apply_with_keyed_seed(tmp_path: Path) -> None:
-    out = tmp_path / "keyed.pt"
-    result = run(
-        "apply", "torchvision.models:resnet18", "resnet",
-        "--manual-seed", "0", "--seed", "42", "--out", str(out),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert "torchinit-keyed v2 seed=42" in result.stdout.replace("\n    ", " ")
-    saved = torch.load(out)
-    torch.manual_seed(0)
-    model = tv_models.resnet18()
-    ti.init_model(model, "resnet", seed=42)
-    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
+# --------------------------------------------------------------------------- the suite itself
+
+#: the least timeout a test may give a subprocess: a loaded CI machine is slow
+MIN_SUBPROCESS_TIMEOUT = 300
 
 
-@pytest.mark.slow
-def test_apply_on_the_meta_device(tmp_path: Path) -> None:
-    out = tmp_path / "meta.pt"
-    result = run(
-        "apply", "torchvision.models:resnet18", "resnet",
-        "--manual-seed", "0", "--seed", "42", "--meta", "--out", str(out),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert "layer default (no rule matched)" in result.stdout
-    saved = torch.load(out)
-    model = tv_models.resnet18()
-    policy = ti.get_preset("resnet").then(
-        ti.Rule(nn.Linear, weight="torch_default", bias="torch_default")
+#: the calls of subprocess (and of its Popen objects) that take a timeout
+SUBPROCESS_CALLS = {"run", "call", "check_call", "check_output", "Popen", "communicate", "wait"}
+
+
+def short_timeouts(source: str) -> list[int]:
+    """The lines of ``source`` that give a subprocess call a timeout under the minimum."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        function = node.func
+        name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+        if name not in SUBPROCESS_CALLS:
+            continue
+        for keyword in node.keywords:
+            if keyword.arg != "timeout":
+                continue
+            value = keyword.value
+            if isinstance(value, ast.Constant) and value.value is None:
+                continue
+            seconds = value.value if isinstance(value, ast.Constant) else None
+            # a computed timeout cannot be checked here: it counts as too short
+            if not isinstance(seconds, (int, float)) or seconds < MIN_SUBPROCESS_TIMEOUT:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_short_timeouts_finds_them() -> None:
+    source = (
+        "subprocess.run(args, timeout=60)\n"
+        "subprocess.run(args, timeout=600)\n"
+        "process.communicate(timeout=limit)\n"
+        "subprocess.run(args, timeout=None)\n"
+        "queue.get(timeout=1)\n"
     )
-    ti.init_model(model, policy, seed=42)
-    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
+    assert short_timeouts(source) == [1, 3]
+
+
+def test_no_test_gives_a_subprocess_a_short_timeout() -> None:
+    short = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sorted((ROOT / "tests").glob("**/*.py"))
+        for line in short_timeouts(path.read_text(encoding="utf-8"))
+    ]
+    assert short == [], f"subprocess timeouts under {MIN_SUBPROCESS_TIMEOUT} s: {short}"

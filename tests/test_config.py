@@ -779,6 +779,17 @@ ERRORS = {
         "<file>:3: invalid YAML: mapping values are not allowed here",
         "kaiming_normal:",
     ),
+    "unclosed bracket": (
+        """
+        rules:
+          - match: {type: [Conv2d, Linear}
+            weight: ones
+        """,
+        PolicyFileError,
+        "<file>:2: invalid YAML: expected ',' or ']', but got '}', while parsing a flow "
+        "sequence that starts at <file>:2, column 19",
+        "[Conv2d",
+    ),
     "unknown top-level key": (
         """
         nmae: my policy
@@ -1009,6 +1020,26 @@ ERRORS = {
         "match",
     ),
 }
+
+
+def test_an_unclosed_quote_is_reported_where_it_opens(tmp_path):
+    # PyYAML notices it at the end of the file; the quote is lines above
+    path = write(
+        tmp_path,
+        """
+        rules:
+          - match: {type: 'Conv2d}
+            weight: ones
+          - match: {type: Linear}
+            bias: zeros
+        """,
+    )
+    with pytest.raises(PolicyFileError) as caught:
+        Policy.from_yaml(path)
+    assert str(caught.value) == (
+        f"{path}:6: invalid YAML: found unexpected end of stream, while scanning a quoted "
+        f"scalar that starts at {path}:2, column 19"
+    )
 
 
 @pytest.mark.parametrize("case", list(ERRORS))

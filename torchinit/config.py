@@ -36,6 +36,7 @@ nothing is ever imported.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -61,8 +62,10 @@ from torchinit.presets import get_preset
 from torchinit.strategies import to_strategy
 
 __all__ = [
+    "SourceLines",
     "is_policy_file",
     "load_policy",
+    "load_policy_with_lines",
     "parse_scalar",
     "policy_from_dict",
     "policy_to_dict",
@@ -121,6 +124,28 @@ def parse_scalar(value: str) -> Any:
     return value
 
 
+@dataclasses.dataclass(frozen=True)
+class SourceLines:
+    """Where each key path of a policy file is: ``rules[0].match.type`` on line 2."""
+
+    source: str
+    lines: Mapping[str, int]
+
+    def where(self, path: str) -> str:
+        """``file:line`` of the deepest part of ``path`` that has a line.
+
+        Example:
+            >>> SourceLines("p.yaml", {"rules[0]": 2}).where("rules[0].weight.normal")
+            'p.yaml:2'
+        """
+        while path:
+            if path in self.lines:
+                return f"{self.source}:{self.lines[path]}"
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+        return f"{self.source}:{self.lines.get('', 1)}"
+
+
 class _Document:
     """A composed YAML document turned into plain Python, with the line of every key path."""
 
@@ -132,10 +157,7 @@ class _Document:
         try:
             node = yaml.compose(text, Loader=_Loader)
         except yaml.MarkedYAMLError as error:
-            mark = error.problem_mark or error.context_mark
-            line = f":{mark.line + 1}" if mark is not None else ""
-            problem = "; ".join(part for part in (error.context, error.problem) if part)
-            raise PolicyFileError(f"invalid YAML: {problem}", where=f"{source}{line}") from None
+            raise _syntax_error(error, source) from None
         except yaml.YAMLError as error:
             raise PolicyFileError(f"invalid YAML: {error}", where=source) from None
         except RecursionError:
@@ -147,12 +169,7 @@ class _Document:
 
     def where(self, path: str) -> str:
         """``file:line`` of the deepest part of ``path`` that has a line."""
-        while path:
-            if path in self.lines:
-                return f"{self.source}:{self.lines[path]}"
-            cut = max(path.rfind("."), path.rfind("["))
-            path = path[:cut] if cut > 0 else ""
-        return f"{self.source}:{self.lines.get('', 1)}"
+        return SourceLines(self.source, self.lines).where(path)
 
     def _error(self, node: yaml.Node, problem: str, path: str) -> PolicyFileError:
         line = node.start_mark.line + 1
@@ -235,6 +252,21 @@ class _Document:
         return float(value) if tag == "float" else value
 
 
+def _syntax_error(error: yaml.MarkedYAMLError, source: str) -> PolicyFileError:
+    """PyYAML's error at the line where it noticed the problem, and where the construct it was
+    reading began: an unclosed bracket or quote is noticed lines after it was opened."""
+    mark = error.problem_mark or error.context_mark
+    where = f"{source}:{mark.line + 1}" if mark is not None else source
+    problem = error.problem or error.context or "cannot be parsed"
+    began = error.context_mark
+    if error.context and error.problem and began is not None:
+        at = f"{source}:{began.line + 1}, column {began.column + 1}"
+        problem = f"{problem}, {error.context} that starts at {at}"
+    elif error.context and error.problem:
+        problem = f"{problem}, {error.context}"
+    return PolicyFileError(f"invalid YAML: {problem}", where=where)
+
+
 def is_policy_file(policy: object) -> bool:
     """Whether ``init_model`` treats ``policy`` as a file: any ``os.PathLike``, or a string
     ending in ``.yaml``/``.yml``."""
@@ -262,6 +294,20 @@ def load_policy(
         PolicyFileError: the file is missing, is not valid YAML, or uses an unsafe tag.
         TorchInitError: any invalid content, with ``file:line:`` in front.
     """
+    return load_policy_with_lines(source, options=options)[0]
+
+
+def load_policy_with_lines(
+    source: str | os.PathLike[str], *, options: Mapping[str, Any] | None = None
+) -> tuple[Policy, SourceLines]:
+    r""":func:`load_policy`, and the line of every key path of the file (for later checks).
+
+    Example:
+        >>> text = "rules:\n- match: {type: Linear}\n  bias: zeros\n"
+        >>> policy, lines = load_policy_with_lines(text)
+        >>> lines.where("rules[0].bias")
+        '<string>:3'
+    """
     if is_policy_file(source):
         path = Path(source)
         try:
@@ -282,8 +328,8 @@ def load_policy(
         raise error.located(document.where(error.path)) from None
     if policy.name is None and is_policy_file(source):
         # an unnamed file is reported under its file name rather than as '<policy>'
-        return Policy(policy.rules, name=Path(source).stem, order=policy.order)
-    return policy
+        policy = Policy(policy.rules, name=Path(source).stem, order=policy.order)
+    return policy, SourceLines(name, document.lines)
 
 
 def resolve_policy(policy: object, options: Mapping[str, Any] | None = None) -> Policy:

@@ -9,9 +9,10 @@
     torchinit validate policy.yaml --model torchvision.models:resnet50
     torchinit apply torchvision.models:resnet50 policy.yaml --manual-seed 0 --out weights.pt
 
-``MODEL`` is ``package.module:callable``, called with no arguments or with ``--model-kwargs``
-(a JSON object). ``POLICY`` is a preset name or a YAML file. Errors go to stderr as
-``torchinit: error: <message>`` with exit code 1 (usage errors: argparse's exit code 2).
+``MODEL`` is ``package.module:callable`` or ``path/to/file.py:callable``, called with no
+arguments or with ``--model-kwargs`` (a JSON object) and ``--config`` (a JSON file).
+``POLICY`` is a preset name or a YAML file. Errors go to stderr as ``torchinit: error:
+<message>`` with exit code 1 (usage errors: argparse's exit code 2).
 ``python -m torchinit`` is the same command.
 """
 

@@ -9,6 +9,7 @@ import importlib
 import inspect
 import json
 import shutil
+import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,13 +22,15 @@ from torchinit import __version__
 from torchinit.cli.arguments import (
     call_arguments,
     load_model,
+    model_config,
     model_kwargs,
     preset_options,
     resolve_model,
 )
+from torchinit.cli.validation import check_without_model
 from torchinit.config import (
     is_policy_file,
-    load_policy,
+    load_policy_with_lines,
     policy_to_yaml,
     resolve_policy,
 )
@@ -187,7 +190,7 @@ def _planpreset_options(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_plan(args: argparse.Namespace) -> int:
     """``torchinit plan``: the report of :func:`torchinit.plan`, as a table or as JSON."""
     kwargs = _planpreset_options(args)
-    model = load_model(args.model, model_kwargs(args.model_kwargs))
+    model = load_model(args.model, model_kwargs(args.model_kwargs), model_config(args.config))
     report = plan(model, args.policy, **kwargs)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
@@ -199,23 +202,41 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     """``torchinit validate``: load a policy file; with ``--model``, plan it there (strict)."""
     options = preset_options(args.option)
-    if args.model is None and args.model_kwargs is not None:
-        raise InvalidArgumentError("needs --model", path="--model-kwargs", got=args.model_kwargs)
+    if args.model is None:
+        for option, value in (("--model-kwargs", args.model_kwargs), ("--config", args.config)):
+            if value is not None:
+                raise InvalidArgumentError("needs --model", path=option, got=value)
     # the model first: importing it imports its library, whose classes presets may use
-    model = load_model(args.model, model_kwargs(args.model_kwargs)) if args.model else None
-    policy = load_policy(Path(args.policy), options=options)
-    report = plan(model, policy, strict=True) if model is not None else None
-    count = len(policy.rules)
-    print(f"{args.policy}: ok ({count} {'rule' if count == 1 else 'rules'})")
-    if report is not None:
+    model = (
+        load_model(args.model, model_kwargs(args.model_kwargs), model_config(args.config))
+        if args.model
+        else None
+    )
+    policy, lines = load_policy_with_lines(Path(args.policy), options=options)
+    count = f"{len(policy.rules)} {'rule' if len(policy.rules) == 1 else 'rules'}"
+    if model is not None:
+        report = plan(model, policy, strict=True)
+        print(f"{args.policy}: ok ({count})")
         _print_summary(report)
         return 0
-    type_names = list(dict.fromkeys(name for rule in policy.rules for name in rule.type_names))
-    if type_names:
-        _print_wrapped(
-            "layer types resolved against the model when the policy is applied: "
-            + ", ".join(type_names)
-        )
+    findings = check_without_model(policy, lines)
+    if findings.errors:
+        for error in findings.errors:
+            print(f"torchinit: error: {error}", file=sys.stderr)
+        return 1
+    print(f"{args.policy}: ok ({count})")
+    left = {
+        "layer types that may be the model's own classes": findings.model_types,
+        "parameter keys": findings.unchecked_keys,
+        "name and param globs": findings.globs,
+    }
+    if not any(left.values()):
+        print("nothing is left for --model: every layer type and parameter key was checked")
+        return 0
+    print("left for --model (checked when the policy is applied to a model):")
+    for what, items in left.items():
+        if items:
+            _print_wrapped(f"  {what}: {', '.join(items)}")
     return 0
 
 
@@ -236,15 +257,24 @@ def cmd_apply(args: argparse.Namespace) -> int:
     kwargs = _planpreset_options(args)
     out = Path(args.out)
     save = _saver(out)
-    low, high = SEED_RANGE
-    if not low <= args.manual_seed <= high:
+    # without --manual-seed, --seed seeds the build too: the tensors no rule sets keep the
+    # values the constructor drew, and the saved file must not depend on the run
+    manual_seed = args.manual_seed if args.manual_seed is not None else args.seed
+    if manual_seed is None:
         raise InvalidArgumentError(
-            f"must be between {low} and {high}", path="--manual-seed", got=args.manual_seed
+            "give --manual-seed N or --seed N (or both): the saved weights must be reproducible",
+            path="--manual-seed",
         )
-    build = resolve_model(args.model)
+    low, high = SEED_RANGE
+    if not low <= manual_seed <= high:
+        option = "--manual-seed" if args.manual_seed is not None else "--seed"
+        raise InvalidArgumentError(
+            f"must be between {low} and {high}", path=option, got=manual_seed
+        )
+    build = resolve_model(args.model, model_config(args.config))
     build_kwargs = model_kwargs(args.model_kwargs)
     # seeded before the model is built, like `torch.manual_seed(N); model = ctor()`
-    torch.manual_seed(args.manual_seed)
+    torch.manual_seed(manual_seed)
     if args.meta:
         # built without memory, then allocated on the CPU tensor by tensor while initialized
         with torch.device("meta"):

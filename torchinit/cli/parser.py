@@ -37,8 +37,9 @@ Run 'torchinit COMMAND --help' for a command's options.
 """
 
 _MODEL_HELP = (
-    "the model, as package.module:callable (e.g. torchvision.models:resnet50); the callable "
-    "is called with no arguments, or with --model-kwargs"
+    "the model, as package.module:callable (e.g. torchvision.models:resnet50) or "
+    "path/to/file.py:callable (imported, not run as a script); the callable is called with "
+    "no arguments, or with --config and --model-kwargs"
 )
 _POLICY_HELP = "a preset name (see 'torchinit list') or a YAML policy file (.yaml/.yml)"
 
@@ -65,6 +66,8 @@ Example:
   torchinit plan mypkg.models:Net resnet --model-kwargs '{"num_classes": 10}' \\
       --option zero_init_residual=true --option 'residual_norms=["layer*.*.bn2"]'
   torchinit plan torchvision.models:resnet18 policy.yaml --json
+  torchinit plan models/mynet.py:MyNet policy.yaml
+  torchinit plan transformers:GPT2LMHeadModel gpt2 --config gpt2.json
 
 The table fits the terminal's width (COLUMNS); --json gives every detail.
 """
@@ -74,9 +77,10 @@ Example:
   torchinit validate policy.yaml
   torchinit validate policy.yaml --model torchvision.models:resnet18
 
-Without --model, only the file is checked; layer type names that are not torch.nn classes
-(e.g. Bottleneck) are resolved against the model when the policy is applied, and listed.
-With --model, the policy is also planned on the model (strict: it must match something).
+Without --model, the file is checked against torch.nn: type names that nearly are torch.nn
+classes (Conv2D) and parameter keys that no torch.nn type of the rule has (wieght) are
+errors; what only a model can tell (e.g. Bottleneck, name globs) is listed. With --model,
+the policy is also planned on the model (strict: it must match something).
 """
 
 _APPLY_EXAMPLE = """\
@@ -91,7 +95,9 @@ is the same as, in Python:
   torch.save(model.state_dict(), "resnet18.pt")
 
 With --seed N the initialization itself is keyed (init_model(..., seed=N)): the same
-values for a tensor whatever the model's layout, threads, wrappers or device.
+values for a tensor whatever the model's layout, threads, wrappers or device. Without
+--manual-seed, --seed's N also seeds the build (torch.manual_seed(N)), so that the tensors
+no rule sets are reproducible too.
 
 --out FILE.pt or .pth: torch.save(model.state_dict()); .safetensors:
 safetensors.torch.save_model (needs 'pip install safetensors').
@@ -186,16 +192,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--manual-seed",
         metavar="N",
         type=int,
-        required=True,
         help="seed torch's global random number generator with torch.manual_seed(N) before "
-        "the model is built",
+        "the model is built (default: --seed's N; one of the two is required)",
     )
     apply_parser.add_argument(
         "--seed",
         metavar="N",
         type=int,
         help="keyed seeding: each initialized tensor's values depend only on N, its name and "
-        "its strategy (init_model(..., seed=N)); --manual-seed still seeds the build",
+        "its strategy (init_model(..., seed=N)); without --manual-seed, also seeds the build",
     )
     apply_parser.add_argument(
         "--meta",
@@ -216,11 +221,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_model_kwargs(parser: argparse.ArgumentParser) -> None:
-    """Add ``--model-kwargs``."""
+    """Add ``--model-kwargs`` and ``--config``."""
     parser.add_argument(
         "--model-kwargs",
         metavar="JSON",
         help="keyword arguments for MODEL, as a JSON object, e.g. '{\"num_classes\": 10}'",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE.json",
+        help="a JSON file: for a class with a config_class (a Hugging Face model, e.g. "
+        "transformers:GPT2LMHeadModel), MODEL(config_class(**json)); for any other callable, "
+        "its keys are keyword arguments, beside --model-kwargs",
     )
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
 
 from torchinit.engine.index import ModelIndex, Slot, own_names
-from torchinit.errors import PlanError, TorchInitError, did_you_mean
+from torchinit.errors import PlanError, TorchInitError, closest, did_you_mean
 from torchinit.patterns import NameGlob
 from torchinit.policy import Policy, Rule
 from torchinit.report import Outcome, Status
@@ -217,6 +218,24 @@ def _shorten(names: list[str], limit: int = 12) -> str:
     return str(names[:limit])[:-1] + f", ... ({len(names) - limit} more)]"
 
 
+@functools.cache
+def layer_type_names() -> tuple[str, ...]:
+    """The layer type names a policy may use whatever the model: torch.nn's public layer
+    classes.
+
+    Example:
+        >>> "Conv2d" in layer_type_names(), "_ConvNd" in layer_type_names()
+        (True, False)
+    """
+    return tuple(
+        name
+        for name in dir(nn)
+        if not name.startswith("_")
+        and isinstance(getattr(nn, name), type)
+        and issubclass(getattr(nn, name), nn.Module)
+    )
+
+
 def resolve_type_names(policy: Policy, index: ModelIndex) -> tuple[Policy, set[int]]:
     """Replace the rules' layer class names by classes, from torch.nn and the model itself.
 
@@ -270,12 +289,14 @@ def _type_name_error(
             path=path,
             got=name,
         )
-    known = set(short) | {n for n in dir(nn) if isinstance(getattr(nn, n), type)}
+    known = set(short) | set(layer_type_names())
+    # a private base (_ConvNd, _BatchNorm) is suggested only when no public name is close
+    public = [n for n in known if not n.startswith("_")]
+    short_name = name.rpartition(".")[2]
+    hint_from = public if closest(short_name, public) is not None else known
     return PlanError(
         did_you_mean(
-            "no layer class of this name in torch.nn or in the model",
-            name.rpartition(".")[2],
-            known,
+            "no layer class of this name in torch.nn or in the model", short_name, hint_from
         ),
         path=path,
         got=name,
