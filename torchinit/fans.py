@@ -26,6 +26,7 @@ __all__ = [
     "calculate_fans",
     "calculate_gain",
     "is_empty",
+    "warn_zero_element",
 ]
 
 FanMode = Literal["fan_in", "fan_out", "fan_avg"]
@@ -131,6 +132,13 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     return float(torch.nn.init.calculate_gain(nonlinearity, param))  # type: ignore[arg-type]
 
 
+def warn_zero_element(*, stacklevel: int) -> None:
+    """Warn as ``torch.nn.init.kaiming_uniform_``/``kaiming_normal_`` do on a zero-element
+    tensor: the same message and category (``UserWarning``). ``stacklevel`` counts from the
+    caller of this function, as in ``warnings.warn``."""
+    warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=stacklevel + 1)
+
+
 def is_empty(tensor: torch.Tensor, *, stacklevel: int) -> bool:
     """Whether ``tensor`` has no elements; if so, warn as ``torch.nn.init`` does.
 
@@ -140,5 +148,5 @@ def is_empty(tensor: torch.Tensor, *, stacklevel: int) -> bool:
     """
     if tensor.numel() != 0:
         return False
-    warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=stacklevel + 1)
+    warn_zero_element(stacklevel=stacklevel + 1)
     return True

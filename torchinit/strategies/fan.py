@@ -104,6 +104,10 @@ class FanStrategy(Strategy):
 
     min_ndim: ClassVar[int] = 2
 
+    def warns_if_empty(self) -> bool:
+        # a zero fan would divide by zero: return early, and say so, as torch's kaiming does
+        return True
+
     def law(self, shape: tuple[int, ...]) -> Law:
         raise NotImplementedError(f"{type(self).__name__} does not implement law()")
 
@@ -124,7 +128,7 @@ class FanStrategy(Strategy):
         self, tensor: torch.Tensor, generator: torch.Generator | None
     ) -> torch.Tensor:
         """Fill through ``torch.nn.init``'s function of the law, after torch's zero-element
-        check (a zero fan would divide by zero)."""
+        check (see :meth:`warns_if_empty`)."""
         if is_empty(tensor, stacklevel=4):
             return tensor
         law = self.law(tuple(tensor.shape))
@@ -201,6 +205,10 @@ class _Xavier(FanStrategy):
 
     def __post_init__(self) -> None:
         set_field(self, "gain", _validate.positive(self.gain, f"{self.name}.gain"))
+
+    def warns_if_empty(self) -> bool:
+        # torch's xavier functions fill a zero-element tensor with nothing, silently
+        return False
 
     def torch_initialize(
         self, tensor: torch.Tensor, generator: torch.Generator | None
