@@ -231,8 +231,9 @@ def test_calculate_gain_ignores_param_for_other_nonlinearities() -> None:
         ("rleu", InvalidArgumentError),
         ("ReLU", InvalidArgumentError),
         ("", InvalidArgumentError),
-        (3, ArgumentTypeError),
-        (None, ArgumentTypeError),
+        # torch raises ValueError for a non-string too ("Unsupported nonlinearity 3")
+        (3, InvalidArgumentError),
+        (None, InvalidArgumentError),
     ],
     ids=repr,
 )
@@ -250,9 +251,10 @@ def test_calculate_gain_unknown_nonlinearity(nonlinearity: Any, error: type[Exce
 @pytest.mark.parametrize(
     ("param", "error", "message"),
     [
-        ("0.2", ArgumentTypeError, "param: must be a number (got '0.2')"),
-        (True, ArgumentTypeError, "param: must be a number (got True)"),
-        ([0.2], ArgumentTypeError, "param: must be a number (got [0.2])"),
+        # ValueError, as torch's "negative_slope True not a valid number"
+        ("0.2", InvalidArgumentError, "param: must be a number (got '0.2')"),
+        (True, InvalidArgumentError, "param: must be a number (got True)"),
+        ([0.2], InvalidArgumentError, "param: must be a number (got [0.2])"),
         (float("nan"), InvalidArgumentError, "param: must be finite (got nan)"),
         (float("inf"), InvalidArgumentError, "param: must be finite (got inf)"),
     ],

@@ -943,7 +943,7 @@ VALIDATION_ERRORS = [
     ),
     (
         lambda: KaimingNormal(a="0.1"),
-        ArgumentTypeError,
+        InvalidArgumentError,  # torch: ValueError("negative_slope 0.1 not a valid number")
         "kaiming_normal.a: must be a number (got '0.1')",
     ),
     (lambda: Normal(std=-1), InvalidArgumentError, "normal.std: must be >= 0 (got -1)"),
@@ -1180,26 +1180,32 @@ REJECTED_SPECS = [
     (
         3,
         ArgumentTypeError,
-        "rules[0].weight: must be a Strategy, a strategy name, or a one-key mapping "
-        "{name: {arguments}} (got 3)",
+        "rules[0].weight: must be a Strategy, a strategy name, a one-key mapping "
+        "{name: {arguments}} or a function of a tensor (got 3)",
     ),
     (
         {"a": 1, "b": 2},
         ArgumentTypeError,
-        "rules[0].weight: must be a Strategy, a strategy name, or a one-key mapping "
-        "{name: {arguments}} (got {'a': 1, 'b': 2})",
+        "rules[0].weight: must be a Strategy, a strategy name, a one-key mapping "
+        "{name: {arguments}} or a function of a tensor (got {'a': 1, 'b': 2})",
     ),
     (
         {},
         ArgumentTypeError,
-        "rules[0].weight: must be a Strategy, a strategy name, or a one-key mapping "
-        "{name: {arguments}} (got {})",
+        "rules[0].weight: must be a Strategy, a strategy name, a one-key mapping "
+        "{name: {arguments}} or a function of a tensor (got {})",
     ),
     (
         Normal,
         ArgumentTypeError,
-        "rules[0].weight: must be a Strategy, a strategy name, or a one-key mapping "
-        "{name: {arguments}} (got <class 'torchinit.strategies.basic.Normal'>)",
+        "rules[0].weight: is a strategy class, not a strategy; build one: Normal() "
+        "(got <class 'torchinit.strategies.basic.Normal'>)",
+    ),
+    (
+        dict,
+        ArgumentTypeError,
+        "rules[0].weight: must be a Strategy, a strategy name, a one-key mapping "
+        "{name: {arguments}} or a function of a tensor (got <class 'dict'>)",
     ),
     (
         {"normal": 5},
@@ -1240,7 +1246,8 @@ def test_to_strategy_rejects_without_path() -> None:
     with pytest.raises(ArgumentTypeError) as info:
         to_strategy(3)
     assert str(info.value) == (
-        "must be a Strategy, a strategy name, or a one-key mapping {name: {arguments}} (got 3)"
+        "must be a Strategy, a strategy name, a one-key mapping {name: {arguments}} or a "
+        "function of a tensor (got 3)"
     )
     with pytest.raises(InvalidArgumentError) as invalid:
         to_strategy({"normal": {"std": -1}})

@@ -12,14 +12,15 @@ import torch
 from torch import nn
 
 from torchinit import _validate
+from torchinit.errors import InvalidArgumentError
 from torchinit.fans import (
     FAN_MODES,
-    NONLINEARITIES,
     FanMode,
     Nonlinearity,
     calculate_fan,
     calculate_fans,
     calculate_gain,
+    check_nonlinearity,
     is_empty,
 )
 from torchinit.strategies.base import Law, Strategy, intercepted, set_field
@@ -285,9 +286,11 @@ class _Kaiming(FanStrategy):
     torch_function: ClassVar[Callable[..., torch.Tensor]]
 
     def __post_init__(self) -> None:
-        set_field(self, "a", _validate.non_negative(self.a, f"{self.name}.a"))
+        # torch raises ValueError for a slope or a nonlinearity of the wrong type
+        a = _validate.non_negative(self.a, f"{self.name}.a", wrong_type=InvalidArgumentError)
+        set_field(self, "a", a)
         _validate.choice(self.mode, KAIMING_MODES, f"{self.name}.mode")
-        _validate.choice(self.nonlinearity, NONLINEARITIES, f"{self.name}.nonlinearity")
+        check_nonlinearity(self.nonlinearity, f"{self.name}.nonlinearity")
 
     def as_variance_scaling(self) -> VarianceScaling:
         """The equivalent :class:`VarianceScaling` (equal up to floating-point rounding)."""

@@ -260,7 +260,7 @@ class FunctionStrategy(Strategy):
 
 _NOT_A_FUNCTION = (
     "must be a function of a tensor (a torch.nn.init function, a functools.partial of one, a "
-    "lambda) or a Strategy instance; a class is not one (build an instance: KaimingNormal())"
+    "lambda), not a class"
 )
 
 

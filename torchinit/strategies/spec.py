@@ -137,7 +137,11 @@ def to_strategy(spec: Any, path: str = "") -> Strategy:
                     "arguments must be a mapping of name to value", path=cls.name, got=arguments
                 )
             return _build(STRATEGIES.lookup(name, ""), name, arguments)
-        if callable(spec):
+        if isinstance(spec, type) and issubclass(spec, Strategy):
+            raise ArgumentTypeError(
+                f"is a strategy class, not a strategy; build one: {spec.__name__}()", got=spec
+            )
+        if callable(spec) and not isinstance(spec, type):
             return FunctionStrategy(spec)
     except (ArgumentTypeError, InvalidArgumentError, UnknownNameError) as error:
         raise (error.prefixed(path) if path else error) from None
