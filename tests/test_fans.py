@@ -281,3 +281,16 @@ def test_is_empty_is_silent_for_a_tensor_with_elements() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert not is_empty(torch.empty(2, 3), stacklevel=1)
+
+
+@pytest.mark.parametrize(
+    ("nonlinearity", "param"),
+    [("leaky_relu", True), ("leaky_relu", "0.2"), ("rleu", None), (3, None), (None, None)],
+    ids=repr,
+)
+def test_calculate_gain_raises_torchs_exception_type(nonlinearity: Any, param: Any) -> None:
+    with pytest.raises(Exception) as theirs:  # noqa: PT011 - its type is what is compared
+        torch.nn.init.calculate_gain(nonlinearity, param)
+    assert type(theirs.value) is ValueError
+    with pytest.raises(InvalidArgumentError):
+        torchinit_calculate_gain(nonlinearity, param)
