@@ -14,9 +14,7 @@ from typing import Any
 from torchinit.errors import ArgumentTypeError, InvalidArgumentError, TorchInitError
 
 
-def number(
-    value: Any, path: str, *, wrong_type: type[TorchInitError] = ArgumentTypeError
-) -> float:
+def number(value: Any, path: str, *, wrong_type: type[TorchInitError] = ArgumentTypeError) -> float:
     """Check that ``value`` is a finite real number (``bool`` is refused) and return it.
 
     ``wrong_type`` is the error for a value that is no number: :class:`InvalidArgumentError`

@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from torchinit import distributed
-from torchinit.fans import warn_zero_element
 from torchinit.engine.index import Slot, parametrization_list
 from torchinit.engine.planning import Plan
+from torchinit.fans import warn_zero_element
 from torchinit.materialize import Materialization
 from torchinit.seeding import KeyedSeeding, Task, draw_dtype, run_tasks
 from torchinit.strategies import Law, Strategy, TorchDefault

@@ -130,7 +130,7 @@ def describe_callable(function: Callable[..., Any]) -> str:
         >>> describe_callable(functools.partial(torch.nn.init.kaiming_normal_, mode="fan_out"))
         "torch.nn.init.kaiming_normal_(mode='fan_out')"
         >>> describe_callable(lambda t: t.zero_())  # doctest: +ELLIPSIS
-        '<lambda> at <doctest ...>:1:27'
+        '<lambda> at <doctest ...>:1:29'
     """
     if isinstance(function, functools.partial):
         arguments = [repr(value) for value in function.args]
@@ -145,9 +145,8 @@ def describe_callable(function: Callable[..., Any]) -> str:
             text = f"{qualname} at {_location(code)}"
     elif hasattr(function, "__qualname__"):  # a builtin or a method of a C type
         owner = getattr(function, "__objclass__", None)
-        text = function.__qualname__
-        module = getattr(function, "__module__", None) or getattr(owner, "__module__", None)
-        text = text if module is None else f"{module}.{text}"
+        home = getattr(function, "__module__", None) or getattr(owner, "__module__", None)
+        text = function.__qualname__ if home is None else f"{home}.{function.__qualname__}"
     else:
         text = repr(function)
         if _ADDRESS.search(text):
@@ -206,10 +205,9 @@ class FunctionStrategy(Strategy):
         object.__setattr__(self, "description", describe_callable(self.function))
 
     def initialize(self, tensor: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        if generator is None:
-            returned = self.function(tensor)
-        else:
-            returned = self._run_with(generator, tensor)
+        # without a generator, the function draws where the hand-written call would
+        run = self.function if generator is None else functools.partial(self._run_with, generator)
+        returned = run(tensor)
         if returned is not None and not _same_memory(returned, tensor):
             raise ArgumentTypeError(
                 "returned a different tensor; a strategy fills the tensor it is given in place "
