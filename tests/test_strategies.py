@@ -6,7 +6,11 @@ import copy
 import dataclasses
 import functools
 import math
+import pathlib
 import pickle
+import subprocess
+import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -2574,11 +2578,12 @@ def test_function_strategy_refuses_a_draw_from_the_global_generator() -> None:
     with pytest.raises(InvalidArgumentError) as info:
         strategy(torch.empty(3, 4), generator=torch.Generator())
     assert str(info.value) == (
-        f"{strategy.describe()}: drew from torch's global random number generator although a "
-        "generator was given (seed= or generator=); use random functions that take "
-        "generator= (torch.nn.init's, Tensor.normal_, torch.randn, ...), which get it"
+        f"{strategy.describe()}: would draw from torch's global random number generator "
+        "(aten.bernoulli_.float) although a generator was given (seed= or generator=); use "
+        "random functions that take generator= (torch.nn.init's, Tensor.normal_, "
+        "torch.randn, ...), which get it"
     )
-    assert torch.equal(torch.get_rng_state(), before)  # put back as it was
+    assert torch.equal(torch.get_rng_state(), before)  # refused before it drew
 
 
 def test_function_strategy_refuses_a_function_returning_another_tensor() -> None:
@@ -2648,3 +2653,55 @@ def test_function_strategy_refuses_a_class() -> None:
         "must be a function of a tensor (a torch.nn.init function, a functools.partial of "
         "one, a lambda), not a class (got <class 'dict'>)"
     )
+
+
+def test_function_strategy_generator_does_not_reach_other_threads() -> None:
+    # the mode is thread-local: a thread drawing meanwhile draws from the global generator
+    started, finish = threading.Event(), threading.Event()
+    drawn: list[torch.Tensor] = []
+
+    def meanwhile(tensor: torch.Tensor) -> None:
+        worker = threading.Thread(
+            target=lambda: (started.wait(), drawn.append(torch.randn(3)), finish.set())
+        )
+        worker.start()
+        started.set()
+        finish.wait()
+        worker.join()
+        tensor.normal_()
+
+    torch.manual_seed(11)
+    expected = torch.randn(3)
+    torch.manual_seed(11)
+    to_strategy(meanwhile)(torch.empty(2), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(drawn[0], expected)
+
+
+_KEYED_LAMBDA_SCRIPT = """
+import torch, torchinit
+from torch import nn
+model = nn.Linear(3, 4)
+policy = torchinit.Policy([torchinit.Rule(nn.Linear, weight=lambda t: t.normal_(0, 0.02))])
+torchinit.init_model(model, policy, seed=9)
+print(repr(model.weight.detach().flatten().tolist()))
+"""
+
+
+@pytest.mark.slow
+def test_function_strategy_keyed_values_are_the_same_in_two_processes(
+    tmp_path: pathlib.Path,
+) -> None:
+    script = tmp_path / "keyed_lambda.py"
+    script.write_text(_KEYED_LAMBDA_SCRIPT)
+    runs = [
+        subprocess.run(
+            [sys.executable, str(script)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=pathlib.Path(__file__).parent,
+        ).stdout
+        for _ in range(2)
+    ]
+    assert runs[0] == runs[1]
+    assert len(eval(runs[0])) == 12

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from torchinit.errors import ArgumentTypeError, InvalidArgumentError
 from torchinit.strategies.base import Strategy
@@ -102,6 +103,50 @@ class _SupplyGenerator(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+class _RefuseGlobalDraws(TorchDispatchMode):  # type: ignore[no-untyped-call]
+    """Refuses every random operation that gets no generator, before it draws.
+
+    Below :class:`_SupplyGenerator`: what reaches it without a generator is a random
+    operation that takes none (dropout) or one called in a way no mode can reach. It sees the
+    operations torch actually runs (``aten``), which say whether they draw
+    (``nondeterministic_seeded``) and from which generator. Thread-local, as the other.
+    """
+
+    def __init__(self, description: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.description = description
+
+    def __torch_dispatch__(
+        self,
+        func: Any,
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        kwargs = {} if kwargs is None else kwargs
+        if (
+            torch.Tag.nondeterministic_seeded in func.tags
+            and _generator_of(func, args, kwargs) is None
+        ):
+            raise InvalidArgumentError(
+                f"would draw from torch's global random number generator ({func}) although a "
+                "generator was given (seed= or generator=); use random functions that take "
+                "generator= (torch.nn.init's, Tensor.normal_, torch.randn, ...), which get it",
+                path=self.description,
+            )
+        return func(*args, **kwargs)
+
+
+def _generator_of(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The generator an ``aten`` operation was given (``None`` for none, or if it takes none)."""
+    if "generator" in kwargs:
+        return kwargs["generator"]
+    for position, argument in enumerate(func._schema.arguments):
+        if argument.name == "generator":
+            return args[position] if position < len(args) else None
+    return None
+
+
 # the part of a repr that changes from one process to the next
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
@@ -172,9 +217,10 @@ class FunctionStrategy(Strategy):
     ``generator=`` to every random call that has none: ``torch.nn.init``'s functions, the
     tensor methods (``normal_``, ``uniform_``, ``bernoulli_``, ``random_``,
     ``exponential_``, ``geometric_``, ``log_normal_``, ``cauchy_``, ...) and ``torch.randn``,
-    ``rand``, ``randint``, ``randperm``, ``normal``, ... A function that draws from the global
-    generator all the same (a random operation that takes no generator, such as dropout) is an
-    error: the global state is put back as it was and nothing is drawn from it silently.
+    ``rand``, ``randint``, ``randperm``, ``normal``, ... A random operation that would draw
+    from a global generator all the same (one that takes no generator, such as dropout) is
+    refused before it draws: nothing is drawn from the global generator silently. Both modes
+    are thread-local: other threads are not affected.
 
     Reports show it by :attr:`description` (:func:`describe_callable`); keyed seeding keys
     its values by that description too (a lambda by its file and line, so two lambdas draw
@@ -218,22 +264,10 @@ class FunctionStrategy(Strategy):
         return tensor
 
     def _run_with(self, generator: torch.Generator, tensor: torch.Tensor) -> Any:
-        """Call the function with ``generator`` supplied to every random call; refuse (and
-        undo) a draw from the global generator of the CPU or of the tensor's CUDA device."""
-        states = _global_states(tensor)
-        with _SupplyGenerator(generator):
-            returned = self.function(tensor)
-        if not all(torch.equal(before, after) for before, after in zip(
-            states, _global_states(tensor), strict=True
-        )):  # fmt: skip
-            _restore(states, tensor)
-            raise InvalidArgumentError(
-                "drew from torch's global random number generator although a generator was "
-                "given (seed= or generator=); use random functions that take generator= "
-                "(torch.nn.init's, Tensor.normal_, torch.randn, ...), which get it",
-                path=self.description,
-            )
-        return returned
+        """Call the function with ``generator`` supplied to every random call, and refuse
+        (before it draws) any random operation that would still use a global generator."""
+        with _SupplyGenerator(generator), _RefuseGlobalDraws(self.description):
+            return self.function(tensor)
 
     def warns_if_empty(self) -> bool:
         function = self.function
@@ -278,16 +312,3 @@ def _short(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
         return f"tensor of shape {tuple(value.shape)}"
     return value
-
-
-def _global_states(tensor: torch.Tensor) -> list[torch.Tensor]:
-    states = [torch.get_rng_state()]
-    if tensor.device.type == "cuda":
-        states.append(torch.cuda.get_rng_state(tensor.device))
-    return states
-
-
-def _restore(states: list[torch.Tensor], tensor: torch.Tensor) -> None:
-    torch.set_rng_state(states[0])
-    if tensor.device.type == "cuda":
-        torch.cuda.set_rng_state(states[1], tensor.device)
