@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
+import warnings
 from typing import Any, ClassVar
 
 import pytest
@@ -780,3 +782,57 @@ def test_a_meta_tensor_after_a_cpu_one_of_its_shape_is_refused() -> None:
     with pytest.raises(ti.InvalidArgumentError, match=r"meta device \(e\.g\. '1\.weight'\)"):
         ti.init_model(model, policy, generator=torch.Generator())
     assert torch.equal(model[0].weight, before["0.weight"])
+
+
+# --------------------------------------------------------------------------- zero-element
+
+
+def _empty_linear() -> nn.Linear:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's own reset warns about the empty weight
+        return nn.Linear(0, 4)
+
+
+@pytest.mark.parametrize("seed", [None, 0], ids=["in-order", "keyed"])
+@pytest.mark.parametrize(
+    "weight",
+    [
+        "kaiming_uniform",
+        "kaiming_normal",
+        ti.KaimingNormal(mode="fan_out"),
+        nn.init.kaiming_uniform_,
+        functools.partial(nn.init.kaiming_normal_, mode="fan_out"),
+    ],
+    ids=repr,
+)
+def test_zero_element_tensor_warns_as_torch_kaiming(weight: Any, seed: int | None) -> None:
+    # torch's test_kaiming_{uniform,normal}_warning_on_0element_tensor, through a policy
+    model = _empty_linear()
+    policy = ti.Policy([ti.Rule(nn.Linear, weight=weight, bias="zeros")])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = ti.init_model(model, policy, seed=seed)
+    assert [(w.category, str(w.message)) for w in caught] == [
+        (UserWarning, "Initializing zero-element tensors is a no-op")
+    ]
+    assert caught[0].filename == __file__  # the line that called init_model, as torch's
+    assert [entry.name for entry in report.skipped] == ["weight"]
+
+
+@pytest.mark.parametrize("seed", [None, 0], ids=["in-order", "keyed"])
+@pytest.mark.parametrize("weight", ["xavier_uniform", "normal", "orthogonal", nn.init.zeros_])
+def test_zero_element_tensor_is_silent_where_torch_is(weight: Any, seed: int | None) -> None:
+    model = _empty_linear()
+    policy = ti.Policy([ti.Rule(nn.Linear, weight=weight, bias="zeros")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ti.init_model(model, policy, seed=seed)
+
+
+def test_plan_does_not_warn_for_a_zero_element_tensor() -> None:
+    # nothing is initialized by plan: the report says the tensor is skipped, and why
+    policy = ti.Policy([ti.Rule(nn.Linear, weight="kaiming_uniform", bias="zeros")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = ti.plan(_empty_linear(), policy)
+    assert [entry.name for entry in report.skipped] == ["weight"]

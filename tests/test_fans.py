@@ -231,8 +231,9 @@ def test_calculate_gain_ignores_param_for_other_nonlinearities() -> None:
         ("rleu", InvalidArgumentError),
         ("ReLU", InvalidArgumentError),
         ("", InvalidArgumentError),
-        (3, ArgumentTypeError),
-        (None, ArgumentTypeError),
+        # torch raises ValueError for a non-string too ("Unsupported nonlinearity 3")
+        (3, InvalidArgumentError),
+        (None, InvalidArgumentError),
     ],
     ids=repr,
 )
@@ -250,9 +251,10 @@ def test_calculate_gain_unknown_nonlinearity(nonlinearity: Any, error: type[Exce
 @pytest.mark.parametrize(
     ("param", "error", "message"),
     [
-        ("0.2", ArgumentTypeError, "param: must be a number (got '0.2')"),
-        (True, ArgumentTypeError, "param: must be a number (got True)"),
-        ([0.2], ArgumentTypeError, "param: must be a number (got [0.2])"),
+        # ValueError, as torch's "negative_slope True not a valid number"
+        ("0.2", InvalidArgumentError, "param: must be a number (got '0.2')"),
+        (True, InvalidArgumentError, "param: must be a number (got True)"),
+        ([0.2], InvalidArgumentError, "param: must be a number (got [0.2])"),
         (float("nan"), InvalidArgumentError, "param: must be finite (got nan)"),
         (float("inf"), InvalidArgumentError, "param: must be finite (got inf)"),
     ],
@@ -279,3 +281,16 @@ def test_is_empty_is_silent_for_a_tensor_with_elements() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert not is_empty(torch.empty(2, 3), stacklevel=1)
+
+
+@pytest.mark.parametrize(
+    ("nonlinearity", "param"),
+    [("leaky_relu", True), ("leaky_relu", "0.2"), ("rleu", None), (3, None), (None, None)],
+    ids=repr,
+)
+def test_calculate_gain_raises_torchs_exception_type(nonlinearity: Any, param: Any) -> None:
+    with pytest.raises(Exception) as theirs:  # noqa: PT011 - its type is what is compared
+        torch.nn.init.calculate_gain(nonlinearity, param)
+    assert type(theirs.value) is ValueError
+    with pytest.raises(InvalidArgumentError):
+        torchinit_calculate_gain(nonlinearity, param)

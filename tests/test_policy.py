@@ -163,8 +163,8 @@ def test_types_match_subclasses() -> None:
         (
             lambda: ti.Rule(nn.Linear, weight=0.5),
             ti.ArgumentTypeError,
-            "weight: must be a Strategy, a strategy name, or a one-key mapping "
-            "{name: {arguments}} (got 0.5)",
+            "weight: must be a Strategy, a strategy name, a one-key mapping "
+            "{name: {arguments}} or a function of a tensor (got 0.5)",
         ),
         (
             lambda: ti.Rule(nn.Linear, weight="ones", label=3),

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
+import pathlib
 import pickle
+import subprocess
+import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -943,7 +948,7 @@ VALIDATION_ERRORS = [
     ),
     (
         lambda: KaimingNormal(a="0.1"),
-        ArgumentTypeError,
+        InvalidArgumentError,  # torch: ValueError("negative_slope 0.1 not a valid number")
         "kaiming_normal.a: must be a number (got '0.1')",
     ),
     (lambda: Normal(std=-1), InvalidArgumentError, "normal.std: must be >= 0 (got -1)"),
@@ -1180,26 +1185,32 @@ REJECTED_SPECS = [
     (
         3,
         ArgumentTypeError,
-        "rules[0].weight: must be a Strategy, a strategy name, or a one-key mapping "
-        "{name: {arguments}} (got 3)",
+        "rules[0].weight: must be a Strategy, a strategy name, a one-key mapping "
+        "{name: {arguments}} or a function of a tensor (got 3)",
     ),
     (
         {"a": 1, "b": 2},
         ArgumentTypeError,
-        "rules[0].weight: must be a Strategy, a strategy name, or a one-key mapping "
-        "{name: {arguments}} (got {'a': 1, 'b': 2})",
+        "rules[0].weight: must be a Strategy, a strategy name, a one-key mapping "
+        "{name: {arguments}} or a function of a tensor (got {'a': 1, 'b': 2})",
     ),
     (
         {},
         ArgumentTypeError,
-        "rules[0].weight: must be a Strategy, a strategy name, or a one-key mapping "
-        "{name: {arguments}} (got {})",
+        "rules[0].weight: must be a Strategy, a strategy name, a one-key mapping "
+        "{name: {arguments}} or a function of a tensor (got {})",
     ),
     (
         Normal,
         ArgumentTypeError,
-        "rules[0].weight: must be a Strategy, a strategy name, or a one-key mapping "
-        "{name: {arguments}} (got <class 'torchinit.strategies.basic.Normal'>)",
+        "rules[0].weight: is a strategy class, not a strategy; build one: Normal() "
+        "(got <class 'torchinit.strategies.basic.Normal'>)",
+    ),
+    (
+        dict,
+        ArgumentTypeError,
+        "rules[0].weight: must be a Strategy, a strategy name, a one-key mapping "
+        "{name: {arguments}} or a function of a tensor (got <class 'dict'>)",
     ),
     (
         {"normal": 5},
@@ -1240,7 +1251,8 @@ def test_to_strategy_rejects_without_path() -> None:
     with pytest.raises(ArgumentTypeError) as info:
         to_strategy(3)
     assert str(info.value) == (
-        "must be a Strategy, a strategy name, or a one-key mapping {name: {arguments}} (got 3)"
+        "must be a Strategy, a strategy name, a one-key mapping {name: {arguments}} or a "
+        "function of a tensor (got 3)"
     )
     with pytest.raises(InvalidArgumentError) as invalid:
         to_strategy({"normal": {"std": -1}})
@@ -2339,3 +2351,357 @@ def test_the_fast_path_keeps_a_bounded_number_of_draws() -> None:
     for rows in range(1, fan._FAST_DRAWS_KEPT + 100):
         strategy(torch.empty(rows, 2))
     assert 0 < len(fan._fast_draws) <= fan._FAST_DRAWS_KEPT
+
+
+# --------------------------------------------------------------------------- zero-element
+
+
+#: Each registered strategy with arguments it can be built from, for shape-generic checks.
+STRATEGY_EXAMPLES = {
+    "sparse": {"sparsity": 0.5},
+    "constant": {"val": 0.5},
+    "gate_constant": {"gates": 1, "index": 0, "value": 1.0},
+}
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (0, 3, 3, 3)], ids=str)
+def test_zero_element_warning_is_what_warns_if_empty_says(
+    name: str, shape: tuple[int, ...]
+) -> None:
+    strategy = get_strategy(name, **STRATEGY_EXAMPLES.get(name, {}))
+    if strategy.module_level or strategy.check_shape(shape) is not None:
+        pytest.skip("not a tensor strategy for this shape")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        strategy(torch.empty(shape), generator=torch.Generator().manual_seed(0))
+    expected = [(UserWarning, "Initializing zero-element tensors is a no-op")]
+    assert [(w.category, str(w.message)) for w in caught] == (
+        expected if strategy.warns_if_empty() else []
+    )
+
+
+@pytest.mark.parametrize(
+    ("strategy", "torch_call"),
+    [
+        (KaimingUniform(), init.kaiming_uniform_),
+        (KaimingNormal(), init.kaiming_normal_),
+        (XavierUniform(), init.xavier_uniform_),
+        (XavierNormal(), init.xavier_normal_),
+        (Orthogonal(), init.orthogonal_),
+        (Normal(), init.normal_),
+        (Uniform(), init.uniform_),
+        (TruncNormal(), init.trunc_normal_),
+        (Zeros(), init.zeros_),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Strategy) else "",
+)
+def test_zero_element_warnings_match_torch(
+    strategy: Strategy, torch_call: Callable[..., torch.Tensor]
+) -> None:
+    for shape in [(0, 1), (4, 0)]:
+        with warnings.catch_warnings(record=True) as ours:
+            warnings.simplefilter("always")
+            strategy(torch.empty(shape))
+        with warnings.catch_warnings(record=True) as theirs:
+            warnings.simplefilter("always")
+            torch_call(torch.empty(shape))
+        assert [(w.category, str(w.message)) for w in ours] == [
+            (w.category, str(w.message)) for w in theirs
+        ]
+        assert strategy.warns_if_empty() == bool(theirs)
+
+
+# --------------------------------------------------------------------------- exception types
+
+
+def _raised(call: Callable[[], object]) -> BaseException:
+    try:
+        call()
+    except Exception as error:  # the test compares whatever was raised
+        return error
+    raise AssertionError("nothing was raised")
+
+
+def _w(*shape: int) -> torch.Tensor:
+    return torch.empty(shape)
+
+
+#: (case, torch's call, ours): ours must raise an instance of the type torch raises.
+SAME_ERRORS: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
+    ("kaiming bad mode", lambda: init.kaiming_normal_(_w(3, 4), mode="fanin"),
+     lambda: KaimingNormal(mode="fanin")),
+    ("kaiming bad nonlinearity", lambda: init.kaiming_uniform_(_w(3, 4), nonlinearity="rleu"),
+     lambda: KaimingUniform(nonlinearity="rleu")),
+    ("kaiming nonlinearity None", lambda: init.kaiming_uniform_(_w(3, 4), nonlinearity=None),
+     lambda: KaimingUniform(nonlinearity=None)),
+    ("kaiming slope True", lambda: init.kaiming_uniform_(_w(3, 4), a=True),
+     lambda: KaimingUniform(a=True)),
+    ("kaiming slope str", lambda: init.kaiming_normal_(_w(3, 4), a="0.1"),
+     lambda: KaimingNormal(a="0.1")),
+    ("kaiming 1-D", lambda: init.kaiming_uniform_(_w(4)), lambda: KaimingUniform()(_w(4))),
+    ("xavier 1-D", lambda: init.xavier_normal_(_w(4)), lambda: XavierNormal()(_w(4))),
+    ("variance scaling 1-D", lambda: init.kaiming_normal_(_w(4)),
+     lambda: VarianceScaling()(_w(4))),
+    ("lecun 1-D", lambda: init.kaiming_normal_(_w(4)), lambda: LecunNormal()(_w(4))),
+    ("eye 3-D", lambda: init.eye_(_w(2, 3, 4)), lambda: Eye()(_w(2, 3, 4))),
+    ("dirac 2-D", lambda: init.dirac_(_w(3, 4)), lambda: Dirac()(_w(3, 4))),
+    ("dirac groups", lambda: init.dirac_(_w(3, 4, 5), 2), lambda: Dirac(2)(_w(3, 4, 5))),
+    ("sparse 3-D", lambda: init.sparse_(_w(2, 3, 4), 0.5), lambda: Sparse(0.5)(_w(2, 3, 4))),
+    ("sparse 1-D with a generator",
+     lambda: init.sparse_(_w(4), 0.5, generator=torch.Generator()),
+     lambda: Sparse(0.5)(_w(4), generator=torch.Generator())),
+    ("orthogonal 1-D", lambda: init.orthogonal_(_w(4)), lambda: Orthogonal()(_w(4))),
+    ("uniform bound str", lambda: init.uniform_(_w(3), "x"), lambda: Uniform("x")),
+    ("normal mean str", lambda: init.normal_(_w(3), "x"), lambda: Normal("x")),
+    ("constant None", lambda: init.constant_(_w(3), None), lambda: Constant(None)),
+    ("sparsity str", lambda: init.sparse_(_w(3, 4), "x"), lambda: Sparse("x")),
+    ("xavier gain str", lambda: init.xavier_normal_(_w(3, 4), gain="x"),
+     lambda: XavierNormal(gain="x")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("torch_call", "ours"), [c[1:] for c in SAME_ERRORS],
+                         ids=[c[0] for c in SAME_ERRORS])  # fmt: skip
+def test_errors_have_torchs_exception_type(
+    torch_call: Callable[[], object], ours: Callable[[], object]
+) -> None:
+    expected = type(_raised(torch_call))
+    assert expected in (ValueError, TypeError)
+    assert isinstance(_raised(ours), expected)
+
+
+def test_sparse_with_a_generator_refuses_a_3d_tensor_with_torchs_message() -> None:
+    with pytest.raises(ValueError, match=r"^Only tensors with 2 dimensions are supported$"):
+        Sparse(0.5)(torch.empty(2, 3, 4), generator=torch.Generator())
+
+
+# --------------------------------------------------------------------------- functions
+
+
+def _linear_pair() -> nn.Sequential:
+    return nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+
+
+def _values(model: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def _uniform_returning_none(tensor: torch.Tensor) -> None:
+    tensor.uniform_(-1, 1)
+
+
+FUNCTION_FORMS = {
+    "function": (init.zeros_, lambda t, g: init.zeros_(t)),
+    "lambda": (lambda t: t.normal_(0, 0.02), lambda t, g: t.normal_(0, 0.02, generator=g)),
+    "partial": (
+        functools.partial(init.kaiming_normal_, mode="fan_out"),
+        lambda t, g: init.kaiming_normal_(t, mode="fan_out", generator=g),
+    ),
+    "nested": (
+        lambda t: init.sparse_(t, 0.5),  # normal_ then randperm, without a generator
+        lambda t, g: Sparse(0.5)(t, generator=g),
+    ),
+    "returns None": (
+        _uniform_returning_none,
+        lambda t, g: t.uniform_(-1, 1, generator=g),
+    ),
+}
+
+
+@pytest.mark.parametrize("form", list(FUNCTION_FORMS))
+def test_function_strategy_draws_as_the_hand_written_call(form: str) -> None:
+    function, by_hand = FUNCTION_FORMS[form]
+    model, expected = _linear_pair(), _linear_pair()
+    policy = torchinit.Policy([torchinit.Rule(nn.Linear, weight=function, bias=init.zeros_)])
+    torch.manual_seed(0)
+    torchinit.init_model(model, policy)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for layer in expected:
+            assert isinstance(layer, nn.Linear)
+            by_hand(layer.weight, None)
+            layer.bias.zero_()
+    assert all(map(torch.equal, _values(model), _values(expected)))
+
+
+@pytest.mark.parametrize("form", list(FUNCTION_FORMS))
+def test_function_strategy_takes_the_generator_and_leaves_the_global_one(form: str) -> None:
+    function, by_hand = FUNCTION_FORMS[form]
+    model, expected = _linear_pair(), _linear_pair()
+    policy = torchinit.Policy([torchinit.Rule(nn.Linear, weight=function)])
+    before = torch.get_rng_state()
+    torchinit.init_model(model, policy, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(torch.get_rng_state(), before)
+    generator = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for layer in expected:
+            assert isinstance(layer, nn.Linear)
+            by_hand(layer.weight, generator)
+    weights = [layer.weight for layer in model]  # type: ignore[union-attr]
+    assert all(map(torch.equal, weights, [layer.weight for layer in expected]))  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("form", list(FUNCTION_FORMS))
+def test_function_strategy_keyed_is_reproducible_and_leaves_the_global_generator(
+    form: str,
+) -> None:
+    function, _ = FUNCTION_FORMS[form]
+    policy = torchinit.Policy([torchinit.Rule(nn.Linear, weight=function)])
+    first, second = _linear_pair(), _linear_pair()
+    before = torch.get_rng_state()
+    torchinit.init_model(first, policy, seed=3)
+    torchinit.init_model(second, policy, seed=3)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert all(map(torch.equal, _values(first)[::2], _values(second)[::2]))
+    other = _linear_pair()
+    torchinit.init_model(other, policy, seed=4)
+    assert form in ("function",) or not torch.equal(first[0].weight, other[0].weight)  # type: ignore[arg-type]
+
+
+def test_function_strategy_keyed_values_come_from_the_keyed_generator() -> None:
+    from torchinit.seeding import KeyedSeeding
+
+    model = nn.Linear(3, 4)
+    strategy = to_strategy(lambda t: t.normal_(0, 0.02))
+    torchinit.init_model(
+        model, torchinit.Policy([torchinit.Rule(nn.Linear, weight=strategy)]), seed=5
+    )
+    generator = KeyedSeeding(5, model).generator(["weight"], strategy)
+    expected = torch.empty(4, 3).normal_(0, 0.02, generator=generator)
+    assert torch.equal(model.weight.detach(), expected)
+
+
+def test_function_strategy_refuses_a_draw_from_the_global_generator() -> None:
+    strategy = to_strategy(lambda t: t.copy_(nn.functional.dropout(torch.ones_like(t), 0.5)))
+    before = torch.get_rng_state()
+    with pytest.raises(InvalidArgumentError) as info:
+        strategy(torch.empty(3, 4), generator=torch.Generator())
+    assert str(info.value) == (
+        f"{strategy.describe()}: would draw from torch's global random number generator "
+        "(aten.bernoulli_.float) although a generator was given (seed= or generator=); use "
+        "random functions that take generator= (torch.nn.init's, Tensor.normal_, "
+        "torch.randn, ...), which get it"
+    )
+    assert torch.equal(torch.get_rng_state(), before)  # refused before it drew
+
+
+def test_function_strategy_refuses_a_function_returning_another_tensor() -> None:
+    strategy = to_strategy(lambda t: t * 2)
+    with pytest.raises(ArgumentTypeError) as info:
+        strategy(torch.ones(3, 4))
+    assert str(info.value) == (
+        f"{strategy.describe()}: returned a different tensor; a strategy fills the tensor it "
+        "is given in place and returns it (or None) (got 'tensor of shape (3, 4)')"
+    )
+
+
+def test_function_strategy_accepts_a_view_of_the_tensor() -> None:
+    tensor = torch.zeros(3, 4)
+    returned = to_strategy(lambda t: t.view(-1).fill_(1.0))(tensor)
+    assert returned is tensor
+    assert torch.equal(tensor, torch.ones(3, 4))
+
+
+def test_function_strategy_descriptions() -> None:
+    first, second = (lambda t: t.zero_()), (lambda t: t.zero_())  # one line, two lambdas
+    line = first.__code__.co_firstlineno
+    one, two = to_strategy(first).describe(), to_strategy(second).describe()
+    where = "test_function_strategy_descriptions.<locals>.<lambda> at test_strategies.py"
+    assert one == f"{where}:{line}:32"  # the column of the lambda's body
+    assert two == f"{where}:{line}:55"
+    assert to_strategy(init.zeros_).describe() == "torch.nn.init.zeros_"
+    partial = functools.partial(init.kaiming_normal_, mode="fan_out", nonlinearity="relu")
+    assert (
+        to_strategy(partial).describe()
+        == "torch.nn.init.kaiming_normal_(mode='fan_out', nonlinearity='relu')"
+    )
+
+    def local(t: torch.Tensor) -> None:
+        t.zero_()
+
+    assert to_strategy(local).describe() == (
+        "test_function_strategy_descriptions.<locals>.local at test_strategies.py:"
+        f"{local.__code__.co_firstlineno}"
+    )
+    assert to_strategy(torch.Tensor.zero_).describe() == "torch._C.TensorBase.zero_"
+
+
+def test_function_strategy_in_a_report_and_in_its_json() -> None:
+    policy = torchinit.Policy([torchinit.Rule(nn.Linear, weight=init.zeros_)])
+    report = torchinit.init_model(nn.Linear(2, 2), policy)
+    assert "torch.nn.init.zeros_" in str(report)
+    assert report.to_dict()["entries"][0]["strategy"] == {"function": "torch.nn.init.zeros_"}
+
+
+def test_a_policy_holding_a_function_cannot_be_written_as_yaml() -> None:
+    policy = torchinit.Policy([torchinit.Rule(nn.Linear, weight="zeros", bias=init.zeros_)])
+    for write in (policy.to_dict, policy.to_yaml):
+        with pytest.raises(ArgumentTypeError) as info:
+            write()
+        assert str(info.value) == (
+            "rules[0].bias: a function cannot be written as YAML, which names strategies; "
+            "register a Strategy subclass (torchinit.register_strategy) and name it instead "
+            "(got 'torch.nn.init.zeros_')"
+        )
+
+
+def test_function_strategy_refuses_a_class() -> None:
+    with pytest.raises(ArgumentTypeError) as info:
+        torchinit.FunctionStrategy(dict)
+    assert str(info.value) == (
+        "must be a function of a tensor (a torch.nn.init function, a functools.partial of "
+        "one, a lambda), not a class (got <class 'dict'>)"
+    )
+
+
+def test_function_strategy_generator_does_not_reach_other_threads() -> None:
+    # the mode is thread-local: a thread drawing meanwhile draws from the global generator
+    started, finish = threading.Event(), threading.Event()
+    drawn: list[torch.Tensor] = []
+
+    def meanwhile(tensor: torch.Tensor) -> None:
+        worker = threading.Thread(
+            target=lambda: (started.wait(), drawn.append(torch.randn(3)), finish.set())
+        )
+        worker.start()
+        started.set()
+        finish.wait()
+        worker.join()
+        tensor.normal_()
+
+    torch.manual_seed(11)
+    expected = torch.randn(3)
+    torch.manual_seed(11)
+    to_strategy(meanwhile)(torch.empty(2), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(drawn[0], expected)
+
+
+_KEYED_LAMBDA_SCRIPT = """
+import torch, torchinit
+from torch import nn
+model = nn.Linear(3, 4)
+policy = torchinit.Policy([torchinit.Rule(nn.Linear, weight=lambda t: t.normal_(0, 0.02))])
+torchinit.init_model(model, policy, seed=9)
+print(repr(model.weight.detach().flatten().tolist()))
+"""
+
+
+@pytest.mark.slow
+def test_function_strategy_keyed_values_are_the_same_in_two_processes(
+    tmp_path: pathlib.Path,
+) -> None:
+    script = tmp_path / "keyed_lambda.py"
+    script.write_text(_KEYED_LAMBDA_SCRIPT)
+    runs = [
+        subprocess.run(
+            [sys.executable, str(script)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=pathlib.Path(__file__).parent,
+        ).stdout
+        for _ in range(2)
+    ]
+    assert runs[0] == runs[1]
+    assert len(eval(runs[0])) == 12

@@ -11,22 +11,28 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
-from torchinit.errors import ArgumentTypeError, InvalidArgumentError
+from torchinit.errors import ArgumentTypeError, InvalidArgumentError, TorchInitError
 
 
-def number(value: Any, path: str) -> float:
-    """Check that ``value`` is a finite real number (``bool`` is refused) and return it."""
+def number(value: Any, path: str, *, wrong_type: type[TorchInitError] = ArgumentTypeError) -> float:
+    """Check that ``value`` is a finite real number (``bool`` is refused) and return it.
+
+    ``wrong_type`` is the error for a value that is no number: :class:`InvalidArgumentError`
+    where ``torch.nn.init`` raises ``ValueError`` for it (a negative slope).
+    """
     # numbers.Real admits NumPy scalars too; bool is an int but never a meaningful number here
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ArgumentTypeError("must be a number", path=path, got=value)
+        raise wrong_type("must be a number", path=path, got=value)
     if not math.isfinite(value):
         raise InvalidArgumentError("must be finite", path=path, got=value)
     return float(value)
 
 
-def non_negative(value: Any, path: str) -> float:
-    """Check that ``value`` is a finite number ``>= 0``."""
-    result = number(value, path)
+def non_negative(
+    value: Any, path: str, *, wrong_type: type[TorchInitError] = ArgumentTypeError
+) -> float:
+    """Check that ``value`` is a finite number ``>= 0`` (``wrong_type``: as :func:`number`)."""
+    result = number(value, path, wrong_type=wrong_type)
     if result < 0:
         raise InvalidArgumentError("must be >= 0", path=path, got=value)
     return result
@@ -63,10 +69,20 @@ def string(value: Any, path: str) -> str:
     return value
 
 
-def choice(value: Any, options: Sequence[str], path: str) -> str:
-    """Check that ``value`` is one of ``options`` (the message lists them)."""
+def choice(
+    value: Any,
+    options: Sequence[str],
+    path: str,
+    *,
+    wrong_type: type[TorchInitError] = ArgumentTypeError,
+) -> str:
+    """Check that ``value`` is one of ``options`` (the message lists them).
+
+    ``wrong_type`` is the error for a value that is no string: :class:`InvalidArgumentError`
+    where ``torch.nn.init`` raises ``ValueError`` for it (a nonlinearity).
+    """
     if not isinstance(value, str):
-        raise ArgumentTypeError(f"must be one of {list(options)}", path=path, got=value)
+        raise wrong_type(f"must be one of {list(options)}", path=path, got=value)
     if value not in options:
         raise InvalidArgumentError(f"must be one of {list(options)}", path=path, got=value)
     return value

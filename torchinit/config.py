@@ -59,7 +59,7 @@ from torchinit.errors import (
 )
 from torchinit.policy import Policy, Rule
 from torchinit.presets import get_preset
-from torchinit.strategies import to_strategy
+from torchinit.strategies import FunctionStrategy, to_strategy
 
 __all__ = [
     "SourceLines",
@@ -534,6 +534,16 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
     if policy.name is not None:
         data["name"] = policy.name
     data["order"] = policy.order
+    for index, rule in enumerate(policy.rules):
+        for key, strategy in [*rule.strategies, ("init", rule.init)]:
+            if isinstance(strategy, FunctionStrategy):
+                # YAML names its strategies; a function has no name that reads back to it
+                raise ArgumentTypeError(
+                    "a function cannot be written as YAML, which names strategies; register "
+                    "a Strategy subclass (torchinit.register_strategy) and name it instead",
+                    path=f"rules[{index}].{key}",
+                    got=strategy.describe(),
+                )
     data["rules"] = [_rule_to_dict(rule) for rule in policy.rules]
     return data
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import torch
 
@@ -25,7 +25,10 @@ __all__ = [
     "calculate_fan",
     "calculate_fans",
     "calculate_gain",
+    "check_negative_slope",
+    "check_nonlinearity",
     "is_empty",
+    "warn_zero_element",
 ]
 
 FanMode = Literal["fan_in", "fan_out", "fan_avg"]
@@ -125,10 +128,29 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         >>> round(calculate_gain("relu"), 6)
         1.414214
     """
-    _validate.choice(nonlinearity, NONLINEARITIES, "nonlinearity")
+    check_nonlinearity(nonlinearity, "nonlinearity")
     if param is not None:
-        _validate.number(param, "param")
+        check_negative_slope(param, "param")
     return float(torch.nn.init.calculate_gain(nonlinearity, param))  # type: ignore[arg-type]
+
+
+def check_nonlinearity(value: Any, path: str) -> str:
+    """Check that ``value`` names a nonlinearity; anything else is a ``ValueError``, as in
+    ``torch.nn.init.calculate_gain`` (a non-string too)."""
+    return _validate.choice(value, NONLINEARITIES, path, wrong_type=InvalidArgumentError)
+
+
+def check_negative_slope(value: Any, path: str) -> float:
+    """Check that ``value`` is a number (``bool`` is not); anything else is a ``ValueError``,
+    as in ``torch.nn.init.calculate_gain`` (``negative_slope True not a valid number``)."""
+    return _validate.number(value, path, wrong_type=InvalidArgumentError)
+
+
+def warn_zero_element(*, stacklevel: int) -> None:
+    """Warn as ``torch.nn.init.kaiming_uniform_``/``kaiming_normal_`` do on a zero-element
+    tensor: the same message and category (``UserWarning``). ``stacklevel`` counts from the
+    caller of this function, as in ``warnings.warn``."""
+    warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=stacklevel + 1)
 
 
 def is_empty(tensor: torch.Tensor, *, stacklevel: int) -> bool:
@@ -140,5 +162,5 @@ def is_empty(tensor: torch.Tensor, *, stacklevel: int) -> bool:
     """
     if tensor.numel() != 0:
         return False
-    warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=stacklevel + 1)
+    warn_zero_element(stacklevel=stacklevel + 1)
     return True

@@ -12,6 +12,7 @@ from torch import nn
 from torchinit import distributed
 from torchinit.engine.index import Slot, parametrization_list
 from torchinit.engine.planning import Plan
+from torchinit.fans import warn_zero_element
 from torchinit.materialize import Materialization
 from torchinit.seeding import KeyedSeeding, Task, draw_dtype, run_tasks
 from torchinit.strategies import Law, Strategy, TorchDefault
@@ -26,6 +27,10 @@ def execute(
     meta: Materialization | None = None,
 ) -> None:
     """Apply ``plan`` (under ``torch.no_grad()``), after materializing a meta model."""
+    for _ in plan.empty_warnings:
+        # what torch's kaiming functions say of the zero-element tensors the plan skips,
+        # pointing at the line that called init_model (through its gc-pausing decorator)
+        warn_zero_element(stacklevel=4)
     if meta is not None:
         meta.materialize(plan.model)
         _rebind(plan)

@@ -38,6 +38,8 @@ class Plan:
     actions: list[tuple[Slot, Assignment]]
     resets: Resets
     unused_rules: list[str]
+    # zero-element tensors skipped whose strategy warns when handed one (see execute)
+    empty_warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True, eq=False, slots=True)
@@ -53,6 +55,7 @@ class Verdict:
 
 
 _NONE = "is None (e.g. a layer built with bias=False)"
+_ZERO_ELEMENT = "zero-element tensor (nothing to initialize)"
 _UNMATCHED = Outcome("unmatched", None, None, None)
 _LAYER_DEFAULT = TorchDefault()
 
@@ -107,7 +110,7 @@ class Checks:
             return Verdict(*row, None, (_refuse_lazy,))
         assert shape is not None
         if 0 in shape:
-            return Verdict(*row, "zero-element tensor (nothing to initialize)", ())
+            return Verdict(*row, _ZERO_ELEMENT, ())
         if self.skip_frozen and not requires_grad:
             return Verdict(*row, "frozen (requires_grad=False) and skip_frozen=True", ())
         if assignment is None:
@@ -261,6 +264,7 @@ def build_plan(
     resets: Resets = {}
     selecting = includes is not None or excludes is not None
     defaults: list[tuple[Slot, str]] = []
+    empty_warnings: list[str] = []
     memo, judge = checks.memo, checks.judge
     for slot, assignment in zip(index.slots, assigned, strict=True):
         kind = slot.kind
@@ -290,6 +294,10 @@ def build_plan(
         elif verdict.skip is not None:
             outcome = assignment.outcome("skipped", verdict.skip)
             why = f"skipped: {verdict.skip}"
+            # (a meta model's empty parameter gets its layer's reset, which warns itself)
+            empty = verdict.skip is _ZERO_ELEMENT and not verdict.on_meta
+            if empty and assignment.strategy.warns_if_empty():
+                empty_warnings.append(slot.names[0])
         elif selecting and not _selected(slot, includes, excludes):
             outcome, why = assignment.outcome("excluded"), "excluded by include/exclude"
         if why:
@@ -332,6 +340,7 @@ def build_plan(
         actions=actions,
         resets=resets,
         unused_rules=[f"rules[{i}] {policy.rules[i].describe()}" for i in unused],
+        empty_warnings=empty_warnings,
     )
 
 

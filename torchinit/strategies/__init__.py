@@ -16,7 +16,8 @@ is touched, with a message such as
 Where things live: :mod:`~torchinit.strategies.base` (the :class:`Strategy` protocol and
 :class:`Law`), :mod:`~torchinit.strategies.spec` (the registry, names and plain data),
 :mod:`~torchinit.strategies.basic` (constants, uniform and normal draws, structured fills),
-:mod:`~torchinit.strategies.fan` (the fan-based family) and
+:mod:`~torchinit.strategies.fan` (the fan-based family),
+:mod:`~torchinit.strategies.function` (plain functions as strategies) and
 :mod:`~torchinit.strategies.layer` (whole-layer resets).
 """
 
@@ -53,6 +54,7 @@ from torchinit.strategies.fan import (
     XavierNormal,
     XavierUniform,
 )
+from torchinit.strategies.function import FunctionStrategy, describe_callable
 from torchinit.strategies.layer import TorchDefault, drawing_from, reset_method_name
 from torchinit.strategies.spec import (
     STRATEGIES,
@@ -77,6 +79,7 @@ __all__ = [
     "FanTruncNormal",
     "FanUniform",
     "FromAttr",
+    "FunctionStrategy",
     "GateConstant",
     "KaimingMode",
     "KaimingNormal",
@@ -99,6 +102,7 @@ __all__ = [
     "XavierUniform",
     "Zeros",
     "constant_fill",
+    "describe_callable",
     "drawing_from",
     "get_strategy",
     "grad_free_call",

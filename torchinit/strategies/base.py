@@ -103,6 +103,16 @@ class Strategy:
             return f"needs a tensor with exactly {self.min_ndim} dimensions"
         return f"needs a tensor with {self.min_ndim} to {self.max_ndim} dimensions"
 
+    def warns_if_empty(self) -> bool:
+        """Whether filling a zero-element tensor warns ``Initializing zero-element tensors is a
+        no-op`` (a ``UserWarning``), as ``torch.nn.init.kaiming_uniform_``/``kaiming_normal_``
+        do; the other ``torch.nn.init`` functions fill nothing without a word.
+
+        The policy engine skips zero-element tensors without calling the strategy; for those
+        whose strategy says ``True`` here it warns in its place, seeded or not.
+        """
+        return False
+
     def law(self, shape: tuple[int, ...]) -> Law | None:
         """The elementwise law of the values drawn for a tensor of ``shape``, or ``None``.
 

@@ -413,8 +413,9 @@ class Sparse(Strategy):
         set_field(self, "std", _validate.non_negative(self.std, f"{self.name}.std"))
 
     def initialize(self, tensor: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        if generator is None:
-            return nn.init.sparse_(tensor, self.sparsity, self.std)
+        if generator is None or tensor.dim() != 2:
+            # torch's call: its values, or its ValueError for a tensor that is not 2-D
+            return nn.init.sparse_(tensor, self.sparsity, self.std, generator=generator)
         # torch's sparse_ draws its zero pattern with randperm from the global generator even
         # when given one; draw it from ``generator`` too, in the same order as torch does.
         rows, cols = tensor.shape

@@ -12,14 +12,15 @@ import torch
 from torch import nn
 
 from torchinit import _validate
+from torchinit.errors import InvalidArgumentError
 from torchinit.fans import (
     FAN_MODES,
-    NONLINEARITIES,
     FanMode,
     Nonlinearity,
     calculate_fan,
     calculate_fans,
     calculate_gain,
+    check_nonlinearity,
     is_empty,
 )
 from torchinit.strategies.base import Law, Strategy, intercepted, set_field
@@ -104,6 +105,10 @@ class FanStrategy(Strategy):
 
     min_ndim: ClassVar[int] = 2
 
+    def warns_if_empty(self) -> bool:
+        # a zero fan would divide by zero: return early, and say so, as torch's kaiming does
+        return True
+
     def law(self, shape: tuple[int, ...]) -> Law:
         raise NotImplementedError(f"{type(self).__name__} does not implement law()")
 
@@ -124,7 +129,7 @@ class FanStrategy(Strategy):
         self, tensor: torch.Tensor, generator: torch.Generator | None
     ) -> torch.Tensor:
         """Fill through ``torch.nn.init``'s function of the law, after torch's zero-element
-        check (a zero fan would divide by zero)."""
+        check (see :meth:`warns_if_empty`)."""
         if is_empty(tensor, stacklevel=4):
             return tensor
         law = self.law(tuple(tensor.shape))
@@ -202,6 +207,10 @@ class _Xavier(FanStrategy):
     def __post_init__(self) -> None:
         set_field(self, "gain", _validate.positive(self.gain, f"{self.name}.gain"))
 
+    def warns_if_empty(self) -> bool:
+        # torch's xavier functions fill a zero-element tensor with nothing, silently
+        return False
+
     def torch_initialize(
         self, tensor: torch.Tensor, generator: torch.Generator | None
     ) -> torch.Tensor:
@@ -277,9 +286,11 @@ class _Kaiming(FanStrategy):
     torch_function: ClassVar[Callable[..., torch.Tensor]]
 
     def __post_init__(self) -> None:
-        set_field(self, "a", _validate.non_negative(self.a, f"{self.name}.a"))
+        # torch raises ValueError for a slope or a nonlinearity of the wrong type
+        a = _validate.non_negative(self.a, f"{self.name}.a", wrong_type=InvalidArgumentError)
+        set_field(self, "a", a)
         _validate.choice(self.mode, KAIMING_MODES, f"{self.name}.mode")
-        _validate.choice(self.nonlinearity, NONLINEARITIES, f"{self.name}.nonlinearity")
+        check_nonlinearity(self.nonlinearity, f"{self.name}.nonlinearity")
 
     def as_variance_scaling(self) -> VarianceScaling:
         """The equivalent :class:`VarianceScaling` (equal up to floating-point rounding)."""

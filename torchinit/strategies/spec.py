@@ -14,6 +14,7 @@ from torchinit import _validate
 from torchinit.errors import ArgumentTypeError, InvalidArgumentError, UnknownNameError, did_you_mean
 from torchinit.registry import Registry
 from torchinit.strategies.base import Strategy
+from torchinit.strategies.function import FunctionStrategy
 
 __all__ = [
     "STRATEGIES",
@@ -110,12 +111,16 @@ def _construct(cls: type[Strategy], name: str, arguments: Mapping[str, Any]) -> 
 def to_strategy(spec: Any, path: str = "") -> Strategy:
     """Turn a strategy or its plain-data form into a strategy.
 
-    Accepts a :class:`Strategy`, a name (``"zeros"``), or a one-key mapping from name to
-    arguments (``{"normal": {"std": 0.01}}``). Errors carry ``path`` in front of their key path.
+    Accepts a :class:`Strategy`, a name (``"zeros"``), a one-key mapping from name to
+    arguments (``{"normal": {"std": 0.01}}``), or a function filling a tensor in place
+    (``torch.nn.init.zeros_``, a ``functools.partial``, a lambda), which becomes a
+    :class:`FunctionStrategy`. Errors carry ``path`` in front of their key path.
 
     Example:
         >>> to_strategy({"normal": {"std": 0.01}})
         Normal(mean=0.0, std=0.01)
+        >>> to_strategy(torch.nn.init.zeros_).describe()
+        'torch.nn.init.zeros_'
     """
     try:
         if isinstance(spec, Strategy):
@@ -132,10 +137,17 @@ def to_strategy(spec: Any, path: str = "") -> Strategy:
                     "arguments must be a mapping of name to value", path=cls.name, got=arguments
                 )
             return _build(STRATEGIES.lookup(name, ""), name, arguments)
+        if isinstance(spec, type) and issubclass(spec, Strategy):
+            raise ArgumentTypeError(
+                f"is a strategy class, not a strategy; build one: {spec.__name__}()", got=spec
+            )
+        if callable(spec) and not isinstance(spec, type):
+            return FunctionStrategy(spec)
     except (ArgumentTypeError, InvalidArgumentError, UnknownNameError) as error:
         raise (error.prefixed(path) if path else error) from None
     raise ArgumentTypeError(
-        "must be a Strategy, a strategy name, or a one-key mapping {name: {arguments}}",
+        "must be a Strategy, a strategy name, a one-key mapping {name: {arguments}} or a "
+        "function of a tensor",
         path=path,
         got=spec,
     )
