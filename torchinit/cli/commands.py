@@ -123,7 +123,8 @@ def _matches(rule: Rule) -> str:
     parts = []
     types = [cls.__name__ for cls in rule.types] + list(rule.type_names)
     if types:
-        optional = " (if the model has it)" if rule.optional_types else ""
+        # every preset rule is optional: only a class the model may not have is worth a note
+        optional = " (if the model has it)" if rule.optional and rule.type_names else ""
         parts.append("type " + "|".join(types) + optional)
     if rule.name is not None:
         parts.append(f"name {rule.name!r}")
