@@ -5,6 +5,8 @@ from __future__ import annotations
 import collections
 import copy
 import dataclasses
+import logging
+import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -543,6 +545,7 @@ def test_non_floating_point_parameter_is_refused() -> None:
         ("include", 3, "include: must be a glob or an iterable of names/globs (got 3)"),
         ("exclude", ["a..b"], "exclude[0]: empty component between dots (got 'a..b')"),
         ("generator", 3, "generator: must be a torch.Generator or None (got 3)"),
+        ("progress", "yes", "progress: must be true or false (got 'yes')"),
     ],
 )
 def test_engine_keyword_errors(keyword: str, value: object, message: str) -> None:
@@ -897,3 +900,75 @@ def test_a_meta_tensor_after_a_cpu_one_of_its_shape_is_refused() -> None:
     with pytest.raises(ti.InvalidArgumentError, match=r"meta device \(e\.g\. '1\.weight'\)"):
         ti.init_model(model, policy, generator=torch.Generator())
     assert torch.equal(model[0].weight, before["0.weight"])
+
+
+# --------------------------------------------------------------------------- progress
+
+PROGRESS_POLICY = ti.Policy([ti.Rule(nn.Linear, weight="ones", bias="zeros")], name="ones")
+
+
+def no_progress_bars(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make tqdm and rich fail to import, as if not installed."""
+    for name in ("tqdm", "tqdm.auto", "rich", "rich.progress"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+@pytest.mark.parametrize("seed", [None, 0])
+def test_progress_without_a_bar_logs_every_tenth(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, seed: int | None
+) -> None:
+    no_progress_bars(monkeypatch)
+    model = nn.Sequential(*[nn.Linear(2, 2) for _ in range(10)])
+    with caplog.at_level(logging.INFO, logger="torchinit"):
+        ti.init_model(model, PROGRESS_POLICY, progress=True, seed=seed)
+    assert {record.name for record in caplog.records} == {"torchinit.progress"}
+    messages = [record.getMessage() for record in caplog.records]
+    if seed is None:  # in order: a line every 2 of the 20 tensors
+        assert messages == [
+            f"torchinit ones: {10 * step}% ({2 * step}/20 tensors)" for step in range(1, 11)
+        ]
+    else:  # keyed: the chunks of all tensors are drawn together, at the end
+        assert messages == ["torchinit ones: 100% (20/20 tensors)"]
+    assert all(torch.equal(layer.weight, torch.ones(2, 2)) for layer in model)
+
+
+def test_progress_counts_layer_resets(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    no_progress_bars(monkeypatch)
+    model = nn.Sequential(nn.Linear(2, 2), nn.LayerNorm(2, bias=False), nn.Conv1d(2, 2, 1))
+    policy = ti.Policy(
+        [ti.Rule(name="**", params={"*": "torch_default"}), ti.Rule(nn.Linear, bias="zeros")]
+    )
+    with caplog.at_level(logging.INFO, logger="torchinit"):
+        ti.init_model(model, policy, progress=True)
+    # a layer's reset counts the tensors it sets
+    assert [record.getMessage() for record in caplog.records] == [
+        "torchinit <policy>: 20% (1/5 tensors)",  # Linear's reset sets its weight only
+        "torchinit <policy>: 40% (2/5 tensors)",
+        "torchinit <policy>: 60% (3/5 tensors)",
+        "torchinit <policy>: 100% (5/5 tensors)",
+    ]
+
+
+def test_progress_is_a_tqdm_bar_on_stderr(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("tqdm")
+    model = nn.Sequential(*[nn.Linear(2, 2) for _ in range(3)])
+    with caplog.at_level(logging.INFO, logger="torchinit"):
+        ti.init_model(model, PROGRESS_POLICY, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "torchinit ones: 100%" in captured.err
+    assert "6/6" in captured.err
+    assert caplog.records == []
+
+
+def test_no_progress_by_default(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="torchinit"):
+        ti.init_model(nn.Linear(2, 2), PROGRESS_POLICY)
+    assert capsys.readouterr() == ("", "")
+    assert caplog.records == []

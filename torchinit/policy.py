@@ -24,7 +24,7 @@ import dataclasses
 import functools
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from torch import nn
 
@@ -230,7 +230,7 @@ class Rule(_RuleFields):
         if self.optional:
             return self
         # no types is stored as (), which the constructor refuses; it takes None
-        return dataclasses.replace(self, types=self.types or None, optional=True)
+        return dataclasses.replace(self, types=cast(Any, self.types or None), optional=True)
 
     @property
     def is_param_rule(self) -> bool:

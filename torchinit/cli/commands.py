@@ -4,11 +4,13 @@ the parsed arguments that prints its result and returns the exit code."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib
 import inspect
 import json
 import shutil
+import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -188,7 +190,9 @@ def _planpreset_options(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_plan(args: argparse.Namespace) -> int:
     """``torchinit plan``: the report of :func:`torchinit.plan`, as a table or as JSON."""
     kwargs = _planpreset_options(args)
-    model = load_model(args.model, model_kwargs(args.model_kwargs))
+    # on meta, nothing is allocated: a model of any size is planned in seconds
+    with torch.device("meta") if args.meta else contextlib.nullcontext():
+        model = load_model(args.model, model_kwargs(args.model_kwargs))
     report = plan(model, args.policy, **kwargs)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
@@ -235,6 +239,7 @@ def _print_wrapped(line: str) -> None:
 def cmd_apply(args: argparse.Namespace) -> int:
     """``torchinit apply``: seed, build, initialize, save the state_dict, print the report."""
     kwargs = _planpreset_options(args)
+    kwargs["progress"] = sys.stderr.isatty() if args.progress is None else args.progress
     out = Path(args.out)
     save = _saver(out)
     low, high = SEED_RANGE

@@ -210,6 +210,7 @@ def init_model(
     strict: bool = False,
     seed: int | None = None,
     device: str | torch.device | None = None,
+    progress: bool = False,
     **options: Any,
 ) -> InitReport:
     """Initialize ``model``'s parameters in place with a policy or preset.
@@ -237,7 +238,8 @@ def init_model(
         include: only initialize tensors whose name matches one of these globs or names
             (e.g. the ``missing_keys`` of ``load_state_dict(strict=False)``).
         exclude: never initialize tensors whose name matches one of these.
-        strict: make a policy that matches nothing in the model an error instead of a warning.
+        strict: make a policy, a rule (unless ``optional``) or an ``include``/``exclude``
+            entry that matches nothing in the model an error instead of a warning.
         seed: keyed seeding (:mod:`torchinit.seeding`): every tensor's values are a pure
             function of the seed, its name and its strategy, independent of traversal order,
             other parameters, wrappers and device; torch's global generator is not touched.
@@ -246,6 +248,10 @@ def init_model(
             (:mod:`torchinit.materialize`): its tensors are allocated there and initialized in
             one pass; parameters no rule sets get their layer's default init, buffers their
             proper values. On any other model it must name the model's device (a no-op).
+        progress: show progress over the tensors being initialized: a tqdm bar on stderr
+            (``pip install torchinit[progress]``), else a rich bar if rich is installed, else
+            ``logging`` INFO lines at every 10% on the ``torchinit.progress`` logger. Off, it
+            costs nothing.
         **options: options of the preset (e.g. ``zero_init_residual=True`` for ``"resnet"``).
 
     Returns:
@@ -259,6 +265,7 @@ def init_model(
         >>> report.unmatched
         ['0.bias']
     """
+    _validate.boolean(progress, "progress")
     built, keyed, meta = _prepare(
         model,
         policy,
@@ -274,5 +281,5 @@ def init_model(
         planning=False,
     )
     with torch.no_grad():
-        execute(built, generator, keyed, meta)
+        execute(built, generator, keyed, meta, progress=progress)
     return _report(built, applied=True, keyed=keyed)

@@ -20,7 +20,7 @@ from torchinit.engine.matching import (
     resolve_type_names,
     unused_rule_error,
 )
-from torchinit.errors import PlanError, TorchInitWarning, did_you_mean
+from torchinit.errors import PlanError, TorchInitError, TorchInitWarning, did_you_mean
 from torchinit.materialize import Materialization, meta_without_device
 from torchinit.patterns import NameGlob
 from torchinit.policy import Order, Policy
@@ -353,7 +353,7 @@ def build_plan(
     )
 
 
-def _complain(error: PlanError, strict: bool) -> None:
+def _complain(error: TorchInitError, strict: bool) -> None:
     """Raise ``error`` under ``strict=True``, else warn with its message."""
     if strict:
         raise error
