@@ -965,6 +965,19 @@ def test_progress_is_a_tqdm_bar_on_stderr(
     assert caplog.records == []
 
 
+def test_progress_without_tqdm_is_a_rich_bar_on_stderr(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("rich")
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    ti.init_model(nn.Linear(2, 2), PROGRESS_POLICY, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "torchinit ones" in captured.err
+    assert "100%" in captured.err
+
+
 def test_no_progress_by_default(
     capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -67,9 +67,10 @@ class _TqdmProgress(Progress):
 
 
 class _RichProgress(Progress):
-    def __init__(self, total: int, description: str, progress: Any) -> None:
+    def __init__(self, total: int, description: str, progress: Any, console: Any) -> None:
         super().__init__(total, description)
-        self._display = progress.Progress(transient=False)
+        # on stderr, as tqdm's: stdout may be the program's output (the CLI's report)
+        self._display = progress.Progress(console=console.Console(stderr=True))
         self._task = self._display.add_task(description, total=total)
         self._display.start()
 
@@ -89,7 +90,8 @@ def start(total: int, description: str) -> Progress:
     else:
         return _TqdmProgress(total, description, tqdm)
     try:
-        rich = importlib.import_module("rich.progress")
+        progress = importlib.import_module("rich.progress")
+        console = importlib.import_module("rich.console")
     except ImportError:
         return Progress(total, description)
-    return _RichProgress(total, description, rich)
+    return _RichProgress(total, description, progress, console)
