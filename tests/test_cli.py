@@ -306,6 +306,27 @@ def test_plan_model_kwargs_and_forwarded_arguments(cli: Callable[..., Result]) -
     assert data["order"] == "apply"
 
 
+def test_plan_meta_builds_the_model_on_the_meta_device(
+    cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planned: list[nn.Module] = []
+
+    def plan(model: nn.Module, policy: object, **kwargs: object) -> ti.InitReport:
+        planned.append(model)
+        return ti.plan(model, policy, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("torchinit.cli.commands.plan", plan)
+    kwargs = '{"in_features": 4096, "out_features": 8192}'
+    result = cli("plan", "torch.nn:Linear", "torch_default", "--meta", "--model-kwargs", kwargs)
+    assert (result.code, result.err) == (0, "")
+    assert planned[0].weight.is_meta
+    assert "(8192, 4096)" in result.out
+    assert cli("plan", "torch.nn:Linear", "torch_default", "--model-kwargs", kwargs).out == (
+        result.out
+    )
+    assert not planned[1].weight.is_meta
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -914,6 +935,36 @@ def test_apply_with_only_seed_seeds_the_build_too(
     for name, tensor in model.state_dict().items():
         assert torch.equal(first[name], tensor), name
         assert torch.equal(second[name], tensor), name
+
+
+@pytest.mark.parametrize(
+    ("flags", "terminal", "shown"),
+    [
+        ([], False, False),
+        ([], True, True),
+        (["--progress"], False, True),
+        (["--no-progress"], True, False),
+    ],
+)
+def test_apply_progress_on_stderr_by_default_when_it_is_a_terminal(
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    flags: list[str],
+    terminal: bool,
+    shown: bool,
+) -> None:
+    pytest.importorskip("tqdm")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal)
+    out = str(tmp_path / "w.pt")
+    result = cli(
+        "apply", "torch.nn:Linear", "torch_default", "--manual-seed", "0", "--out", out,
+        "--model-kwargs", '{"in_features": 2, "out_features": 3}', *flags,
+    )  # fmt: skip
+    assert result.code == 0
+    assert ("torchinit torch_default: 100%" in result.err) is shown
+    assert ("2/2" in result.err) is shown
+
 
 
 def test_apply_seed_out_of_torch_range(cli: Callable[..., Result], tmp_path: Path) -> None:

@@ -1536,3 +1536,28 @@ def test_yaml_policy_matching_nothing_warns_or_fails_under_strict(tmp_path):
     with pytest.raises(PlanError) as caught:
         torchinit.init_model(model, path, strict=True)
     assert str(caught.value) == "policy: policy 'convs only' matches nothing in Sequential"
+
+
+def test_extended_preset_rules_are_optional_and_the_files_own_rules_are_not(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        extends: resnet
+        rules:
+          - match: {type: Linear}
+            bias: zeros
+          - match: {type: LSTM, optional: true}
+            bias_ih_l0: zeros
+        """,
+    )
+    policy = Policy.from_yaml(path)
+    assert [rule.optional for rule in policy.rules] == [True, True, False, True]
+    assert "match: {type: LSTM, optional: true}" in policy.to_yaml()
+    # resnet's GroupNorm rule and the optional LSTM rule match nothing in silence
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    with pytest.warns(TorchInitWarning) as record:
+        torchinit.plan(model, path)
+    assert [str(w.message) for w in record] == [
+        f"{path}:3: rules[2].match.type: matches no layer of Sequential; its layer classes "
+        "are ['BatchNorm2d', 'Conv2d', 'Sequential'] (got 'Linear')"
+    ]

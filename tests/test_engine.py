@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 import copy
 import dataclasses
 import functools
+import logging
+import sys
 import warnings
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -543,6 +547,7 @@ def test_non_floating_point_parameter_is_refused() -> None:
         ("include", 3, "include: must be a glob or an iterable of names/globs (got 3)"),
         ("exclude", ["a..b"], "exclude[0]: empty component between dots (got 'a..b')"),
         ("generator", 3, "generator: must be a torch.Generator or None (got 3)"),
+        ("progress", "yes", "progress: must be true or false (got 'yes')"),
     ],
 )
 def test_engine_keyword_errors(keyword: str, value: object, message: str) -> None:
@@ -567,6 +572,121 @@ def test_policy_matching_nothing_warns_or_fails_under_strict() -> None:
     with pytest.raises(ti.PlanError) as info:
         ti.init_model(model, "vgg", strict=True)
     assert str(info.value) == "policy: policy 'vgg' matches nothing in Sequential"
+
+
+def two_layers() -> nn.Module:
+    return nn.Sequential(
+        collections.OrderedDict([("conv", nn.Conv2d(3, 4, 3)), ("classifier", nn.Linear(4, 2))])
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (
+            ti.Rule(name="classifer", weight="ones"),
+            "rules[1].match.name: matches no layer of Sequential; did you mean 'classifier'? "
+            "(got 'classifer')",
+        ),
+        (
+            ti.Rule(param="**.wieght", init="ones", label="weights"),
+            "rules[1].match.param: rule 'weights' matches no parameter of Sequential; "
+            "did you mean 'conv.weight'? (got '**.wieght')",
+        ),
+        (
+            ti.Rule(nn.Conv1d, weight="ones"),
+            "rules[1].match.type: matches no layer of Sequential; did you mean 'Conv2d'? "
+            "its layer classes are ['Conv2d', 'Linear', 'Sequential'] (got 'Conv1d')",
+        ),
+        (
+            ti.Rule(nn.Linear, params={"w*x": "ones"}),
+            "rules[1].w*x: matches layers of Sequential (e.g. 'classifier') but none of their "
+            "parameters; their parameters are ['bias', 'weight'] (got 'w*x')",
+        ),
+    ],
+)
+def test_a_rule_matching_nothing_warns_or_fails_under_strict(rule: ti.Rule, message: str) -> None:
+    policy = ti.Policy([ti.Rule(nn.Conv2d, weight="zeros"), rule])
+    model = two_layers()
+    with pytest.warns(ti.TorchInitWarning) as record:
+        report = ti.init_model(model, policy)
+    assert [str(w.message) for w in record] == [message]
+    assert record[0].filename == __file__  # the warning points at the caller's line
+    assert torch.equal(model.conv.weight, torch.zeros(4, 3, 3, 3))  # the others still apply
+    assert report.unused_rules == (f"rules[1] {rule.describe()}",)
+    with pytest.raises(ti.PlanError) as info:
+        ti.init_model(model, policy, strict=True)
+    assert str(info.value) == message
+
+
+def test_a_yaml_rule_matching_nothing_is_named_by_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        "rules:\n"
+        "  - match: {type: Conv2d}\n"
+        "    weight: zeros\n"
+        "  - match: {name: classifer}\n"
+        "    weight: ones\n"
+    )
+    with pytest.raises(ti.PlanError) as info:
+        ti.plan(two_layers(), path, strict=True)
+    assert str(info.value) == (
+        f"{path}:4: rules[1].match.name: matches no layer of Sequential; "
+        "did you mean 'classifier'? (got 'classifer')"
+    )
+
+
+def test_an_optional_rule_may_match_nothing() -> None:
+    rule = ti.Rule(name="classifer", weight="ones", optional=True)
+    policy = ti.Policy([ti.Rule(nn.Conv2d, weight="zeros"), rule])
+    report = ti.plan(two_layers(), policy, strict=True)  # no warning, no error
+    assert report.unused_rules == ("rules[1] name='classifer'",)
+
+
+def test_preset_rules_matching_nothing_are_not_worth_a_warning() -> None:
+    # resnet's GroupNorm and Linear rules match nothing here; the user's own rule is named
+    policy = ti.get_preset("resnet").then(ti.Rule(name="classifer", weight="ones"))
+    with pytest.warns(ti.TorchInitWarning) as record:
+        ti.plan(two_layers(), policy)
+    assert [str(w.message)[:20] for w in record] == ["rules[2].match.name:"]
+
+
+@pytest.mark.parametrize(
+    ("keyword", "message"),
+    [
+        (
+            "include",
+            "include[1]: matches no parameter of Sequential; did you mean 'classifier.weight'? "
+            "(got 'classifier.wieght')",
+        ),
+        (
+            "exclude",
+            "exclude[1]: matches no parameter of Sequential; did you mean 'classifier.weight'? "
+            "(got 'classifier.wieght')",
+        ),
+    ],
+)
+def test_include_or_exclude_entries_matching_nothing_warn_or_fail_under_strict(
+    keyword: str, message: str
+) -> None:
+    model = two_layers()
+    names = ["conv.*", "classifier.wieght", "**.bias"]
+    with pytest.warns(ti.TorchInitWarning) as record:
+        ti.init_model(model, "torch_default", **{keyword: names})
+    assert [str(w.message) for w in record] == [message]
+    assert record[0].filename == __file__
+    with pytest.raises(ti.PlanError) as info:
+        ti.init_model(model, "torch_default", strict=True, **{keyword: names})
+    assert str(info.value) == message
+
+
+def test_include_names_of_tied_and_parametrized_tensors_match() -> None:
+    model = two_layers()
+    parametrizations.weight_norm(model.classifier)
+    model.extra = model.conv  # a second name for the conv layer
+    names = ["classifier.parametrizations.weight.original0", "extra.weight"]
+    policy = ti.Policy([ti.Rule(param="**", init="zeros")])
+    ti.plan(model, policy, include=names, strict=True)  # no warning, no error
 
 
 class Exploding(ti.Strategy):
@@ -603,8 +723,8 @@ def test_plan_touches_nothing_and_draws_nothing() -> None:
 def test_optional_type_names_may_be_missing_from_the_model() -> None:
     policy = ti.Policy(
         [
-            ti.Rule(nn.Linear, type_names=["Conv1D"], optional_types=True, weight="zeros"),
-            ti.Rule(type_names=["Conv1D"], optional_types=True, weight="ones"),
+            ti.Rule(nn.Linear, type_names=["Conv1D"], optional=True, weight="zeros"),
+            ti.Rule(type_names=["Conv1D"], optional=True, weight="ones"),
         ]
     )
     report = ti.plan(nn.Sequential(nn.Linear(2, 2)), policy)
@@ -836,3 +956,88 @@ def test_plan_does_not_warn_for_a_zero_element_tensor() -> None:
         warnings.simplefilter("error")
         report = ti.plan(_empty_linear(), policy)
     assert [entry.name for entry in report.skipped] == ["weight"]
+
+
+# --------------------------------------------------------------------------- progress
+
+PROGRESS_POLICY = ti.Policy([ti.Rule(nn.Linear, weight="ones", bias="zeros")], name="ones")
+
+
+def no_progress_bars(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make tqdm and rich fail to import, as if not installed."""
+    for name in ("tqdm", "tqdm.auto", "rich", "rich.progress"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+@pytest.mark.parametrize("seed", [None, 0])
+def test_progress_without_a_bar_logs_every_tenth(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, seed: int | None
+) -> None:
+    no_progress_bars(monkeypatch)
+    model = nn.Sequential(*[nn.Linear(2, 2) for _ in range(10)])
+    with caplog.at_level(logging.INFO, logger="torchinit"):
+        ti.init_model(model, PROGRESS_POLICY, progress=True, seed=seed)
+    assert {record.name for record in caplog.records} == {"torchinit.progress"}
+    messages = [record.getMessage() for record in caplog.records]
+    if seed is None:  # in order: a line every 2 of the 20 tensors
+        assert messages == [
+            f"torchinit ones: {10 * step}% ({2 * step}/20 tensors)" for step in range(1, 11)
+        ]
+    else:  # keyed: the chunks of all tensors are drawn together, at the end
+        assert messages == ["torchinit ones: 100% (20/20 tensors)"]
+    assert all(torch.equal(layer.weight, torch.ones(2, 2)) for layer in model)
+
+
+def test_progress_counts_layer_resets(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    no_progress_bars(monkeypatch)
+    model = nn.Sequential(nn.Linear(2, 2), nn.LayerNorm(2, bias=False), nn.Conv1d(2, 2, 1))
+    policy = ti.Policy(
+        [ti.Rule(name="**", params={"*": "torch_default"}), ti.Rule(nn.Linear, bias="zeros")]
+    )
+    with caplog.at_level(logging.INFO, logger="torchinit"):
+        ti.init_model(model, policy, progress=True)
+    # a layer's reset counts the tensors it sets
+    assert [record.getMessage() for record in caplog.records] == [
+        "torchinit <policy>: 20% (1/5 tensors)",  # Linear's reset sets its weight only
+        "torchinit <policy>: 40% (2/5 tensors)",
+        "torchinit <policy>: 60% (3/5 tensors)",
+        "torchinit <policy>: 100% (5/5 tensors)",
+    ]
+
+
+def test_progress_is_a_tqdm_bar_on_stderr(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("tqdm")
+    model = nn.Sequential(*[nn.Linear(2, 2) for _ in range(3)])
+    with caplog.at_level(logging.INFO, logger="torchinit"):
+        ti.init_model(model, PROGRESS_POLICY, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "torchinit ones: 100%" in captured.err
+    assert "6/6" in captured.err
+    assert caplog.records == []
+
+
+def test_progress_without_tqdm_is_a_rich_bar_on_stderr(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("rich")
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    ti.init_model(nn.Linear(2, 2), PROGRESS_POLICY, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "torchinit ones" in captured.err
+    assert "100%" in captured.err
+
+
+def test_no_progress_by_default(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="torchinit"):
+        ti.init_model(nn.Linear(2, 2), PROGRESS_POLICY)
+    assert capsys.readouterr() == ("", "")
+    assert caplog.records == []

@@ -111,6 +111,31 @@ def test_plan_on_a_meta_model_allocates_nothing() -> None:
     assert "layer default (no rule matched)" in str(report)
 
 
+@pytest.mark.parametrize("seed", [None, 1])
+def test_plan_on_a_meta_model_needs_no_device(seed: int | None) -> None:
+    model = on_meta()
+    report = ti.plan(model, DEFAULTS, seed=seed, skip_frozen=True)
+    assert all(t.is_meta for t in model.state_dict().values())
+    assert report.to_dict()["entries"] == ti.plan(model, DEFAULTS, seed=seed, skip_frozen=True,
+                                                 device="cpu").to_dict()["entries"]  # fmt: skip
+    assert "layer default (skipped: frozen" in str(report)
+    # init_model still needs to know where to materialize
+    with pytest.raises(ti.InvalidArgumentError, match="pass device='cpu' or 'cuda'"):
+        ti.init_model(model, DEFAULTS, seed=seed)
+
+
+def test_plan_on_a_meta_model_checks_its_buffers() -> None:
+    class Scaled(nn.Linear):
+        def __init__(self) -> None:
+            super().__init__(2, 2)
+            self.register_buffer("scale", torch.ones(2))
+
+    with torch.device("meta"):
+        model = nn.Sequential(Scaled())
+    with pytest.raises(ti.PlanError, match=r"buffers \['0.scale'\] are on the meta device"):
+        ti.plan(model, POLICY)
+
+
 def test_torchvision_resnet_on_meta() -> None:
     torchvision = pytest.importorskip("torchvision")
     with torch.device("meta"):

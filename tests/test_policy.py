@@ -84,6 +84,11 @@ def test_types_match_subclasses() -> None:
             "e.g. nn.Conv2d, not its name) (got 'Conv2d')",
         ),
         (
+            lambda: ti.Rule(nn.Linear, weight="ones", optional="yes"),
+            ti.ArgumentTypeError,
+            "optional: must be true or false (got 'yes')",
+        ),
+        (
             lambda: ti.Rule((), weight="ones"),
             ti.InvalidArgumentError,
             "types: must name at least one type (got ())",

@@ -523,6 +523,14 @@ def _linear_preset(name, std_default=0.02):
     return linear
 
 
+def test_every_rule_a_preset_returns_is_optional(preset_name):
+    factory = _linear_preset(preset_name)
+    torchinit.register_preset(preset_name)(factory)
+    assert not factory().rules[0].optional
+    assert torchinit.get_preset(preset_name).rules == (factory().rules[0].as_optional(),)
+    assert all(rule.optional for rule in torchinit.get_preset("resnet").rules)
+
+
 def test_register_preset_new_name(preset_name):
     factory = _linear_preset(preset_name)
     assert torchinit.register_preset(preset_name)(factory) is factory

@@ -31,7 +31,7 @@ POLICY = ti.Policy(
         ti.Rule(nn.Conv2d, weight=ti.KaimingNormal(mode="fan_out"), bias="zeros", label="conv"),
         ti.Rule(nn.BatchNorm2d, weight="ones", bias="zeros"),
         ti.Rule(nn.Embedding, weight=ti.Normal(0.0, 0.02)),
-        ti.Rule(nn.GroupNorm, weight="ones"),
+        ti.Rule(nn.GroupNorm, weight="ones", optional=True),  # the model has none
     ],
     name="demo",
 )

@@ -486,7 +486,7 @@ def _rule_from_dict(raw: Any, where: str | None) -> Rule:
         params=strategies,
         label=raw.get("label"),
         type_names=type_names,
-        optional_types=_validate.boolean(match.get("optional", False), "match.optional"),
+        optional=_validate.boolean(match.get("optional", False), "match.optional"),
         source=where,
     )
 
@@ -557,7 +557,7 @@ def _rule_to_dict(rule: Rule) -> dict[str, Any]:
         match["name"] = rule.name
     if rule.param is not None:
         match["param"] = rule.param
-    if rule.optional_types:
+    if rule.optional:
         match["optional"] = True
     data: dict[str, Any] = {"match": match}
     if rule.label is not None:

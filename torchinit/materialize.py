@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
@@ -209,7 +210,7 @@ def _scan(
 class Materialization:
     """What :func:`prepare` found on a meta model, and how to materialize it."""
 
-    device: torch.device
+    device: torch.device  # meta: only planned, the device is not known (plan() without device=)
     ties: list[list[tuple[nn.Module, str]]]
     restorers: list[tuple[nn.Module, _Restorer]]
     twins: dict[int, nn.Module] = dataclasses.field(default_factory=dict)
@@ -237,15 +238,23 @@ class Materialization:
         return self.twins.pop(id(module)).to_empty(device="cpu")
 
 
-def prepare(model: nn.Module, device: torch.device | None) -> Materialization | None:
+def prepare(
+    model: nn.Module, device: torch.device | None, *, planning: bool = False
+) -> Materialization | None:
     """Check ``device=`` against ``model``; for a meta model, plan its materialization.
 
     Returns ``None`` when the model has no meta tensor (then ``device`` must name the model's
     device) or when ``device`` is ``None`` (the engine then refuses the meta tensors it meets
     with :func:`meta_without_device`: no extra pass over a big model for the common case).
+    ``planning`` (``plan()``, which allocates nothing, so needs no device) makes a meta model
+    without ``device`` planned as if it were to be materialized, on a device not known yet
+    (``meta`` stands for it); a model is taken for a meta model by its first tensor, so the
+    common case still costs no pass over the model.
     Raises, touching nothing, for a model on another device, or a buffer nothing can restore.
     """
     if device is None:
+        if planning and _first_is_meta(model):
+            return Materialization(torch.device("meta"), _ties(model), _restorers(model))
         return None
     meta, elsewhere = _scan(model, device)
     if not meta:
@@ -267,6 +276,11 @@ def prepare(model: nn.Module, device: torch.device | None) -> Materialization | 
             got=str(device),
         )
     return Materialization(device, _ties(model), _restorers(model))
+
+
+def _first_is_meta(model: nn.Module) -> bool:
+    first = next(itertools.chain(model.parameters(), model.buffers()), None)
+    return first is not None and first.is_meta
 
 
 def meta_without_device(name: str) -> InvalidArgumentError:

@@ -24,7 +24,7 @@ import dataclasses
 import functools
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from torch import nn
 
@@ -76,7 +76,7 @@ class _RuleFields:
     params: tuple[tuple[str, Strategy], ...]
     label: str | None
     type_names: tuple[str, ...]
-    optional_types: bool
+    optional: bool
     source: str | None = dataclasses.field(repr=False, compare=False)
 
 
@@ -94,10 +94,12 @@ class Rule(_RuleFields):
         type_names: layer classes by name (``"Conv2d"``, ``"mypkg.blocks.Bottleneck"``),
             resolved when the policy is applied against ``torch.nn`` and the classes of the
             model (never by importing anything); YAML policies use this.
-        optional_types: a type name that names no class of the model is skipped instead of
-            being an error (for presets that also cover a library's own layer classes, such
-            as Hugging Face's ``Conv1D``); a rule all of whose types are missing matches
-            nothing.
+        optional: the rule may match nothing in a model. By default a rule that matches
+            nothing while other rules do is a :class:`~torchinit.TorchInitWarning` (an error
+            with ``strict=True``), and a type name that names no class of the model is an
+            error; an optional rule is silent about both (a type name the model lacks is
+            skipped). Every rule of a preset is optional: presets cover layers a given model
+            may not have (Hugging Face's ``Conv1D``, ``GroupNorm`` in a ResNet).
         source: where the rule was written (``policy.yaml:7``), put in front of its errors.
         **strategies: strategies by parameter name (``weight=...``, ``bias=...``,
             ``in_proj_weight=...``). A strategy may be a :class:`~torchinit.Strategy`, a
@@ -121,7 +123,7 @@ class Rule(_RuleFields):
         params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
         label: str | None = None,
         type_names: Sequence[str] = (),
-        optional_types: bool = False,
+        optional: bool = False,
         source: str | None = None,
         **strategies: Any,
     ) -> None:
@@ -130,7 +132,7 @@ class Rule(_RuleFields):
                 "must be a list of layer class names", path="type_names", got=type_names
             )
         checked_types = _types(types)
-        _validate.boolean(optional_types, "optional_types")
+        _validate.boolean(optional, "optional")
         name_glob = _glob(name, "name")
         _glob(param, "param")
         if label is not None:
@@ -202,7 +204,7 @@ class Rule(_RuleFields):
             params=tuple(resolved),
             label=label,
             type_names=tuple(type_names),
-            optional_types=optional_types,
+            optional=optional,
             source=source,
         )
 
@@ -222,6 +224,13 @@ class Rule(_RuleFields):
     def with_types(self, types: tuple[type[nn.Module], ...]) -> Rule:
         """This rule with ``type_names`` replaced by the classes they name."""
         return dataclasses.replace(self, types=(*self.types, *types), type_names=())
+
+    def as_optional(self) -> Rule:
+        """This rule, allowed to match nothing (``optional=True``)."""
+        if self.optional:
+            return self
+        # no types is stored as (), which the constructor refuses; it takes None
+        return dataclasses.replace(self, types=cast(Any, self.types or None), optional=True)
 
     @property
     def is_param_rule(self) -> bool:

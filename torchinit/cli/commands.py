@@ -4,6 +4,7 @@ the parsed arguments that prints its result and returns the exit code."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib
 import inspect
@@ -126,7 +127,8 @@ def _matches(rule: Rule) -> str:
     parts = []
     types = [cls.__name__ for cls in rule.types] + list(rule.type_names)
     if types:
-        optional = " (if the model has it)" if rule.optional_types else ""
+        # every preset rule is optional: only a class the model may not have is worth a note
+        optional = " (if the model has it)" if rule.optional and rule.type_names else ""
         parts.append("type " + "|".join(types) + optional)
     if rule.name is not None:
         parts.append(f"name {rule.name!r}")
@@ -190,7 +192,11 @@ def _planpreset_options(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_plan(args: argparse.Namespace) -> int:
     """``torchinit plan``: the report of :func:`torchinit.plan`, as a table or as JSON."""
     kwargs = _planpreset_options(args)
-    model = load_model(args.model, model_kwargs(args.model_kwargs), model_config(args.config))
+    # on meta, nothing is allocated: a model of any size is planned in seconds
+    with torch.device("meta") if args.meta else contextlib.nullcontext():
+        model = load_model(
+            args.model, model_kwargs(args.model_kwargs), model_config(args.config)
+        )
     report = plan(model, args.policy, **kwargs)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
@@ -255,6 +261,7 @@ def _print_wrapped(line: str) -> None:
 def cmd_apply(args: argparse.Namespace) -> int:
     """``torchinit apply``: seed, build, initialize, save the state_dict, print the report."""
     kwargs = _planpreset_options(args)
+    kwargs["progress"] = sys.stderr.isatty() if args.progress is None else args.progress
     out = Path(args.out)
     save = _saver(out)
     # without --manual-seed, --seed seeds the build too: the tensors no rule sets keep the

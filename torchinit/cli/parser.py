@@ -166,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     plan_parser.add_argument(
         "--json", action="store_true", help="print the report as JSON (report.to_dict())"
     )
+    plan_parser.add_argument(
+        "--meta",
+        action="store_true",
+        help="build the model on the meta device: plans a model of any size without "
+        "allocating or drawing its tensors",
+    )
 
     validate_parser = command(
         "validate",
@@ -208,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="build the model on the meta device and materialize it on the CPU while "
         "initializing (init_model(..., device='cpu')): parameters no rule sets get their "
         "layer's default init; for models too big to hold twice",
+    )
+    apply_parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        help="show progress over the tensors being initialized, on stderr (default: when "
+        "stderr is a terminal); a bar needs tqdm (pip install torchinit[progress]) or rich",
     )
     apply_parser.add_argument(
         "--out",
@@ -267,7 +279,10 @@ def _add_policy_arguments(parser: argparse.ArgumentParser) -> None:
         help="never initialize the tensors whose name matches (repeatable)",
     )
     parser.add_argument(
-        "--strict", action="store_true", help="a policy that matches nothing is an error"
+        "--strict",
+        action="store_true",
+        help="a policy, a rule or an --include/--exclude entry that matches nothing is an "
+        "error (default: a warning)",
     )
 
 

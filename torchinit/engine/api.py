@@ -66,11 +66,13 @@ def _prepare(
     strict: bool,
     seed: int | None,
     device: Any,
+    planning: bool,
 ) -> tuple[Plan, KeyedSeeding | None, Materialization | None]:
     """Check the arguments and resolve ``policy`` against ``model``: the validated plan, and
-    the keyed seeding and materialization it is to be applied with."""
+    the keyed seeding and materialization it is to be applied with (``planning``: for
+    :func:`plan`, which needs no ``device=`` for a meta model)."""
     keyed = _keyed(seed, generator, model)
-    meta = _materialization(model, device)
+    meta = _materialization(model, device, planning)
     resolved = resolve_policy(policy, options)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise ArgumentTypeError(
@@ -121,11 +123,11 @@ def _keyed(
     return KeyedSeeding(seed, model)
 
 
-def _materialization(model: nn.Module, device: Any) -> Materialization | None:
+def _materialization(model: nn.Module, device: Any, planning: bool) -> Materialization | None:
     """Check ``model`` and ``device=``; for a meta model, how to materialize it."""
     if not isinstance(model, nn.Module):
         raise ArgumentTypeError("must be a torch.nn.Module", path="model", got=type(model).__name__)
-    return prepare(model, target_device(device))
+    return prepare(model, target_device(device), planning=planning)
 
 
 def _report(plan: Plan, *, applied: bool, keyed: KeyedSeeding | None) -> InitReport:
@@ -160,12 +162,23 @@ def plan(
     :func:`init_model` would, before it touched anything. Like :func:`init_model`, it pauses
     Python's cyclic garbage collector while it runs.
 
+    A model on the meta device needs no ``device=`` here: nothing is allocated, and the plan
+    is the one ``init_model(model, policy, device=...)`` would follow (parameters no rule
+    sets are reported with their layer's default init). Planning a big model this way costs
+    neither its memory nor the time to draw its values (``torchinit plan --meta``).
+
+    Takes the arguments of :func:`init_model` but ``generator``.
+
     Example:
         >>> import torch
         >>> model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8))
         >>> report = plan(model, "resnet")
         >>> report["0.weight"].strategy
         KaimingNormal(a=0.0, mode='fan_out', nonlinearity='relu')
+        >>> with torch.device("meta"):
+        ...     big = torch.nn.Sequential(torch.nn.Linear(4096, 4096), torch.nn.LayerNorm(4096))
+        >>> plan(big, "torch_default")["0.weight"].shape
+        (4096, 4096)
     """
     built, keyed, _ = _prepare(
         model,
@@ -179,6 +192,7 @@ def plan(
         strict=strict,
         seed=seed,
         device=device,
+        planning=True,
     )
     return _report(built, applied=False, keyed=keyed)
 
@@ -196,6 +210,7 @@ def init_model(
     strict: bool = False,
     seed: int | None = None,
     device: str | torch.device | None = None,
+    progress: bool = False,
     **options: Any,
 ) -> InitReport:
     """Initialize ``model``'s parameters in place with a policy or preset.
@@ -223,7 +238,8 @@ def init_model(
         include: only initialize tensors whose name matches one of these globs or names
             (e.g. the ``missing_keys`` of ``load_state_dict(strict=False)``).
         exclude: never initialize tensors whose name matches one of these.
-        strict: make a policy that matches nothing in the model an error instead of a warning.
+        strict: make a policy, a rule (unless ``optional``) or an ``include``/``exclude``
+            entry that matches nothing in the model an error instead of a warning.
         seed: keyed seeding (:mod:`torchinit.seeding`): every tensor's values are a pure
             function of the seed, its name and its strategy, independent of traversal order,
             other parameters, wrappers and device; torch's global generator is not touched.
@@ -232,6 +248,10 @@ def init_model(
             (:mod:`torchinit.materialize`): its tensors are allocated there and initialized in
             one pass; parameters no rule sets get their layer's default init, buffers their
             proper values. On any other model it must name the model's device (a no-op).
+        progress: show progress over the tensors being initialized: a tqdm bar on stderr
+            (``pip install torchinit[progress]``), else a rich bar if rich is installed, else
+            ``logging`` INFO lines at every 10% on the ``torchinit.progress`` logger. Off, it
+            costs nothing.
         **options: options of the preset (e.g. ``zero_init_residual=True`` for ``"resnet"``).
 
     Returns:
@@ -245,6 +265,7 @@ def init_model(
         >>> report.unmatched
         ['0.bias']
     """
+    _validate.boolean(progress, "progress")
     built, keyed, meta = _prepare(
         model,
         policy,
@@ -257,7 +278,8 @@ def init_model(
         strict=strict,
         seed=seed,
         device=device,
+        planning=False,
     )
     with torch.no_grad():
-        execute(built, generator, keyed, meta)
+        execute(built, generator, keyed, meta, progress=progress)
     return _report(built, applied=True, keyed=keyed)

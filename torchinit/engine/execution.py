@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from torchinit import distributed
+from torchinit.engine import progress as progress_display
 from torchinit.engine.index import Slot, parametrization_list
 from torchinit.engine.planning import Plan
 from torchinit.fans import warn_zero_element
@@ -25,8 +26,11 @@ def execute(
     generator: torch.Generator | None,
     keyed: KeyedSeeding | None,
     meta: Materialization | None = None,
+    *,
+    progress: bool = False,
 ) -> None:
-    """Apply ``plan`` (under ``torch.no_grad()``), after materializing a meta model."""
+    """Apply ``plan`` (under ``torch.no_grad()``), after materializing a meta model; with
+    ``progress``, show progress over its tensors (a layer reset counts those it sets)."""
     for _ in plan.empty_warnings:
         # what torch's kaiming functions say of the zero-element tensors the plan skips,
         # pointing at the line that called init_model (through its gc-pausing decorator)
@@ -34,13 +38,23 @@ def execute(
     if meta is not None:
         meta.materialize(plan.model)
         _rebind(plan)
-    if keyed is not None:
-        _execute_keyed(plan, keyed, meta)
-    else:
-        _execute_in_order(plan, generator)
+    shown = None
+    if progress:
+        total = len(plan.actions) + sum(len(covered) for _, _, covered in plan.resets.values())
+        shown = progress_display.start(total, f"torchinit {plan.policy.name or '<policy>'}")
+    try:
+        if keyed is not None:
+            _execute_keyed(plan, keyed, meta, shown)
+        else:
+            _execute_in_order(plan, generator, shown)
+    finally:
+        if shown is not None:
+            shown.close()
 
 
-def _execute_in_order(plan: Plan, generator: torch.Generator | None) -> None:
+def _execute_in_order(
+    plan: Plan, generator: torch.Generator | None, shown: progress_display.Progress | None
+) -> None:
     """Apply the plan in traversal order, drawing from ``generator`` (or torch's global one).
 
     Zeros and ones are filled here with the tensor method their strategy would call (see
@@ -54,10 +68,14 @@ def _execute_in_order(plan: Plan, generator: torch.Generator | None) -> None:
             for key, (_, _, covered) in plan.resets.items()
         )
     )
-    for slot, assignment in plan.actions:
+    # progress off adds nothing to this loop: the shown one wraps its iterable
+    actions = plan.actions if shown is None else shown.iterate(plan.actions)
+    for slot, assignment in actions:
         while resets and resets[0][0] < slot.position:
             module, reset, covered = plan.resets[resets.popleft()[1]]
             _reset(module, reset, covered, generator)
+            if shown is not None:
+                shown.update(len(covered))
         target = slot.parameter
         fill = assignment.fill
         if target is None:
@@ -76,6 +94,8 @@ def _execute_in_order(plan: Plan, generator: torch.Generator | None) -> None:
     for _, key in resets:
         module, reset, covered = plan.resets[key]
         _reset(module, reset, covered, generator)
+        if shown is not None:
+            shown.update(len(covered))
 
 
 def _add_note(error: Exception, slot: Slot, strategy: Strategy) -> None:
@@ -118,14 +138,19 @@ def _rebind(plan: Plan) -> None:
             slot.parameter = slot.module._parameters[slot.local]
 
 
-def _execute_keyed(plan: Plan, keyed: KeyedSeeding, meta: Materialization | None) -> None:
+def _execute_keyed(
+    plan: Plan,
+    keyed: KeyedSeeding,
+    meta: Materialization | None,
+    shown: progress_display.Progress | None,
+) -> None:
     """Keyed seeding: every tensor from its own generators, chunks filled in parallel.
 
     The values depend on nothing but (seed, name, strategy), so the order here is free: layer
     resets first (a reset rewrites its whole layer; ``_reset`` restores the tensors it does
     not cover, which are then drawn after it), then the strategies without an elementwise law
     (orthogonal, ...), whole, then all chunks of all the others on ``torch.get_num_threads()``
-    threads.
+    threads. Progress counts a tensor drawn in chunks once all chunks are drawn.
     """
     for module, reset, covered in plan.resets.values():
         names = [name for slot in covered for name in slot.names]
@@ -137,6 +162,8 @@ def _execute_keyed(plan: Plan, keyed: KeyedSeeding, meta: Materialization | None
             )
         else:
             _reset(module, reset, covered, keyed.generator(names, reset))
+        if shown is not None:
+            shown.update(len(covered))
     tasks: list[Task] = []
     staged: list[tuple[Slot, Strategy, torch.Tensor]] = []
     for slot, assignment in plan.actions:
@@ -151,6 +178,8 @@ def _execute_keyed(plan: Plan, keyed: KeyedSeeding, meta: Materialization | None
         if law is None:
             drawn = draw_whole(keyed, slot.names, strategy, shape, value.dtype)
             staged.append((slot, strategy, drawn))
+            if shown is not None:
+                shown.update()
             continue
         # each task copies its chunk straight into a parameter (on any device)
         chunks, staging = chunk_into(
@@ -160,6 +189,8 @@ def _execute_keyed(plan: Plan, keyed: KeyedSeeding, meta: Materialization | None
         if staging is not None:
             staged.append((slot, strategy, staging))
     run_tasks(tasks)
+    if shown is not None:
+        shown.update(shown.total - shown.done)
     for slot, used, drawn in staged:
         try:
             if slot.kind == "param":

@@ -176,6 +176,63 @@ def _match_layers(index: ModelIndex, rule: Rule, rule_index: int) -> list[_Picke
     return picked
 
 
+def unused_rule_error(index: ModelIndex, policy: Policy, rule_index: int, model: str) -> PlanError:
+    """Why rule ``rule_index`` matches nothing in the model (named ``model``), with the
+    closest names the model has: of its layers for a ``name`` glob, of its parameters for a
+    ``param`` glob, of its layer classes for a type rule, of a layer's own parameters for
+    parameter-name globs that pick none in the layers the rule matches."""
+    rule = policy.rules[rule_index]
+    path = f"rules[{rule_index}]"
+    named = f"rule {rule.label!r} " if rule.label is not None else ""
+    if rule.param is not None:
+        names = [name for slot in index.slots for name in slot.all_names]
+        return PlanError(
+            did_you_mean(f"{named}matches no parameter of {model}", rule.param, names),
+            path=f"{path}.match.param",
+            got=rule.param,
+        )
+    layers = [
+        (module, names)
+        for module, names in index.modules
+        if rule.matches_type(module) and rule.matches_module_name(names)
+    ]
+    if layers:
+        # the layers are there: the rule's keys are globs (a missing name is an error) and
+        # pick none of their parameters
+        key = rule.strategies[0][0]
+        own = sorted({local for module, _ in layers for local in own_names(module)})
+        return PlanError(
+            did_you_mean(
+                f"{named}matches layers of {model} (e.g. {layers[0][1][0]!r}) but none of "
+                "their parameters",
+                key,
+                own,
+                f"their parameters are {_shorten(own)}",
+            ),
+            path=f"{path}.{key}",
+            got=key,
+        )
+    if rule.name is not None:
+        names = [name for _, names in index.modules for name in names if name]
+        return PlanError(
+            did_you_mean(f"{named}matches no layer of {model}", rule.name, names),
+            path=f"{path}.match.name",
+            got=rule.name,
+        )
+    wanted = [cls.__name__ for cls in rule.types] + list(rule.type_names)
+    present = sorted({type(module).__name__ for module, _ in index.modules})
+    return PlanError(
+        did_you_mean(
+            f"{named}matches no layer of {model}",
+            wanted[0],
+            present,
+            f"its layer classes are {_shorten(present)}",
+        ),
+        path=f"{path}.match.type",
+        got=wanted[0] if len(wanted) == 1 else wanted,
+    )
+
+
 def _nested_slot(index: ModelIndex, module: nn.Module, key: str) -> Slot | None:
     owner_path, _, local = key.rpartition(".")
     owner = _submodule(module, owner_path)
@@ -262,7 +319,7 @@ def resolve_type_names(policy: Policy, index: ModelIndex) -> tuple[Policy, set[i
             layer = getattr(nn, name, None)
             if isinstance(layer, type) and issubclass(layer, nn.Module):
                 candidates = {layer}
-            if not candidates and rule.optional_types:
+            if not candidates and rule.optional:
                 continue
             if len(candidates) != 1:
                 raise at_rule(_type_name_error(name, candidates, short, rule_index), rule)

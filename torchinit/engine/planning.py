@@ -13,8 +13,14 @@ from torch.nn.parameter import UninitializedTensorMixin  # type: ignore[attr-def
 
 from torchinit import distributed
 from torchinit.engine.index import ModelIndex, Slot, SlotKind, parametrization_list
-from torchinit.engine.matching import Assignment, assign, at_rule, resolve_type_names
-from torchinit.errors import PlanError, TorchInitWarning
+from torchinit.engine.matching import (
+    Assignment,
+    assign,
+    at_rule,
+    resolve_type_names,
+    unused_rule_error,
+)
+from torchinit.errors import PlanError, TorchInitError, TorchInitWarning, did_you_mean
 from torchinit.materialize import Materialization, meta_without_device
 from torchinit.patterns import NameGlob
 from torchinit.policy import Order, Policy
@@ -253,11 +259,23 @@ def build_plan(
     index = ModelIndex(model, order)
     policy, inactive = resolve_type_names(policy, index)
     assigned, layers, unused = assign(index, policy, inactive)
+    model_name = type(model).__name__
     if not any(assigned):
-        message = f"policy {policy.name or '<policy>'!r} matches nothing in {type(model).__name__}"
+        message = f"policy {policy.name or '<policy>'!r} matches nothing in {model_name}"
         if strict:
             raise PlanError(message, path="policy")
         warnings.warn(message, TorchInitWarning, stacklevel=5)
+    else:
+        for rule_index in unused:
+            rule = policy.rules[rule_index]
+            if not rule.optional:
+                _complain(
+                    at_rule(unused_rule_error(index, policy, rule_index, model_name), rule), strict
+                )
+    for path, globs in (("include", includes), ("exclude", excludes)):
+        if globs:
+            for error in _unused_globs(index, globs, path, model_name):
+                _complain(error, strict)
 
     rows: list[Row] = []
     actions: list[tuple[Slot, Assignment]] = []
@@ -342,6 +360,29 @@ def build_plan(
         unused_rules=[f"rules[{i}] {policy.rules[i].describe()}" for i in unused],
         empty_warnings=empty_warnings,
     )
+
+
+def _complain(error: TorchInitError, strict: bool) -> None:
+    """Raise ``error`` under ``strict=True``, else warn with its message."""
+    if strict:
+        raise error
+    # build_plan <- _prepare <- plan/init_model <- its gc pause <- the caller
+    warnings.warn(str(error), TorchInitWarning, stacklevel=6)
+
+
+def _unused_globs(
+    index: ModelIndex, globs: list[NameGlob], path: str, model: str
+) -> list[PlanError]:
+    """The errors for the ``include=``/``exclude=`` entries that name no tensor of the model."""
+    names = [name for slot in index.slots for name in slot.all_names]
+    known = set(names)
+    errors = []
+    for position, glob in enumerate(globs):
+        found = glob.pattern in known if glob.is_literal else any(map(glob.matches, names))
+        if not found:
+            problem = did_you_mean(f"matches no parameter of {model}", glob.pattern, names)
+            errors.append(PlanError(problem, path=f"{path}[{position}]", got=glob.pattern))
+    return errors
 
 
 def _selected(slot: Slot, includes: list[NameGlob] | None, excludes: list[NameGlob] | None) -> bool:

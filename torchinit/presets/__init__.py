@@ -88,7 +88,7 @@ def available_presets() -> list[str]:
 
 
 def get_preset(name: str, /, **options: Any) -> Policy:
-    """Build the policy of preset ``name`` with ``options``.
+    """Build the policy of preset ``name`` with ``options``; its rules are all ``optional``.
 
     Example:
         >>> get_preset("resnet").name
@@ -114,7 +114,10 @@ def get_preset(name: str, /, **options: Any) -> Policy:
     policy = factory(**options)
     if not isinstance(policy, Policy):
         raise ArgumentTypeError("preset must return a Policy", path=name, got=type(policy).__name__)
-    return policy
+    # a preset covers layers a given model may lack (GroupNorm in a ResNet): none of its rules
+    # is worth a warning for matching nothing; rules a user adds to it are not optional
+    rules = [rule.as_optional() for rule in policy.rules]
+    return Policy(rules, name=policy.name, order=policy.order)
 
 
 def loaded_class(module: str, name: str) -> type[nn.Module] | None:

@@ -67,8 +67,8 @@ def _library_rule(full_name: str, **kwargs: Any) -> Rule:
     module, _, name = full_name.rpartition(".")
     cls = loaded_class(module, name)
     if cls is not None:
-        return Rule(cls, optional_types=True, **kwargs)
-    return Rule(type_names=[full_name], optional_types=True, **kwargs)
+        return Rule(cls, optional=True, **kwargs)
+    return Rule(type_names=[full_name], optional=True, **kwargs)
 
 
 def _globs(value: Any, path: str, *, what: str) -> tuple[str, ...]:

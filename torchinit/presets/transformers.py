@@ -20,7 +20,7 @@ draw. The presets give every tensor the distribution Hugging Face's last draw gi
 draw each tensor once (tied matrices once, whatever their number of names).
 
 Presets never import ``transformers``: its classes (``Conv1D``, ``LlamaRMSNorm``,
-``BertLMPredictionHead``) are named with ``type_names`` and ``optional_types=True``, so the
+``BertLMPredictionHead``) are named with ``type_names`` and ``optional=True``, so the
 same preset also works on a model of your own that has only ``torch.nn`` layers.
 
 Embeddings use ``padded_normal`` with ``padding_idx`` read from the layer
@@ -52,7 +52,7 @@ def _layers(std: float, *, conv1d: bool = False) -> list[Rule]:
     linear = Rule(
         nn.Linear,
         type_names=["Conv1D"] if conv1d else (),
-        optional_types=conv1d,
+        optional=conv1d,
         weight=Normal(0.0, std),
         bias=Zeros(),
         label="linear/conv1d" if conv1d else "linear",
@@ -141,7 +141,7 @@ def bert(*, initializer_range: float = 0.02) -> Policy:
             Rule(nn.LayerNorm, weight=Ones(), bias=Zeros(), label="norm"),
             Rule(
                 type_names=["BertLMPredictionHead"],
-                optional_types=True,
+                optional=True,
                 bias=Zeros(),
                 label="mlm head bias",
             ),
@@ -225,7 +225,7 @@ def llama(*, initializer_range: float = 0.02) -> Policy:
             Rule(
                 nn.RMSNorm,
                 type_names=["LlamaRMSNorm"],
-                optional_types=True,
+                optional=True,
                 weight=Ones(),
                 label="rms norm",
             ),

@@ -244,10 +244,10 @@ def _timm_layer_scale() -> Rule:
     gamma = to_strategy({"constant": {"val": FromAttr("init_values")}})
     cls = loaded_class("timm.layers.layer_scale", "LayerScale")
     if cls is not None:
-        return Rule(cls, optional_types=True, gamma=gamma, label="layer scale")
+        return Rule(cls, optional=True, gamma=gamma, label="layer scale")
     return Rule(
         type_names=["timm.layers.layer_scale.LayerScale"],
-        optional_types=True,
+        optional=True,
         gamma=gamma,
         label="layer scale",
     )
