@@ -755,7 +755,7 @@ def test_validate_without_a_model_leaves_model_classes_to_the_model(
     assert f"layer types that may be the model's own classes: {name}\n" in result.out
 
 
-def test_validate_without_a_model_takes_optional_types_as_they_are(
+def test_validate_without_a_model_takes_optional_rules_as_they_are(
     tmp_path: Path, cli: Callable[..., Result]
 ) -> None:
     # Hugging Face's Conv1D is one letter's case from torch's Conv1d: optional says it is meant

@@ -103,7 +103,7 @@ def check_without_model(policy: Policy, lines: SourceLines) -> Findings:
 
 def _type_name_errors(rule: Rule, path: str, lines: SourceLines) -> Iterator[TorchInitError]:
     """The short type names that are not torch.nn classes but nearly are (``Conv2D``)."""
-    if rule.optional_types:
+    if rule.optional:
         return  # the names of a library's classes that a model may lack (Hugging Face's Conv1D)
     key_path = f"{path}.match.type"
     for name in rule.type_names:
