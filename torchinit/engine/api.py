@@ -71,7 +71,7 @@ def _prepare(
     the keyed seeding and materialization it is to be applied with."""
     keyed = _keyed(seed, generator, model)
     meta = _materialization(model, device)
-    resolved = resolve_policy(policy, options)
+    resolved = resolve_policy(policy, options, model=model)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise ArgumentTypeError(
             "must be a torch.Generator or None", path="generator", got=generator
@@ -137,6 +137,7 @@ def _report(plan: Plan, *, applied: bool, keyed: KeyedSeeding | None) -> InitRep
         applied=applied,
         rows=plan.report_rows,
         unused_rules=tuple(plan.unused_rules),
+        options=dict(plan.policy.options),
     )
 
 
@@ -233,6 +234,9 @@ def init_model(
             one pass; parameters no rule sets get their layer's default init, buffers their
             proper values. On any other model it must name the model's device (a no-op).
         **options: options of the preset (e.g. ``zero_init_residual=True`` for ``"resnet"``).
+            Options a preset reads from the model (``gpt2``'s ``n_layer`` from
+            ``model.config``) need not be given; given, they win. The report's ``options``
+            say where each value came from.
 
     Returns:
         An :class:`~torchinit.InitReport`: which rule and strategy set each tensor, and what
