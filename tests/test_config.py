@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 import pathlib
@@ -133,9 +134,9 @@ def test_every_builtin_preset_has_a_yaml_twin():
 
 
 @pytest.mark.parametrize("name", BUILTIN_PRESETS)
-def test_preset_yaml_twin_equals_the_preset(name):
+def test_preset_yaml_twin_equals_the_preset(name, options_without_model):
     loaded = Policy.from_yaml(CONFIGS / f"{name}.yaml")
-    assert loaded == torchinit.get_preset(name)
+    assert loaded == torchinit.get_preset(name, **options_without_model.get(name, {}))
     # a string path works as well as a pathlib.Path
     assert Policy.from_yaml(str(CONFIGS / f"{name}.yaml")) == loaded
 
@@ -288,9 +289,9 @@ def test_seeds_init_weights_yaml_equals_model_apply(build):
 # --------------------------------------------------------------------------- round trips
 
 
-def preset_variants() -> dict[str, Callable[[], Policy]]:
-    variants: dict[str, Callable[[], Policy]] = {
-        name: (lambda name=name: torchinit.get_preset(name)) for name in BUILTIN_PRESETS
+def preset_variants() -> dict[str, Callable[..., Policy]]:
+    variants: dict[str, Callable[..., Policy]] = {
+        name: functools.partial(torchinit.get_preset, name) for name in BUILTIN_PRESETS
     }
     variants["resnet residual_norms"] = lambda: torchinit.get_preset(
         "resnet", zero_init_residual=True, residual_norms=["layer*.*.bn3", "**.bn_last"]
@@ -431,8 +432,9 @@ def _assert_round_trips(policy: Policy) -> None:
 
 
 @pytest.mark.parametrize("name", list(preset_variants()))
-def test_preset_round_trips(name):
-    _assert_round_trips(preset_variants()[name]())
+def test_preset_round_trips(name, options_without_model):
+    variant = preset_variants()[name]
+    _assert_round_trips(variant(**options_without_model.get(name, {})))
 
 
 def test_preset_round_trips_with_torchvision_classes(tv_models):

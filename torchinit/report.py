@@ -190,7 +190,8 @@ class InitReport:
     entries: tuple[ReportEntry, ...] = _EntriesFromRows()  # type: ignore[assignment]
     unused_rules: tuple[str, ...] = ()
     seeding: dict[str, Any] | None = None
-    options: dict[str, tuple[Any, str]] = dataclasses.field(default_factory=dict)
+    # not hashed: a value may be a list (a preset's globs)
+    options: dict[str, tuple[Any, str]] = dataclasses.field(default_factory=dict, hash=False)
 
     def __getstate__(self) -> dict[str, Any]:
         # pickled and copied with its entries, never with the engine's rows (see new_report)

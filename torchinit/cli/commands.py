@@ -34,7 +34,7 @@ from torchinit.config import (
 from torchinit.engine import init_model, plan
 from torchinit.errors import InvalidArgumentError
 from torchinit.policy import Policy, Rule
-from torchinit.presets import PRESETS
+from torchinit.presets import PRESETS, FromModel
 from torchinit.report import InitReport
 from torchinit.strategies import STRATEGIES
 
@@ -98,10 +98,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         about = f"policy {policy.name or '<policy>'!r} from {args.policy}"
     else:
         preset = PRESETS.lookup(args.policy, "policy")
-        settings = {**_defaults(preset), **options}
+        settings = {name: value for name, (value, _) in policy.options.items()}
         about = f"preset {args.policy!r}" + (f" ({call_arguments(settings)})" if settings else "")
         summary = (inspect.getdoc(preset) or "").split("\n", 1)[0].replace("``", "")
         about += f": {summary}" if summary else ""
+        about += _read_from_model(preset)
     if args.yaml:
         print(_commented_yaml(policy, about), end="")
         return 0
@@ -112,10 +113,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _defaults(factory: Callable[..., Any]) -> dict[str, Any]:
-    """A preset's options with their default values."""
+def _read_from_model(factory: Callable[..., Any]) -> str:
+    """`` Read from the model when not given: n_layer (model.config.n_layer), ...``: what
+    ``init_model`` reads from the model for the options ``show`` (which has none) was not
+    given."""
     parameters = inspect.signature(factory).parameters.values()
-    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+    read = [f"{p.name} {p.default!r}" for p in parameters if isinstance(p.default, FromModel)]
+    return f" Read from the model when not given: {', '.join(read)}." if read else ""
 
 
 def _matches(rule: Rule) -> str:
@@ -203,7 +207,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise InvalidArgumentError("needs --model", path="--model-kwargs", got=args.model_kwargs)
     # the model first: importing it imports its library, whose classes presets may use
     model = load_model(args.model, model_kwargs(args.model_kwargs)) if args.model else None
-    policy = load_policy(Path(args.policy), options=options)
+    policy = load_policy(Path(args.policy), options=options, model=model)
     report = plan(model, policy, strict=True) if model is not None else None
     count = len(policy.rules)
     print(f"{args.policy}: ok ({count} {'rule' if count == 1 else 'rules'})")

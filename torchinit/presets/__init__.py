@@ -273,7 +273,7 @@ def _read_option(
             return found
         why = found
     else:
-        why = f"there is no model to read {marker.reads} from"
+        why = f"there is no model to read it from ({marker.reads})"
     if marker.default is not _NO_DEFAULT:
         return marker.default, "default"
     got = {"got": type(model).__name__} if model is not None else {}

@@ -109,7 +109,9 @@ def _count_branches(model: nn.Module, options: Mapping[str, Any]) -> tuple[int, 
 
 # typed Any: in the signature it stands for the int counted from the model
 #: Fixup's L: counted, the layers of the model that ``last_layers`` names.
-NUM_BRANCHES: Any = FromModel(read=_count_branches, reads="the layers matching last_layers")
+NUM_BRANCHES: Any = FromModel(
+    read=_count_branches, reads="a count of the layers matching last_layers"
+)
 
 
 @register_preset("fixup")
@@ -273,13 +275,13 @@ def _hidden_width_mult(model: nn.Module, options: Mapping[str, Any]) -> tuple[fl
     if len(mults) == 1:
         return mults.pop(), "model: the hidden parameters' infshape.width_mult()"
     if mults:
-        return f"its hidden parameters have different width multipliers {sorted(mults)}"
+        return f"the model's hidden parameters have different width multipliers {sorted(mults)}"
     return "no hidden parameter of the model has mup's infshape (mup.set_base_shapes)"
 
 
 # typed Any: in the signature it stands for the float read from the model
 #: muP's width multiplier, as mup's ``set_base_shapes`` recorded it on the parameters.
-WIDTH_MULT: Any = FromModel(read=_hidden_width_mult, reads="the parameters' infshape")
+WIDTH_MULT: Any = FromModel(read=_hidden_width_mult, reads="the hidden parameters' mup infshape")
 
 
 @register_preset("mup")
