@@ -6,8 +6,10 @@ conftest.py: the layer constructors still run their own ``reset_parameters``), t
 by ``torchinit.init_model``. Every tensor of the two state_dicts must be ``torch.equal``.
 """
 
+import copy
 import gc
 import pathlib
+import pickle
 import subprocess
 import sys
 import types
@@ -721,6 +723,8 @@ def test_policy_options_are_kept_by_then_and_not_compared():
     extended = policy.then(Rule(nn.Linear, bias="zeros"))
     assert extended.options == policy.options
     assert Policy(policy.rules, name="gpt2", order="apply") == policy  # the rules decide
+    assert pickle.loads(pickle.dumps(policy)).options == policy.options
+    assert copy.deepcopy(policy).options == policy.options
     assert torchinit.get_preset("resnet").options == {
         "zero_init_residual": (False, "default"),
         "residual_norms": ((), "default"),

@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import types
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, get_args
 
@@ -326,7 +325,7 @@ class Policy:
         object.__setattr__(self, "rules", tuple(rules))
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "order", order)
-        object.__setattr__(self, "options", types.MappingProxyType(dict(options or {})))
+        object.__setattr__(self, "options", dict(options or {}))
 
     @classmethod
     def from_yaml(
