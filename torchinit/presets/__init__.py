@@ -66,7 +66,6 @@ _OPTION_CHECKS: dict[Any, Callable[[Any, str], Any]] = {
 ModelReader = Callable[[nn.Module, Mapping[str, Any]], tuple[Any, str] | str]
 
 _NO_DEFAULT: Any = inspect.Parameter.empty
-_ABSENT = object()
 
 
 @dataclasses.dataclass(frozen=True, init=False, repr=False)
@@ -86,7 +85,8 @@ class FromModel:
             model's shape); omitted: the option must then be given.
         read: a function ``(model, other_options) -> (value, source)``, or a string saying
             why it found no value, tried after ``paths``.
-        reads: what ``read`` reads, for messages (``"the layers matching last_layers"``).
+        reads: what ``read`` reads, for messages and ``torchinit list`` (``"a count of the
+            layers matching last_layers"``); default: the function's name.
 
     Example:
         >>> import torch
@@ -125,7 +125,9 @@ class FromModel:
             raise ArgumentTypeError("must be callable", path="FromModel.read", got=read)
         if not paths and read is None:
             raise InvalidArgumentError("needs an attribute path or read=", path="FromModel")
-        described = [f"model.{path}" for path in paths] + ([reads or "read="] if read else [])
+        described = [f"model.{path}" for path in paths]
+        if read is not None:
+            described.append(reads or f"{getattr(read, '__name__', 'read')}()")
         object.__setattr__(self, "paths", paths)
         object.__setattr__(self, "default", default)
         object.__setattr__(self, "read", read)
@@ -236,7 +238,16 @@ def get_preset(name: str, /, *, model: nn.Module | None = None, **options: Any) 
                 path=f"{name}.{key}",
                 got=value,
             )
-    resolved = {key: (value, "given") for key, value in options.items()}
+
+    def check(key: str, value: Any) -> None:
+        checker = _OPTION_CHECKS.get(hints.get(key))
+        if checker is not None:
+            checker(value, f"{name}.{key}")
+
+    resolved: dict[str, tuple[Any, str]] = {}
+    for key, value in options.items():
+        check(key, value)  # what the user typed, before anything is read from the model
+        resolved[key] = (value, "given")
     # plain defaults first: a FromModel reader may depend on them (fixup counts last_layers)
     from_model = []
     for key, parameter in signature.parameters.items():
@@ -247,11 +258,10 @@ def get_preset(name: str, /, *, model: nn.Module | None = None, **options: Any) 
         elif parameter.default is not inspect.Parameter.empty:
             resolved[key] = (parameter.default, "default")
     for key in from_model:
-        resolved[key] = _read_option(name, key, signature.parameters[key].default, model, resolved)
-    for key, (value, source) in resolved.items():
-        check = _OPTION_CHECKS.get(hints.get(key))
-        if check is not None and source != "default":
-            check(value, f"{name}.{key}")
+        value, source = _read_option(name, key, signature.parameters[key].default, model, resolved)
+        if source != "default":
+            check(key, value)  # read from the model: checked as if given
+        resolved[key] = (value, source)
     ordered = {key: resolved[key] for key in signature.parameters if key in resolved}
     policy = factory(**{key: value for key, (value, _) in ordered.items()})
     if not isinstance(policy, Policy):
