@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import types
 
 import torch
 from torch import nn
@@ -57,13 +58,15 @@ class GPT(nn.Module):
     """nanoGPT's GPT layout (forward left out: the benchmarks only initialize it).
 
     ``GPT()`` is GPT-2 small: 12 layers, width 768, 50,257 tokens, 1,024 positions, about
-    124M parameters with the tied ``lm_head``.
+    124M parameters with the tied ``lm_head``. Like nanoGPT's, it keeps its config in
+    ``config``, where the ``nanogpt`` preset reads ``n_layer``.
     """
 
     def __init__(
         self, n_layer: int = 12, d_model: int = 768, vocab: int = 50257, n_ctx: int = 1024
     ) -> None:
         super().__init__()
+        self.config = types.SimpleNamespace(n_layer=n_layer, n_embd=d_model, vocab_size=vocab)
         self.transformer = nn.ModuleDict(
             {
                 "wte": nn.Embedding(vocab, d_model),

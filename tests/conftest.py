@@ -159,3 +159,15 @@ def tv_models() -> types.ModuleType:
     import torchvision.models
 
     return torchvision.models
+
+
+@pytest.fixture(scope="session")
+def options_without_model() -> dict[str, dict[str, Any]]:
+    """For each built-in preset, values of the options it can only read from a model (and so
+    needs given where there is none); the ``configs/`` twins are written for these."""
+    return {
+        "gpt2": {"n_layer": 12},
+        "nanogpt": {"n_layer": 12},
+        "fixup": {"num_branches": 16},
+        "mup": {"width_mult": 1.0},
+    }

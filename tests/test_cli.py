@@ -167,15 +167,20 @@ def test_show_names_the_options_and_parameter_rules(cli: Callable[..., Result]) 
 
 @pytest.mark.parametrize("preset", sorted(ti.PRESETS))
 def test_show_yaml_loads_back_to_the_preset(
-    cli: Callable[..., Result], tmp_path: Path, preset: str
+    cli: Callable[..., Result],
+    tmp_path: Path,
+    preset: str,
+    options_without_model: dict[str, dict[str, object]],
 ) -> None:
-    result = cli("show", preset, "--yaml")
+    options = options_without_model.get(preset, {})
+    given = [arg for key, value in options.items() for arg in ("--option", f"{key}={value}")]
+    result = cli("show", preset, *given, "--yaml")
     assert (result.code, result.err) == (0, "")
     assert result.out.startswith(f"# torchinit {ti.__version__}, `torchinit show --yaml`: ")
     path = write(tmp_path / "policy.yaml", result.out)
-    assert ti.Policy.from_yaml(path) == ti.get_preset(preset)
+    assert ti.Policy.from_yaml(path) == ti.get_preset(preset, **options)
     # one comment above each rule, naming it as the report does
-    rules = ti.get_preset(preset).rules
+    rules = ti.get_preset(preset, **options).rules
     comments = [line for line in result.out.splitlines() if line.startswith("# rules[")]
     assert len(comments) == len(rules)
     assert comments[0].startswith(f"# rules[0] {rules[0].describe()}: ")
@@ -189,7 +194,42 @@ def test_show_yaml_with_options_loads_back_to_the_preset_with_them(
     assert "preset 'nanogpt' (n_layer=6" in result.out
     path = write(tmp_path / "policy.yaml", result.out)
     assert ti.Policy.from_yaml(path) == ti.get_preset("nanogpt", n_layer=6)
-    assert ti.Policy.from_yaml(path) != ti.get_preset("nanogpt")
+    assert ti.Policy.from_yaml(path) != ti.get_preset("nanogpt", n_layer=12)
+
+
+def test_show_says_which_options_come_from_the_model(cli: Callable[..., Result]) -> None:
+    result = cli("show", "gpt2", "--option", "n_layer=2")
+    assert result.code == 0, result.err
+    about = " ".join(result.out.split("\norder: ")[0].split())
+    assert about.endswith(
+        "Read from the model when not given: n_layer <from model.config.n_layer or "
+        "model.config.num_hidden_layers>, initializer_range <from "
+        "model.config.initializer_range, else 0.02>."
+    )
+    assert "preset 'vgg'" in cli("show", "vgg").out  # no such sentence without such options
+    assert "Read from the model" not in cli("show", "vgg").out
+
+
+def test_show_without_a_model_needs_the_options_read_from_the_model(
+    cli: Callable[..., Result],
+) -> None:
+    result = cli("show", "gpt2")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        "torchinit: error: gpt2.n_layer: not given and there is no model to read it from "
+        "(model.config.n_layer or model.config.num_hidden_layers); pass n_layer=...\n"
+    )
+
+
+def test_list_shows_what_presets_read_from_the_model(cli: Callable[..., Result]) -> None:
+    result = cli("list")
+    assert result.code == 0
+    listed = " ".join(result.out.split())
+    assert (
+        "gpt2 n_layer=<from model.config.n_layer or model.config.num_hidden_layers>, "
+        "initializer_range=<from model.config.initializer_range, else 0.02> bert"
+    ) in listed
+    assert "fixup num_branches=<from a count of the layers matching last_layers>," in listed
 
 
 def test_show_a_policy_file(cli: Callable[..., Result], tmp_path: Path) -> None:
@@ -784,6 +824,42 @@ def test_a_type_typo_suggests_a_public_class_over_a_private_base(
     result = cli("validate", str(policy), "--model", "torchvision.models:resnet18")
     assert result.code == 1
     assert "did you mean 'Conv3d'?" in result.err, result.err  # was '_ConvNd'
+
+
+CONFIGURED_MODEL = """\
+import types
+import torch
+
+
+def net(n_layer=2):
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4))
+    model.config = types.SimpleNamespace(n_layer=n_layer)
+    return model
+"""
+
+
+def test_validate_and_plan_read_preset_options_from_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable[..., Result]
+) -> None:
+    write(tmp_path / "configuredmodel.py", CONFIGURED_MODEL)
+    policy = write(tmp_path / "policy.yaml", "extends: gpt2\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "configuredmodel", raising=False)
+    result = cli("validate", str(policy), "--model", "configuredmodel:net")
+    assert (result.code, result.err) == (0, ""), result.err
+    assert result.out.startswith(f"{policy}: ok (4 rules)\n")
+    # without a model the depth is missing: the same message as the API's
+    result = cli("validate", str(policy))
+    assert result.code == 1
+    assert result.err.startswith(f"torchinit: error: {policy}:1: options.n_layer: not given ")
+    result = cli(
+        "plan", "configuredmodel:net", "gpt2", "--json", "--model-kwargs", '{"n_layer": 8}'
+    )
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["options"]["n_layer"] == {
+        "value": 8,
+        "source": "model.config.n_layer",
+    }
 
 
 def test_validate_missing_file(tmp_path: Path, cli: Callable[..., Result]) -> None:

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 import pathlib
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -133,9 +135,9 @@ def test_every_builtin_preset_has_a_yaml_twin():
 
 
 @pytest.mark.parametrize("name", BUILTIN_PRESETS)
-def test_preset_yaml_twin_equals_the_preset(name):
+def test_preset_yaml_twin_equals_the_preset(name, options_without_model):
     loaded = Policy.from_yaml(CONFIGS / f"{name}.yaml")
-    assert loaded == torchinit.get_preset(name)
+    assert loaded == torchinit.get_preset(name, **options_without_model.get(name, {}))
     # a string path works as well as a pathlib.Path
     assert Policy.from_yaml(str(CONFIGS / f"{name}.yaml")) == loaded
 
@@ -288,9 +290,9 @@ def test_seeds_init_weights_yaml_equals_model_apply(build):
 # --------------------------------------------------------------------------- round trips
 
 
-def preset_variants() -> dict[str, Callable[[], Policy]]:
-    variants: dict[str, Callable[[], Policy]] = {
-        name: (lambda name=name: torchinit.get_preset(name)) for name in BUILTIN_PRESETS
+def preset_variants() -> dict[str, Callable[..., Policy]]:
+    variants: dict[str, Callable[..., Policy]] = {
+        name: functools.partial(torchinit.get_preset, name) for name in BUILTIN_PRESETS
     }
     variants["resnet residual_norms"] = lambda: torchinit.get_preset(
         "resnet", zero_init_residual=True, residual_norms=["layer*.*.bn3", "**.bn_last"]
@@ -431,8 +433,9 @@ def _assert_round_trips(policy: Policy) -> None:
 
 
 @pytest.mark.parametrize("name", list(preset_variants()))
-def test_preset_round_trips(name):
-    _assert_round_trips(preset_variants()[name]())
+def test_preset_round_trips(name, options_without_model):
+    variant = preset_variants()[name]
+    _assert_round_trips(variant(**options_without_model.get(name, {})))
 
 
 def test_preset_round_trips_with_torchvision_classes(tv_models):
@@ -1517,6 +1520,61 @@ def test_options_with_a_file_without_extends_is_an_error(tmp_path):
         "(add 'extends: <preset>') (got {'zero_init_residual': True})"
     )
     assert_same_state(before, model)
+
+
+class _WithConfig(nn.Module):
+    """A GPT-2-shaped model of one's own that carries a config, as Hugging Face's do."""
+
+    def __init__(self, n_layer: int) -> None:
+        super().__init__()
+        self.config = types.SimpleNamespace(n_layer=n_layer)
+        self.c_proj = nn.Linear(4, 4)
+        self.ln = nn.LayerNorm(4)
+
+
+def test_extends_reads_the_presets_options_from_the_model(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        extends: gpt2
+        options: {initializer_range: 0.01}
+        rules:
+          - match: {type: LayerNorm}
+            weight: zeros
+        """,
+    )
+    report = torchinit.plan(_WithConfig(n_layer=2), path)
+    assert report["c_proj.weight"].strategy == Normal(0.0, 0.01 / 2)
+    assert report["ln.weight"].strategy == Zeros()
+    assert report.options == {
+        "n_layer": (2, "model.config.n_layer"),
+        "initializer_range": (0.01, "given"),
+    }
+    # an option given to init_model beats both the file and the model
+    report = torchinit.plan(_WithConfig(n_layer=2), path, n_layer=8)
+    assert report.options["n_layer"] == (8, "given")
+    assert report["c_proj.weight"].strategy == Normal(0.0, 0.01 / 4)
+    loaded = Policy.from_yaml(path, model=_WithConfig(n_layer=3))
+    assert loaded.options["n_layer"] == (3, "model.config.n_layer")
+
+
+def test_extends_without_the_options_the_model_lacks_is_an_error(tmp_path):
+    path = write(tmp_path, "extends: gpt2\n")
+    model = nn.Sequential(nn.Linear(2, 2))
+    before = state(model)
+    with pytest.raises(InvalidArgumentError) as caught:
+        torchinit.init_model(model, path)
+    assert str(caught.value) == (
+        f"{path}:1: options.n_layer: not given and model.config has no n_layer or "
+        "num_hidden_layers; pass n_layer=... (got 'Sequential')"
+    )
+    assert_same_state(before, model)
+    with pytest.raises(InvalidArgumentError) as caught:
+        Policy.from_yaml(path)  # no model to read it from
+    assert str(caught.value) == (
+        f"{path}:1: options.n_layer: not given and there is no model to read it from "
+        "(model.config.n_layer or model.config.num_hidden_layers); pass n_layer=..."
+    )
 
 
 def test_yaml_policy_matching_nothing_warns_or_fails_under_strict(tmp_path):

@@ -6,10 +6,13 @@ conftest.py: the layer constructors still run their own ``reset_parameters``), t
 by ``torchinit.init_model``. Every tensor of the two state_dicts must be ``torch.equal``.
 """
 
+import copy
 import gc
 import pathlib
+import pickle
 import subprocess
 import sys
+import types
 
 import pytest
 import torch
@@ -18,6 +21,7 @@ from torch import nn
 import torchinit
 from torchinit import (
     ArgumentTypeError,
+    FromModel,
     InvalidArgumentError,
     Normal,
     PlanError,
@@ -593,6 +597,146 @@ def test_preset_must_return_a_policy(preset_name):
     with pytest.raises(ArgumentTypeError) as caught:
         init_model(nn.Linear(2, 2), preset_name)
     assert str(caught.value) == f"{preset_name}: preset must return a Policy (got 'NoneType')"
+
+
+def _depth_preset(name: str, **marker: object):
+    """A preset whose ``depth`` comes from the model (``model.config.depth`` or ``model.depth``)."""
+
+    def deep(*, depth: int = FromModel("config.depth", "depth", **marker), std: float = 0.1):
+        rule = Rule(nn.Linear, weight=Normal(0.0, std / depth), bias="zeros")
+        return Policy([rule], name=name)
+
+    return torchinit.register_preset(name)(deep)
+
+
+class _Configured(nn.Module):
+    def __init__(self, **config: object) -> None:
+        super().__init__()
+        self.config = types.SimpleNamespace(**config)
+        self.layer = nn.Linear(2, 2)
+
+
+def test_from_model_reads_the_first_attribute_path_there_is(preset_name):
+    _depth_preset(preset_name)
+    report = torchinit.plan(_Configured(depth=4), preset_name)
+    assert report["layer.weight"].strategy == Normal(0.0, 0.025)
+    assert report.options == {"depth": (4, "model.config.depth"), "std": (0.1, "default")}
+    flat = nn.Linear(2, 2)
+    flat.depth = 5  # type: ignore[assignment]
+    assert torchinit.plan(flat, preset_name).options["depth"] == (5, "model.depth")
+    # an attribute that is None is absent: the next path is read
+    none = _Configured(depth=None)
+    none.depth = 2  # type: ignore[assignment]
+    assert torchinit.get_preset(preset_name, model=none).options["depth"] == (2, "model.depth")
+
+
+def test_from_model_given_option_wins(preset_name):
+    _depth_preset(preset_name)
+    policy = torchinit.get_preset(preset_name, model=_Configured(depth=4), depth=10, std=0.5)
+    assert policy.rules[0].strategies[0] == ("weight", Normal(0.0, 0.05))
+    assert dict(policy.options) == {"depth": (10, "given"), "std": (0.5, "given")}
+
+
+def test_from_model_required_option_errors(preset_name):
+    _depth_preset(preset_name)
+    with pytest.raises(InvalidArgumentError) as caught:
+        init_model(_Configured(layers=3), preset_name)
+    assert str(caught.value) == (
+        f"{preset_name}.depth: not given and the model has no model.config.depth or "
+        "model.depth; pass depth=... (got '_Configured')"
+    )
+    with pytest.raises(InvalidArgumentError) as caught:
+        torchinit.get_preset(preset_name)
+    assert str(caught.value) == (
+        f"{preset_name}.depth: not given and there is no model to read it from "
+        "(model.config.depth or model.depth); pass depth=..."
+    )
+
+
+def test_from_model_default_when_the_model_has_none(preset_name):
+    _depth_preset(preset_name, default=2)
+    assert torchinit.plan(nn.Linear(2, 2), preset_name).options["depth"] == (2, "default")
+    assert torchinit.get_preset(preset_name).options["depth"] == (2, "default")
+    assert torchinit.plan(_Configured(depth=8), preset_name).options["depth"] == (
+        8,
+        "model.config.depth",
+    )
+
+
+def test_from_model_values_are_type_checked_like_given_ones(preset_name):
+    _depth_preset(preset_name)
+    with pytest.raises(ArgumentTypeError) as caught:
+        init_model(_Configured(depth=2.5), preset_name)
+    assert str(caught.value) == f"{preset_name}.depth: must be an integer (got 2.5)"
+
+
+def test_from_model_read_function(preset_name):
+    def count(model: nn.Module, options: dict[str, object]) -> tuple[int, str] | str:
+        linears = sum(isinstance(m, nn.Linear) for m in model.modules())
+        return (linears, "model: Linear layers") if linears else "the model has no Linear"
+
+    marker = FromModel(read=count, reads="a count of Linear layers")
+    assert repr(marker) == "<from a count of Linear layers>"
+
+    def counted(*, depth: int = marker) -> Policy:
+        return Policy([Rule(nn.Linear, weight=Normal(0.0, 1.0 / depth))], name=preset_name)
+
+    torchinit.register_preset(preset_name)(counted)
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2))
+    assert torchinit.plan(model, preset_name).options["depth"] == (2, "model: Linear layers")
+    with pytest.raises(InvalidArgumentError) as caught:
+        torchinit.plan(nn.Sequential(nn.Conv1d(1, 1, 1)), preset_name)
+    assert str(caught.value) == (
+        f"{preset_name}.depth: not given and the model has no Linear; pass depth=... "
+        "(got 'Sequential')"
+    )
+
+
+def test_from_model_shows_what_it_reads():
+    assert repr(FromModel("config.n_layer", "n_layer")) == (
+        "<from model.config.n_layer or model.n_layer>"
+    )
+    assert repr(FromModel("config.initializer_range", default=0.02)) == (
+        "<from model.config.initializer_range, else 0.02>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "message"),
+    [
+        ((), {}, InvalidArgumentError, "FromModel: needs an attribute path or read="),
+        (("config.",), {}, ArgumentTypeError, "FromModel.paths[0]: must be a dotted attribute "
+         "path (got 'config.')"),
+        ((), {"read": 3}, ArgumentTypeError, "FromModel.read: must be callable (got 3)"),
+    ],
+)  # fmt: skip
+def test_from_model_errors(args, kwargs, error, message):
+    with pytest.raises(error) as caught:
+        FromModel(*args, **kwargs)
+    assert str(caught.value) == message
+
+
+def test_register_preset_refuses_an_option_named_model(preset_name):
+    def clashing(*, model: str = "x") -> Policy:
+        return Policy([Rule(nn.Linear, bias="zeros")])
+
+    with pytest.raises(ArgumentTypeError) as caught:
+        torchinit.register_preset(preset_name)(clashing)
+    assert str(caught.value) == f"{preset_name}.model: a preset option cannot be named 'model'"
+    torchinit.register_preset(preset_name)(_linear_preset(preset_name))  # for the fixture
+
+
+def test_policy_options_are_kept_by_then_and_not_compared():
+    policy = torchinit.get_preset("gpt2", n_layer=2)
+    extended = policy.then(Rule(nn.Linear, bias="zeros"))
+    assert extended.options == policy.options
+    assert Policy(policy.rules, name="gpt2", order="apply") == policy  # the rules decide
+    assert pickle.loads(pickle.dumps(policy)).options == policy.options
+    assert copy.deepcopy(policy).options == policy.options
+    assert torchinit.get_preset("resnet").options == {
+        "zero_init_residual": (False, "default"),
+        "residual_norms": ((), "default"),
+    }
 
 
 @pytest.mark.slow

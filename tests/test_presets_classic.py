@@ -84,13 +84,15 @@ def fixup_resnet50() -> nn.Module:
     torch.manual_seed(SEED)
     report = init_model(model, "fixup")
     assert report.unmatched == []
+    # L counted from the model: the 16 Bottleneck conv3 layers that last_layers names
+    assert report.options["num_branches"] == (16, "model: the layers matching last_layers")
     return model
 
 
 def test_fixup_zeroes_branch_ends_and_classifier(fixup_resnet50):
     params = dict(fixup_resnet50.named_parameters())
     ends = [name for name in params if name.endswith("conv3.weight")]
-    assert len(ends) == 16  # L = 16 Bottleneck branches: the default num_branches
+    assert len(ends) == 16  # L = 16 Bottleneck branches, counted
     for name in [*ends, "fc.weight", "fc.bias"]:
         assert torch.equal(params[name], torch.zeros_like(params[name])), name
 
@@ -137,8 +139,7 @@ def test_fixup_basic_blocks_with_scalar_parameters():
     torch.manual_seed(SEED)
     report = init_model(
         model,
-        "fixup",
-        num_branches=3,
+        "fixup",  # num_branches: counted, the 3 layers last_layers names
         layers_per_branch=2,
         branch_layers=["blocks.*.conv1"],
         last_layers=["blocks.*.conv2"],
@@ -159,6 +160,35 @@ def test_fixup_basic_blocks_with_scalar_parameters():
     conv1 = torch.cat([params[f"blocks.{i}.conv1.weight"].flatten() for i in range(3)])
     assert_normal(conv1, math.sqrt(2 / (64 * 9)) * 3**-0.5)
     assert_normal(params["stem.weight"], math.sqrt(2 / 27))
+    assert report.options["num_branches"] == (3, "model: the layers matching last_layers")
+    assert report.options["mode"] == ("fan_in", "given")
+    assert report.options["classifier"] == ("head", "given")
+    assert report.options["scalar_scales"] == (("**.scale",), "default")
+
+
+def test_fixup_given_num_branches_wins_over_the_count():
+    model = FixupNet(blocks=3)
+    options = dict(layers_per_branch=2, branch_layers=["blocks.*.conv1"])
+    counted = torchinit.plan(model, "fixup", last_layers=["blocks.*.conv2"], **options)
+    assert counted["blocks.0.conv1.weight"].strategy == torchinit.VarianceScaling(
+        2 * 3**-1.0, "fan_out", "normal"
+    )
+    given = torchinit.plan(
+        model, "fixup", num_branches=8, last_layers=["blocks.*.conv2"], **options
+    )
+    assert given.options["num_branches"] == (8, "given")
+    assert given["blocks.0.conv1.weight"].strategy == torchinit.VarianceScaling(
+        2 * 8**-1.0, "fan_out", "normal"
+    )
+
+
+def test_fixup_refuses_a_model_whose_branches_it_cannot_count():
+    with pytest.raises(InvalidArgumentError) as excinfo:
+        init_model(FixupNet(), "fixup")  # the default last_layers are ResNet's layer*.*.conv3
+    assert error_message(excinfo) == (
+        "fixup.num_branches: not given and no conv or linear layer of the model matches "
+        "last_layers ['layer*.*.conv3'] to count; pass num_branches=... (got 'FixupNet')"
+    )
 
 
 def test_fixup_strategy_is_the_scaled_he_variance():
@@ -205,7 +235,7 @@ def test_fixup_strategy_is_the_scaled_he_variance():
 )
 def test_fixup_option_errors(options, kind, message):
     with pytest.raises(kind) as excinfo:
-        torchinit.get_preset("fixup", **options)
+        torchinit.get_preset("fixup", **{"num_branches": 16, **options})
     assert error_message(excinfo) == message
 
 
@@ -395,6 +425,58 @@ def test_mup_equals_the_mup_package(build, options, readout_zero):
             assert_normal(value, STD)
 
 
+@pytest.mark.parametrize("build", [mup_transformer, mup_mlp], ids=["transformer", "mlp"])
+def test_mup_reads_the_width_multiplier_set_base_shapes_recorded(build):
+    import mup
+
+    base, reference = build(BASE_WIDTH), seeded(lambda: build(WIDTH))
+    mup.set_base_shapes(reference, base)
+    model = seeded(lambda: build(WIDTH))
+    mup.set_base_shapes(model, base)
+    torch.manual_seed(SEED)
+    mup_reference(reference, readout_zero=True)
+    torch.manual_seed(SEED)
+    inputs = {"input_layers": ["0"]} if build is mup_mlp else {}
+    report = init_model(model, "mup", std=STD, **inputs)  # width_mult: from the infshapes
+    assert_same_state(reference, model)
+    assert report.options["width_mult"] == (
+        WIDTH / BASE_WIDTH,
+        "model: the hidden parameters' infshape.width_mult()",
+    )
+
+
+def test_mup_refuses_a_model_without_infshape():
+    with pytest.raises(InvalidArgumentError) as excinfo:
+        init_model(nn.Sequential(nn.Linear(4, 4)), "mup")
+    assert error_message(excinfo) == (
+        "mup.width_mult: not given and no hidden parameter of the model has mup's infshape "
+        "(mup.set_base_shapes); pass width_mult=... (got 'Sequential')"
+    )
+
+
+def test_mup_refuses_differing_width_multipliers():
+    class InfShape:
+        def __init__(self, mult: float) -> None:
+            self.mult = mult
+
+        def ninf(self) -> int:
+            return 2
+
+        def width_mult(self) -> float:
+            return self.mult
+
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4))
+    model[0].weight.infshape = InfShape(2.0)  # type: ignore[attr-defined]
+    model[1].weight.infshape = InfShape(4.0)  # type: ignore[attr-defined]
+    with pytest.raises(InvalidArgumentError) as excinfo:
+        init_model(model, "mup")
+    assert error_message(excinfo) == (
+        "mup.width_mult: not given and the model's hidden parameters have different width "
+        "multipliers [2.0, 4.0]; pass width_mult=... (got 'Sequential')"
+    )
+    assert init_model(model, "mup", width_mult=3.0).options["width_mult"] == (3.0, "given")
+
+
 def test_mup_tied_readout_keeps_the_embedding():
     mup = pytest.importorskip("mup", reason="mup is not installed")
 
@@ -432,7 +514,7 @@ def test_mup_tied_readout_keeps_the_embedding():
 )
 def test_mup_option_errors(options, kind, message):
     with pytest.raises(kind) as excinfo:
-        torchinit.get_preset("mup", **options)
+        torchinit.get_preset("mup", **{"width_mult": 2.0, **options})
     assert error_message(excinfo) == message
 
 

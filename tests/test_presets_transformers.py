@@ -28,6 +28,7 @@ import math
 import os
 import subprocess
 import sys
+import types
 import warnings
 from collections.abc import Callable, Iterator
 
@@ -92,10 +93,10 @@ def _gpt2(**config: object) -> Callable[[], nn.Module]:
     return lambda: transformers.GPT2LMHeadModel(cfg)  # type: ignore[attr-defined]
 
 
-def _bert() -> Callable[[], nn.Module]:
+def _bert(**config: object) -> Callable[[], nn.Module]:
     transformers = _hf()
     _quiet_hf_logging()
-    cfg = transformers.BertConfig(  # type: ignore[attr-defined]
+    settings = dict(
         num_hidden_layers=N_LAYER,
         hidden_size=HIDDEN,
         num_attention_heads=2,
@@ -105,6 +106,8 @@ def _bert() -> Callable[[], nn.Module]:
         type_vocab_size=32,  # 32 x 128 token-type entries: enough for the KS test
         initializer_range=STD,
     )
+    settings.update(config)
+    cfg = transformers.BertConfig(**settings)  # type: ignore[attr-defined]
     return lambda: transformers.BertForMaskedLM(cfg)  # type: ignore[attr-defined]
 
 
@@ -224,7 +227,7 @@ def test_gpt2_preset_matches_huggingface_distributionally():
         _compare(reference, model, analytic)
 
     torch.manual_seed(SEED)
-    report = torchinit.init_model(model, "gpt2", n_layer=N_LAYER, initializer_range=STD)
+    report = torchinit.init_model(model, "gpt2")  # n_layer and initializer_range: the config's
 
     constant, random = _compare(reference, model, analytic)
     # per block: c_attn, c_proj (attention), c_fc, c_proj (MLP) weights; then wte, wpe, lm_head
@@ -237,6 +240,10 @@ def test_gpt2_preset_matches_huggingface_distributionally():
         f"transformer.h.{i}.{part}.c_proj.weight" for i in range(2) for part in ("attn", "mlp")
     ]
     assert report["transformer.h.0.attn.c_attn.weight"].strategy == Normal(0.0, STD)
+    assert report.options == {
+        "n_layer": (N_LAYER, "model.config.n_layer"),
+        "initializer_range": (STD, "model.config.initializer_range"),
+    }
 
 
 def test_gpt2_preset_scaled_std_really_differs_from_unscaled():
@@ -245,7 +252,9 @@ def test_gpt2_preset_scaled_std_really_differs_from_unscaled():
     reference = _build(factory, SEED)
     model = _scrambled(_build(factory, OTHER_SEED))
     torch.manual_seed(SEED)
-    torchinit.init_model(model, "gpt2", n_layer=12)  # the default depth, not the config's
+    report = torchinit.init_model(model, "gpt2", n_layer=12)  # given: wins over the config's 2
+    assert report.options["n_layer"] == (12, "given")
+    assert report["transformer.h.0.mlp.c_proj.weight"].strategy == Normal(0.0, STD / 24**0.5)
     with pytest.raises(AssertionError, match="c_proj"):
         _compare(
             reference,
@@ -259,7 +268,8 @@ def test_bert_preset_matches_huggingface_distributionally():
     reference = _build(factory, SEED)
     model = _scrambled(_build(factory, OTHER_SEED))
     torch.manual_seed(SEED)
-    report = torchinit.init_model(model, "bert", initializer_range=STD)
+    report = torchinit.init_model(model, "bert")
+    assert report.options == {"initializer_range": (STD, "model.config.initializer_range")}
 
     word = "bert.embeddings.word_embeddings.weight"
     pad = reference.config.pad_token_id
@@ -291,7 +301,7 @@ def test_llama_preset_matches_huggingface_distributionally(tied):
     reference = _build(factory, SEED)
     model = _scrambled(_build(factory, OTHER_SEED))
     torch.manual_seed(SEED)
-    report = torchinit.init_model(model, "llama", initializer_range=STD)
+    report = torchinit.init_model(model, "llama")
 
     constant, random = _compare(reference, model, lambda name: STD)
     # q, k, v, o, gate, up, down per layer; embed_tokens and lm_head
@@ -314,10 +324,107 @@ def test_llama_preset_sets_rmsnorm_ones_after_training_changed_them():
 def test_presets_leave_huggingface_models_parameters_in_place():
     model = _build(_gpt2(), OTHER_SEED)
     before = dict(model.named_parameters(remove_duplicate=False))
-    torchinit.init_model(model, "gpt2", n_layer=N_LAYER)
+    torchinit.init_model(model, "gpt2")
     after = dict(model.named_parameters(remove_duplicate=False))
     assert all(before[name] is after[name] for name in before)
     assert model.lm_head.weight is model.transformer.wte.weight
+
+
+# --------------------------------------------------------------------------- options from config
+
+
+def _huggingface_init(model: nn.Module, modules: list[str]) -> None:
+    """Hugging Face's own ``_init_weights`` on ``modules`` of ``model``, in this order."""
+    for name in modules:
+        model._init_weights(model.get_submodule(name))  # type: ignore[operator]
+
+
+def test_gpt2_c_proj_depth_from_the_config_is_bit_exact_with_huggingface():
+    """Hugging Face's ``_init_weights`` on an attention or MLP module draws only its
+    ``c_proj.weight``, with the config's depth: the preset's draw of the same tensors, in the
+    same order, is bit for bit the same (0.02 / sqrt(2 * 3), not 0.02 / sqrt(24))."""
+    factory = _gpt2(n_layer=3, initializer_range=0.03)
+    reference, model = _build(factory, OTHER_SEED), _scrambled(_build(factory, OTHER_SEED))
+    modules = [f"transformer.h.{i}.{part}" for i in range(3) for part in ("attn", "mlp")]
+    torch.manual_seed(SEED)
+    _huggingface_init(reference, modules)
+    torch.manual_seed(SEED)
+    report = torchinit.init_model(model, "gpt2", include="**.c_proj.weight")
+    for name in modules:
+        assert torch.equal(
+            model.get_submodule(name).c_proj.weight, reference.get_submodule(name).c_proj.weight
+        ), name
+    assert report["transformer.h.2.mlp.c_proj.weight"].strategy == Normal(0.0, 0.03 / 6**0.5)
+    assert report.options == {
+        "n_layer": (3, "model.config.n_layer"),
+        "initializer_range": (0.03, "model.config.initializer_range"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("preset", "factory", "layers"),
+    [
+        ("gpt2", lambda: _gpt2(initializer_range=0.05), ["transformer.h.{}.attn.c_attn"]),
+        (
+            "bert",
+            lambda: _bert(initializer_range=0.05),
+            ["bert.encoder.layer.{}.attention.self.query"],
+        ),
+        ("llama", lambda: _llama(initializer_range=0.05), ["model.layers.{}.mlp.up_proj"]),
+    ],
+    ids=["gpt2", "bert", "llama"],
+)
+def test_initializer_range_from_the_config_is_bit_exact_with_huggingface(preset, factory, layers):
+    build = factory()
+    reference, model = _build(build, OTHER_SEED), _scrambled(_build(build, OTHER_SEED))
+    modules = [layer.format(i) for i in range(N_LAYER) for layer in layers]
+    torch.manual_seed(SEED)
+    _huggingface_init(reference, modules)
+    torch.manual_seed(SEED)
+    report = torchinit.init_model(model, preset, include=[f"{name}.*" for name in modules])
+    for name in modules:
+        for key, tensor in reference.get_submodule(name).state_dict().items():
+            assert torch.equal(model.get_submodule(name).state_dict()[key], tensor), (name, key)
+    assert report.options["initializer_range"] == (0.05, "model.config.initializer_range")
+    assert report[f"{modules[0]}.weight"].strategy == Normal(0.0, 0.05)
+
+
+def test_llama_depth_comes_from_num_hidden_layers():
+    """Hugging Face's LLaMA config names the depth num_hidden_layers: gpt2's second path."""
+    model = _build(_llama(), OTHER_SEED)
+    report = torchinit.plan(model, "gpt2")
+    assert report.options["n_layer"] == (N_LAYER, "model.config.num_hidden_layers")
+
+
+def test_a_model_without_config_needs_the_depth_given():
+    with pytest.raises(InvalidArgumentError) as caught:
+        torchinit.init_model(_OwnLM(), "gpt2")
+    assert str(caught.value) == (
+        "gpt2.n_layer: not given and model.config has no n_layer or num_hidden_layers; "
+        "pass n_layer=... (got '_OwnLM')"
+    )
+    with pytest.raises(InvalidArgumentError) as caught:
+        torchinit.get_preset("nanogpt")
+    assert str(caught.value) == (
+        "nanogpt.n_layer: not given and there is no model to read it from "
+        "(model.config.n_layer or model.config.num_hidden_layers); pass n_layer=..."
+    )
+    # initializer_range has a real default: a model without a config gets 0.02, so recorded
+    report = torchinit.plan(_OwnLM(), "gpt2", n_layer=4)
+    assert report.options == {"n_layer": (4, "given"), "initializer_range": (0.02, "default")}
+    assert report.to_dict()["options"] == {
+        "n_layer": {"value": 4, "source": "given"},
+        "initializer_range": {"value": 0.02, "source": "default"},
+    }
+
+
+def test_values_read_from_the_config_are_checked_as_given_ones():
+    model = _OwnLM()
+    model.config = types.SimpleNamespace(n_layer="2", initializer_range=0.0)  # type: ignore[assignment]
+    with pytest.raises(ArgumentTypeError, match=r"^gpt2\.n_layer: must be an integer \(got '2'\)$"):
+        torchinit.plan(model, "gpt2")
+    with pytest.raises(InvalidArgumentError, match=r"^bert\.initializer_range: must be > 0"):
+        torchinit.plan(model, "bert")
 
 
 # --------------------------------------------------------------------------- tied weights
@@ -360,7 +467,7 @@ def test_gpt2_tied_embedding_is_one_entry_and_drawn_once():
 
     model = _scrambled(_build(factory, OTHER_SEED))
     torch.manual_seed(SEED)
-    report = torchinit.init_model(model, "gpt2", n_layer=N_LAYER)
+    report = torchinit.init_model(model, "gpt2")  # the depth: the config's
 
     # bit for bit the loop that draws the tied matrix once, and the RNG is where it left it
     for name, tensor in expected.state_dict().items():
@@ -417,7 +524,7 @@ class _NanoGPT(nn.Module):
 
     def __init__(self, n_layer: int, bias: bool, n_embd: int = HIDDEN) -> None:
         super().__init__()
-        self.n_layer = n_layer
+        self.config = types.SimpleNamespace(n_layer=n_layer, n_embd=n_embd, bias=bias)
         self.transformer = nn.ModuleDict(
             dict(
                 wte=nn.Embedding(VOCAB, n_embd),
@@ -444,7 +551,7 @@ class _NanoGPT(nn.Module):
         self.apply(_init_weights)
         for pn, p in self.named_parameters():
             if pn.endswith("c_proj.weight"):
-                torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * self.n_layer))
+                torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * self.config.n_layer))
 
 
 LINEARS = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
@@ -460,7 +567,8 @@ def test_nanogpt_preset_follows_the_published_scheme(bias):
     # as after some training: the preset must set every tensor
     model = _scrambled(_build(lambda: _NanoGPT(n_layer, bias), OTHER_SEED))
     torch.manual_seed(SEED)
-    report = torchinit.init_model(model, "nanogpt", n_layer=n_layer)
+    report = torchinit.init_model(model, "nanogpt")  # n_layer: nanoGPT's model.config.n_layer
+    assert report.options == {"n_layer": (n_layer, "model.config.n_layer")}
     expected_std = _nanogpt_std(n_layer)
 
     random = 0
@@ -545,16 +653,18 @@ class _OwnLM(nn.Module):
 @pytest.mark.parametrize("preset", ["gpt2", "bert", "nanogpt", "llama"])
 def test_presets_plan_a_model_without_huggingface_classes(preset):
     model = _OwnLM()
+    # no config: the depth must be given (initializer_range has a default)
+    options = {"n_layer": 2} if preset in ("gpt2", "nanogpt") else {}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        report = torchinit.plan(model, preset, strict=True)
+        report = torchinit.plan(model, preset, strict=True, **options)
     assert {e.name for e in report.initialized} >= {"embed.weight", "head.weight"}
     assert report["blocks.0.c_proj.weight"].strategy.std > 0  # type: ignore[union-attr]
     if preset == "llama":
         assert report["blocks.1.norm.weight"].strategy == Ones()
     if preset in ("gpt2", "nanogpt"):
         assert report["blocks.0.c_proj.weight"].rule_label == "scaled residual c_proj"
-    torchinit.init_model(model, preset)
+    torchinit.init_model(model, preset, **options)
 
 
 @pytest.mark.slow
@@ -563,7 +673,8 @@ def test_presets_do_not_import_transformers():
         "import sys, torch, torchinit\n"
         "model = torch.nn.Sequential(torch.nn.Embedding(10, 4), torch.nn.Linear(4, 4))\n"
         "for name in ('gpt2', 'bert', 'nanogpt', 'llama'):\n"
-        "    torchinit.init_model(model, name)\n"
+        "    depth = {'n_layer': 2} if name in ('gpt2', 'nanogpt') else {}\n"
+        "    torchinit.init_model(model, name, **depth)\n"
         "assert 'transformers' not in sys.modules, 'transformers was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -583,7 +694,7 @@ def test_presets_do_not_import_transformers():
         ),
         (
             "gpt2",
-            {"initializer_range": 0},
+            {"n_layer": 2, "initializer_range": 0},
             InvalidArgumentError,
             "gpt2.initializer_range: must be > 0 (got 0)",
         ),
@@ -648,4 +759,5 @@ def test_preset_options_reach_the_strategies():
         Normal(0.0, 0.006),
     )
     for name in ("gpt2", "bert", "nanogpt", "llama"):
-        assert torchinit.get_preset(name).order == "apply"
+        depth = {"n_layer": 2} if name in ("gpt2", "nanogpt") else {}
+        assert torchinit.get_preset(name, **depth).order == "apply"

@@ -22,7 +22,7 @@ from torchinit.fans import calculate_fan, calculate_fans, calculate_gain
 from torchinit.materialize import register_buffer_init
 from torchinit.patterns import NameGlob
 from torchinit.policy import Policy, Rule
-from torchinit.presets import PRESETS, available_presets, get_preset, register_preset
+from torchinit.presets import PRESETS, FromModel, available_presets, get_preset, register_preset
 from torchinit.report import InitReport, ReportEntry
 from torchinit.sampling import trunc_normal_, trunc_normal_std_
 from torchinit.strategies import (
@@ -72,6 +72,7 @@ __all__ = [
     "FanTruncNormal",
     "FanUniform",
     "FromAttr",
+    "FromModel",
     "FunctionStrategy",
     "GateConstant",
     "InitReport",

@@ -280,7 +280,10 @@ def is_policy_file(policy: object) -> bool:
 
 
 def load_policy(
-    source: str | os.PathLike[str], *, options: Mapping[str, Any] | None = None
+    source: str | os.PathLike[str],
+    *,
+    options: Mapping[str, Any] | None = None,
+    model: nn.Module | None = None,
 ) -> Policy:
     """Load a policy from a YAML file (a path) or from YAML text.
 
@@ -289,16 +292,22 @@ def load_policy(
             YAML text itself.
         options: preset options that override the file's ``options:`` (the file must use
             ``extends:``).
+        model: the model the policy is for: the preset named by ``extends:`` reads the options
+            neither the file nor ``options`` give from it, as ``init_model`` does (see
+            :func:`torchinit.get_preset`).
 
     Raises:
         PolicyFileError: the file is missing, is not valid YAML, or uses an unsafe tag.
         TorchInitError: any invalid content, with ``file:line:`` in front.
     """
-    return load_policy_with_lines(source, options=options)[0]
+    return load_policy_with_lines(source, options=options, model=model)[0]
 
 
 def load_policy_with_lines(
-    source: str | os.PathLike[str], *, options: Mapping[str, Any] | None = None
+    source: str | os.PathLike[str],
+    *,
+    options: Mapping[str, Any] | None = None,
+    model: nn.Module | None = None,
 ) -> tuple[Policy, SourceLines]:
     r""":func:`load_policy`, and the line of every key path of the file (for later checks).
 
@@ -321,24 +330,30 @@ def load_policy_with_lines(
         text, name = str(source), "<string>"
     document = _Document(text, name)
     try:
-        policy = policy_from_dict(document.data, options=options, source=document)
+        policy = policy_from_dict(document.data, options=options, source=document, model=model)
     except TorchInitError as error:
         if error.where.startswith(name):
             raise
         raise error.located(document.where(error.path)) from None
     if policy.name is None and is_policy_file(source):
         # an unnamed file is reported under its file name rather than as '<policy>'
-        policy = Policy(policy.rules, name=Path(source).stem, order=policy.order)
+        policy = Policy(
+            policy.rules, name=Path(source).stem, order=policy.order, options=policy.options
+        )
     return policy, SourceLines(name, document.lines)
 
 
-def resolve_policy(policy: object, options: Mapping[str, Any] | None = None) -> Policy:
+def resolve_policy(
+    policy: object, options: Mapping[str, Any] | None = None, *, model: nn.Module | None = None
+) -> Policy:
     """The :class:`~torchinit.Policy` that ``policy`` names, as ``init_model`` reads it.
 
     Args:
         policy: a ``Policy`` (returned as it is), a YAML file path (see :func:`is_policy_file`)
             or a preset name.
         options: preset options: for a preset name, or for a file that ``extends:`` a preset.
+        model: the model it is for: options a preset reads from the model
+            (:class:`~torchinit.presets.FromModel`) come from it when not given.
 
     Example:
         >>> resolve_policy("vgg").rules[0].label
@@ -354,9 +369,9 @@ def resolve_policy(policy: object, options: Mapping[str, Any] | None = None) -> 
             )
         return policy
     if is_policy_file(policy):
-        return load_policy(policy, options=options)  # type: ignore[arg-type]
+        return load_policy(policy, options=options, model=model)  # type: ignore[arg-type]
     if isinstance(policy, str):
-        return get_preset(policy, **options)
+        return get_preset(policy, model=model, **options)
     raise ArgumentTypeError(
         "must be a preset name, a Policy or a YAML file path", path="policy", got=policy
     )
@@ -367,8 +382,12 @@ def policy_from_dict(
     *,
     options: Mapping[str, Any] | None = None,
     source: _Document | None = None,
+    model: nn.Module | None = None,
 ) -> Policy:
     """Build a :class:`~torchinit.Policy` from plain data (the YAML schema as dicts/lists).
+
+    ``options`` override the data's ``options:``; ``model`` is the model the policy is for,
+    read by the preset named by ``extends:`` as :func:`torchinit.get_preset` says.
 
     Example:
         >>> policy = policy_from_dict({"rules": [{"match": {"type": "Linear"}, "bias": "zeros"}]})
@@ -389,7 +408,7 @@ def policy_from_dict(
     if extends is not None:
         _validate.string(extends, "extends")
         try:
-            base = get_preset(extends, **file_options)
+            base = get_preset(extends, model=model, **file_options)
         except TorchInitError as error:
             raise _as_file_error(error, extends) from None
     elif file_options:
@@ -417,7 +436,7 @@ def policy_from_dict(
             raise error.prefixed(path) from None
     name = data.get("name", base.name if base is not None else None)
     order = data.get("order", base.order if base is not None else "modules")
-    return Policy(rules, name=name, order=order)
+    return Policy(rules, name=name, order=order, options=base.options if base is not None else None)
 
 
 def _as_file_error(error: TorchInitError, preset: str) -> TorchInitError:

@@ -287,6 +287,10 @@ class Policy:
         order: the traversal order that decides which random numbers each tensor gets:
             ``"modules"`` (``model.modules()``, pre-order, as torchvision's init loops) or
             ``"apply"`` (``model.apply(fn)``, children first, as Hugging Face).
+        options: for a policy a preset built (:func:`torchinit.get_preset`), each option's
+            value and where it came from: ``{"n_layer": (2, "model.config.n_layer")}``, the
+            source being ``"given"``, ``"default"`` or the model attribute read. Not part of
+            the policy's value: two policies with the same rules are equal.
 
     Example:
         >>> from torch import nn
@@ -303,9 +307,15 @@ class Policy:
     rules: tuple[Rule, ...]
     name: str | None
     order: Order
+    options: Mapping[str, tuple[Any, str]] = dataclasses.field(compare=False, repr=False)
 
     def __init__(
-        self, rules: Sequence[Rule], *, name: str | None = None, order: Order = "modules"
+        self,
+        rules: Sequence[Rule],
+        *,
+        name: str | None = None,
+        order: Order = "modules",
+        options: Mapping[str, tuple[Any, str]] | None = None,
     ) -> None:
         if isinstance(rules, (str, bytes, Rule)) or not isinstance(rules, Sequence):
             raise ArgumentTypeError("must be a list of Rule", path="rules", got=rules)
@@ -317,15 +327,27 @@ class Policy:
         if name is not None:
             _validate.string(name, "name")
         _validate.choice(order, ORDERS, "order")
+        if options is not None and not isinstance(options, Mapping):
+            raise ArgumentTypeError(
+                "must be a mapping of option to (value, source)", path="options", got=options
+            )
         object.__setattr__(self, "rules", tuple(rules))
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "order", order)
+        object.__setattr__(self, "options", dict(options or {}))
 
     @classmethod
     def from_yaml(
-        cls, source: str | os.PathLike[str], *, options: Mapping[str, Any] | None = None
+        cls,
+        source: str | os.PathLike[str],
+        *,
+        options: Mapping[str, Any] | None = None,
+        model: nn.Module | None = None,
     ) -> Policy:
         """Load a policy from a YAML file (a path) or YAML text; see :mod:`torchinit.config`.
+
+        ``options`` and ``model`` are for a file that ``extends:`` a preset
+        (:func:`torchinit.config.load_policy`).
 
         Example:
             >>> policy = Policy.from_yaml('''
@@ -339,7 +361,7 @@ class Policy:
         """
         from torchinit.config import load_policy
 
-        return load_policy(source, options=options)
+        return load_policy(source, options=options, model=model)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Policy:
@@ -362,4 +384,5 @@ class Policy:
 
     def then(self, *rules: Rule) -> Policy:
         """A new policy with ``rules`` appended (so they take precedence)."""
-        return Policy([*self.rules, *rules], name=self.name, order=self.order)
+        rules_after = [*self.rules, *rules]
+        return Policy(rules_after, name=self.name, order=self.order, options=self.options)

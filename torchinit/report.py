@@ -177,6 +177,9 @@ class InitReport:
         entries: the entries.
         unused_rules: descriptions (``rules[i] ...``) of the rules that matched no tensor.
         seeding: with ``seed=``, the keyed-seeding scheme, its version and the seed.
+        options: the preset's options, each as ``(value, source)``: the source is
+            ``"given"``, ``"default"`` or the model attribute it was read from
+            (``"model.config.n_layer"``); empty for a policy no preset built.
     """
 
     policy: str
@@ -187,6 +190,8 @@ class InitReport:
     entries: tuple[ReportEntry, ...] = _EntriesFromRows()  # type: ignore[assignment]
     unused_rules: tuple[str, ...] = ()
     seeding: dict[str, Any] | None = None
+    # not hashed: a value may be a list (a preset's globs)
+    options: dict[str, tuple[Any, str]] = dataclasses.field(default_factory=dict, hash=False)
 
     def __getstate__(self) -> dict[str, Any]:
         # pickled and copied with its entries, never with the engine's rows (see new_report)
@@ -319,6 +324,10 @@ class InitReport:
             "unmatched": self.unmatched,
             "unused_rules": list(self.unused_rules),
             "seeding": self.seeding,
+            "options": {
+                name: {"value": value, "source": source}
+                for name, (value, source) in self.options.items()
+            },
         }
 
 
@@ -331,6 +340,7 @@ def new_report(
     rows: Sequence[Row],
     unused_rules: tuple[str, ...],
     seeding: dict[str, Any] | None,
+    options: dict[str, tuple[Any, str]],
 ) -> InitReport:
     """An :class:`InitReport` whose entries are built from ``rows`` when first read.
 
@@ -349,6 +359,7 @@ def new_report(
             "_rows": rows,
             "unused_rules": unused_rules,
             "seeding": seeding,
+            "options": options,
         },
     )
     return report

@@ -38,7 +38,7 @@ from torchinit.config import (
 from torchinit.engine import init_model, plan
 from torchinit.errors import InvalidArgumentError
 from torchinit.policy import Policy, Rule
-from torchinit.presets import PRESETS
+from torchinit.presets import PRESETS, FromModel
 from torchinit.report import InitReport
 from torchinit.strategies import STRATEGIES
 
@@ -102,10 +102,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         about = f"policy {policy.name or '<policy>'!r} from {args.policy}"
     else:
         preset = PRESETS.lookup(args.policy, "policy")
-        settings = {**_defaults(preset), **options}
+        settings = {name: value for name, (value, _) in policy.options.items()}
         about = f"preset {args.policy!r}" + (f" ({call_arguments(settings)})" if settings else "")
         summary = (inspect.getdoc(preset) or "").split("\n", 1)[0].replace("``", "")
         about += f": {summary}" if summary else ""
+        about += _read_from_model(preset)
     if args.yaml:
         print(_commented_yaml(policy, about), end="")
         return 0
@@ -116,10 +117,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _defaults(factory: Callable[..., Any]) -> dict[str, Any]:
-    """A preset's options with their default values."""
+def _read_from_model(factory: Callable[..., Any]) -> str:
+    """`` Read from the model when not given: n_layer (model.config.n_layer), ...``: what
+    ``init_model`` reads from the model for the options ``show`` (which has none) was not
+    given."""
     parameters = inspect.signature(factory).parameters.values()
-    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+    read = [f"{p.name} {p.default!r}" for p in parameters if isinstance(p.default, FromModel)]
+    return f" Read from the model when not given: {', '.join(read)}." if read else ""
 
 
 def _matches(rule: Rule) -> str:
@@ -218,7 +222,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if args.model
         else None
     )
-    policy, lines = load_policy_with_lines(Path(args.policy), options=options)
+    policy, lines = load_policy_with_lines(Path(args.policy), options=options, model=model)
     count = f"{len(policy.rules)} {'rule' if len(policy.rules) == 1 else 'rules'}"
     if model is not None:
         report = plan(model, policy, strict=True)

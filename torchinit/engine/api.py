@@ -73,7 +73,7 @@ def _prepare(
     :func:`plan`, which needs no ``device=`` for a meta model)."""
     keyed = _keyed(seed, generator, model)
     meta = _materialization(model, device, planning)
-    resolved = resolve_policy(policy, options)
+    resolved = resolve_policy(policy, options, model=model)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise ArgumentTypeError(
             "must be a torch.Generator or None", path="generator", got=generator
@@ -139,6 +139,7 @@ def _report(plan: Plan, *, applied: bool, keyed: KeyedSeeding | None) -> InitRep
         applied=applied,
         rows=plan.report_rows,
         unused_rules=tuple(plan.unused_rules),
+        options=dict(plan.policy.options),
     )
 
 
@@ -253,6 +254,9 @@ def init_model(
             ``logging`` INFO lines at every 10% on the ``torchinit.progress`` logger. Off, it
             costs nothing.
         **options: options of the preset (e.g. ``zero_init_residual=True`` for ``"resnet"``).
+            Options a preset reads from the model (``gpt2``'s ``n_layer`` from
+            ``model.config``) need not be given; given, they win. The report's ``options``
+            say where each value came from.
 
     Returns:
         An :class:`~torchinit.InitReport`: which rule and strategy set each tensor, and what

@@ -329,7 +329,7 @@ def resolve_type_names(policy: Policy, index: ModelIndex) -> tuple[Policy, set[i
             rules.append(rule)
             continue
         rules.append(rule.with_types(tuple(resolved)) if rule.type_names else rule)
-    return Policy(rules, name=policy.name, order=policy.order), inactive
+    return Policy(rules, name=policy.name, order=policy.order, options=policy.options), inactive
 
 
 def _type_name_error(

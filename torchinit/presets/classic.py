@@ -21,7 +21,7 @@ set; :class:`GateConstant` (``gate_constant``) fills one gate's rows of a gate-s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from torch import nn
@@ -30,6 +30,7 @@ from torchinit import _validate
 from torchinit.errors import ArgumentTypeError, InvalidArgumentError
 from torchinit.policy import Policy, Rule
 from torchinit.presets import (  # noqa: F401 (the examples use get_preset)
+    FromModel,
     get_preset,
     loaded_class,
     register_preset,
@@ -80,10 +81,43 @@ def _globs(value: Any, path: str, *, what: str) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- fixup
 
 
+def _branch_end_rules(last: Sequence[str]) -> list[Rule]:
+    """Fixup's rules zeroing the last layer of each branch: one per glob of ``last_layers``."""
+    return [
+        Rule(WEIGHT_LAYERS, name=glob, weight=Zeros(), bias=Zeros(), label="branch end (zero)")
+        for glob in last
+    ]
+
+
+def _count_branches(model: nn.Module, options: Mapping[str, Any]) -> tuple[int, str] | str:
+    """L for Fixup: the number of layers of ``model`` its branch-end rules would zero."""
+    last = _globs(options["last_layers"], "fixup.last_layers", what="layers")
+    ends = _branch_end_rules(last)
+    names: dict[int, list[str]] = {}
+    layers: dict[int, nn.Module] = {}
+    for name, module in model.named_modules(remove_duplicate=False):
+        names.setdefault(id(module), []).append(name)
+        layers[id(module)] = module
+    count = sum(
+        any(rule.matches_type(module) and rule.matches_module_name(names[key]) for rule in ends)
+        for key, module in layers.items()
+    )
+    if count == 0:
+        return f"no conv or linear layer of the model matches last_layers {list(last)} to count"
+    return count, "model: the layers matching last_layers"
+
+
+# typed Any: in the signature it stands for the int counted from the model
+#: Fixup's L: counted, the layers of the model that ``last_layers`` names.
+NUM_BRANCHES: Any = FromModel(
+    read=_count_branches, reads="a count of the layers matching last_layers"
+)
+
+
 @register_preset("fixup")
 def fixup(
     *,
-    num_branches: int = 16,
+    num_branches: int = NUM_BRANCHES,
     layers_per_branch: int = 3,
     branch_layers: Sequence[str] = ("layer*.*.conv1", "layer*.*.conv2"),
     last_layers: Sequence[str] = ("layer*.*.conv3",),
@@ -110,14 +144,16 @@ def fixup(
     He init too (the paper: "every other layer" uses a standard init).
 
     The defaults fit a torchvision-style ResNet-50 built without normalization
-    (``resnet50(norm_layer=nn.Identity)``) and the reference ``fixup_resnet50``: 16
+    (``resnet50(norm_layer=nn.Identity)``) and the reference ``fixup_resnet50``:
     ``Bottleneck`` branches of 3 convs. For BasicBlock nets (ResNet-18/34) pass
-    ``layers_per_branch=2, branch_layers=["layer*.*.conv1"], last_layers=["layer*.*.conv2"]``
-    and ``num_branches`` = the number of blocks (8 for ResNet-18, 16 for ResNet-34). A rule
-    cannot count the branches, so L is an option.
+    ``layers_per_branch=2, branch_layers=["layer*.*.conv1"], last_layers=["layer*.*.conv2"]``.
+    L is counted from the model: the conv and linear layers ``last_layers`` names, one per
+    branch (16 in ResNet-50, 8 in ResNet-18); a model with none of them is refused unless
+    ``num_branches`` is given.
 
     Args:
-        num_branches: L, the number of residual branches, ``>= 1``.
+        num_branches: L, the number of residual branches, ``>= 1``; default: counted from the
+            model (the layers matching ``last_layers``).
         layers_per_branch: m, the number of weight layers in each branch, ``>= 2``.
         branch_layers: globs naming the branches' layers other than the last.
         last_layers: globs naming the last layer of each branch (zeroed).
@@ -129,6 +165,15 @@ def fixup(
     Example:
         >>> get_preset("fixup", num_branches=16).rules[1].strategies[0][1]
         VarianceScaling(scale=0.5, mode='fan_out', distribution='normal')
+        >>> import torch
+        >>> net = torch.nn.Sequential()
+        >>> for name in ("layer1", "layer2"):
+        ...     block = torch.nn.Module()
+        ...     block.conv1, block.conv2 = torch.nn.Conv2d(4, 4, 3), torch.nn.Conv2d(4, 4, 3)
+        ...     net.add_module(name, torch.nn.Sequential(block))
+        >>> policy = get_preset("fixup", model=net, last_layers=["layer*.*.conv2"])
+        >>> policy.options["num_branches"]
+        (2, 'model: the layers matching last_layers')
     """
     branches = _validate.integer(num_branches, "fixup.num_branches", minimum=1)
     m = _validate.integer(layers_per_branch, "fixup.layers_per_branch", minimum=2)
@@ -147,10 +192,7 @@ def fixup(
     rules.extend(
         Rule(WEIGHT_LAYERS, name=glob, weight=scaled, label="branch (scaled)") for glob in branch
     )
-    rules.extend(
-        Rule(WEIGHT_LAYERS, name=glob, weight=Zeros(), bias=Zeros(), label="branch end (zero)")
-        for glob in last
-    )
+    rules.extend(_branch_end_rules(last))
     rules.append(Rule(nn.Linear, name=classifier, weight=Zeros(), bias=Zeros(), label="classifier"))
     rules.extend(Rule(param=glob, init=Zeros(), label="scalar bias") for glob in biases)
     rules.extend(Rule(param=glob, init=Ones(), label="scalar scale") for glob in scales)
@@ -223,10 +265,29 @@ def zero_init_residual(*, norms: Sequence[str] = (), library_blocks: bool = True
 # --------------------------------------------------------------------------- muP
 
 
+def _hidden_width_mult(model: nn.Module, options: Mapping[str, Any]) -> tuple[float, str] | str:
+    """The width multiplier mup's ``set_base_shapes`` gave the hidden (width x width) weights."""
+    mults = set()
+    for parameter in model.parameters():
+        infshape = getattr(parameter, "infshape", None)
+        if infshape is not None and infshape.ninf() == 2:
+            mults.add(float(infshape.width_mult()))
+    if len(mults) == 1:
+        return mults.pop(), "model: the hidden parameters' infshape.width_mult()"
+    if mults:
+        return f"the model's hidden parameters have different width multipliers {sorted(mults)}"
+    return "no hidden parameter of the model has mup's infshape (mup.set_base_shapes)"
+
+
+# typed Any: in the signature it stands for the float read from the model
+#: muP's width multiplier, as mup's ``set_base_shapes`` recorded it on the parameters.
+WIDTH_MULT: Any = FromModel(read=_hidden_width_mult, reads="the hidden parameters' mup infshape")
+
+
 @register_preset("mup")
 def mup(
     *,
-    width_mult: float = 1.0,
+    width_mult: float = WIDTH_MULT,
     std: float = 0.02,
     readout_zero: bool = True,
     input_layers: Sequence[str] = (),
@@ -252,12 +313,14 @@ def mup(
 
     muP is an init *and* a forward/optimizer parametrization: use ``mup.MuReadout``, attention
     scaled by 1/d and ``mup.MuAdam``/``MuSGD`` as the mup package says; this preset is the init.
-    mup attaches each parameter's width multiplier to the parameter (``p.infshape``), not to
-    the layer, so the preset cannot read it and takes it as an option (one multiplier for the
-    whole model, as when every width dimension is scaled together).
+    mup attaches each parameter's width multiplier to the parameter (``p.infshape``, set by
+    ``mup.set_base_shapes``): when ``width_mult`` is not given it is read from there, and
+    must be the same for every hidden parameter (one multiplier for the whole model, as when
+    every width dimension is scaled together); a model without ``infshape`` needs it given.
 
     Args:
-        width_mult: width / base width, ``> 0``.
+        width_mult: width / base width, ``> 0``; default: the hidden parameters'
+            ``infshape.width_mult()``.
         std: the base-width standard deviation, ``> 0``.
         readout_zero: zero the readout (recommended by the mup package) instead of
             ``normal(0, std)``.

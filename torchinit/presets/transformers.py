@@ -19,6 +19,12 @@ model holds are therefore not the start of any sequence a single pass after cons
 draw. The presets give every tensor the distribution Hugging Face's last draw gives it, and
 draw each tensor once (tied matrices once, whatever their number of names).
 
+Options come from the model when not given: ``n_layer`` from ``model.config.n_layer`` or
+``model.config.num_hidden_layers`` (Hugging Face's configs, nanoGPT's ``GPTConfig``),
+``initializer_range`` from ``model.config.initializer_range`` (0.02 for a model without one).
+A depth the model does not state must be given: ``init_model(model, "gpt2")`` on a model
+without a config is refused rather than given GPT-2 small's 12 layers.
+
 Presets never import ``transformers``: its classes (``Conv1D``, ``LlamaRMSNorm``,
 ``BertLMPredictionHead``) are named with ``type_names`` and ``optional=True``, so the
 same preset also works on a model of your own that has only ``torch.nn`` layers.
@@ -32,15 +38,26 @@ embedding without padding gets a plain normal.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from torch import nn
 
 from torchinit import _validate
 from torchinit.policy import Policy, Rule
-from torchinit.presets import get_preset, register_preset  # noqa: F401 (the examples use it)
+from torchinit.presets import (  # noqa: F401 (the examples use get_preset)
+    FromModel,
+    get_preset,
+    register_preset,
+)
 from torchinit.strategies import FromAttr, Normal, Ones, Zeros
 
 __all__: list[str] = []
+
+# typed Any: a FromModel stands, in the signatures, for the int or float read from the model
+#: The number of transformer blocks: Hugging Face's and nanoGPT's configs name it so.
+N_LAYER: Any = FromModel("config.n_layer", "config.num_hidden_layers")
+#: The std of the normal draws; 0.02 (every Hugging Face config's default) without a config.
+INITIALIZER_RANGE: Any = FromModel("config.initializer_range", default=0.02)
 
 
 def _std(value: float, path: str) -> float:
@@ -63,7 +80,7 @@ def _layers(std: float, *, conv1d: bool = False) -> list[Rule]:
 
 
 @register_preset("gpt2")
-def gpt2(*, n_layer: int = 12, initializer_range: float = 0.02) -> Policy:
+def gpt2(*, n_layer: int = N_LAYER, initializer_range: float = INITIALIZER_RANGE) -> Policy:
     """Hugging Face's GPT-2 init (``transformers/models/gpt2/modeling_gpt2.py``).
 
     Radford et al., "Language Models are Unsupervised Multitask Learners" (2019): residual
@@ -80,15 +97,17 @@ def gpt2(*, n_layer: int = 12, initializer_range: float = 0.02) -> Policy:
     ``transformers`` builds it, not bit for bit (see the module's docstring).
 
     Args:
-        n_layer: the number of transformer blocks; pass your config's ``n_layer`` (a rule
-            cannot read it from the model).
-        initializer_range: the std of the normal draws; pass your config's
-            ``initializer_range``.
+        n_layer: the number of transformer blocks; default: the model's
+            ``config.n_layer`` (or ``config.num_hidden_layers``), required without one.
+        initializer_range: the std of the normal draws; default: the model's
+            ``config.initializer_range``, else 0.02.
 
     Example:
         >>> policy = get_preset("gpt2", n_layer=2)
         >>> policy.rules[-1].param, policy.rules[-1].init
         ('**.c_proj.weight', Normal(mean=0.0, std=0.01))
+        >>> policy.options["n_layer"], policy.options["initializer_range"]
+        ((2, 'given'), (0.02, 'default'))
     """
     n_layer = _validate.integer(n_layer, "gpt2.n_layer", minimum=1)
     std = _std(initializer_range, "gpt2.initializer_range")
@@ -108,7 +127,7 @@ def gpt2(*, n_layer: int = 12, initializer_range: float = 0.02) -> Policy:
 
 
 @register_preset("bert")
-def bert(*, initializer_range: float = 0.02) -> Policy:
+def bert(*, initializer_range: float = INITIALIZER_RANGE) -> Policy:
     """Hugging Face's BERT init (``transformers/models/bert/modeling_bert.py``).
 
     Devlin et al., "BERT: Pre-training of Deep Bidirectional Transformers" (2019).
@@ -127,8 +146,8 @@ def bert(*, initializer_range: float = 0.02) -> Policy:
     ``transformers`` builds it, not bit for bit.
 
     Args:
-        initializer_range: the std of the normal draws; pass your config's
-            ``initializer_range``.
+        initializer_range: the std of the normal draws; default: the model's
+            ``config.initializer_range``, else 0.02.
 
     Example:
         >>> [rule.describe() for rule in get_preset("bert").rules]
@@ -152,7 +171,7 @@ def bert(*, initializer_range: float = 0.02) -> Policy:
 
 
 @register_preset("nanogpt")
-def nanogpt(*, n_layer: int = 12) -> Policy:
+def nanogpt(*, n_layer: int = N_LAYER) -> Policy:
     """Karpathy's nanoGPT init (``model.py``, ``GPT.__init__`` and ``GPT._init_weights``).
 
     nanoGPT is not a package: this follows its published scheme.
@@ -169,7 +188,8 @@ def nanogpt(*, n_layer: int = 12) -> Policy:
     Order ``apply``, as nanoGPT.
 
     Args:
-        n_layer: the number of transformer blocks; pass your config's ``n_layer``.
+        n_layer: the number of transformer blocks; default: the model's ``config.n_layer``
+            (nanoGPT's ``GPT`` keeps its ``GPTConfig`` there), required without one.
 
     Example:
         >>> get_preset("nanogpt", n_layer=8).rules[2].init.std
@@ -194,7 +214,7 @@ def nanogpt(*, n_layer: int = 12) -> Policy:
 
 
 @register_preset("llama")
-def llama(*, initializer_range: float = 0.02) -> Policy:
+def llama(*, initializer_range: float = INITIALIZER_RANGE) -> Policy:
     """Hugging Face's LLaMA init (``transformers/models/llama/modeling_llama.py``).
 
     Touvron et al., "LLaMA: Open and Efficient Foundation Language Models" (2023).
@@ -211,8 +231,8 @@ def llama(*, initializer_range: float = 0.02) -> Policy:
     Order ``apply``. Distributionally equal to the model as ``transformers`` builds it.
 
     Args:
-        initializer_range: the std of the normal draws; pass your config's
-            ``initializer_range``.
+        initializer_range: the std of the normal draws; default: the model's
+            ``config.initializer_range``, else 0.02.
 
     Example:
         >>> get_preset("llama").rules[2].type_names
