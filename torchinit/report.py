@@ -325,10 +325,19 @@ class InitReport:
             "unused_rules": list(self.unused_rules),
             "seeding": self.seeding,
             "options": {
-                name: {"value": value, "source": source}
+                name: {"value": _json_ready(value), "source": source}
                 for name, (value, source) in self.options.items()
             },
         }
+
+
+def _json_ready(value: Any) -> Any:
+    """``value`` with tuples as lists, as ``json.loads(json.dumps(value))`` would give it."""
+    if isinstance(value, (tuple, list)):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    return value
 
 
 def new_report(
