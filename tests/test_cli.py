@@ -1042,7 +1042,6 @@ def test_apply_progress_on_stderr_by_default_when_it_is_a_terminal(
     assert ("2/2" in result.err) is shown
 
 
-
 def test_apply_seed_out_of_torch_range(cli: Callable[..., Result], tmp_path: Path) -> None:
     out = str(tmp_path / "w.pt")
     result = cli("apply", "torch.nn:Identity", "resnet", "--manual-seed", str(2**64), "--out", out)

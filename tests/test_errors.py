@@ -13,6 +13,7 @@ from torchinit import errors
 from torchinit.errors import (
     ArgumentTypeError,
     InvalidArgumentError,
+    OutOfRangeError,
     PlanError,
     PolicyFileError,
     RegistryError,
@@ -24,6 +25,7 @@ from torchinit.errors import (
 
 ERROR_CLASSES = [
     (InvalidArgumentError, ValueError),
+    (OutOfRangeError, RuntimeError),
     (ArgumentTypeError, TypeError),
     (UnknownNameError, KeyError),
     (RegistryError, ValueError),

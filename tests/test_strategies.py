@@ -36,6 +36,7 @@ from torchinit import (
     Normal,
     Ones,
     Orthogonal,
+    OutOfRangeError,
     RegistryError,
     Sparse,
     Strategy,
@@ -943,7 +944,7 @@ VALIDATION_ERRORS = [
     ),
     (
         lambda: KaimingNormal(a=-0.1),
-        InvalidArgumentError,
+        OutOfRangeError,
         "kaiming_normal.a: must be >= 0 (got -0.1)",
     ),
     (
@@ -951,7 +952,7 @@ VALIDATION_ERRORS = [
         InvalidArgumentError,  # torch: ValueError("negative_slope 0.1 not a valid number")
         "kaiming_normal.a: must be a number (got '0.1')",
     ),
-    (lambda: Normal(std=-1), InvalidArgumentError, "normal.std: must be >= 0 (got -1)"),
+    (lambda: Normal(std=-1), OutOfRangeError, "normal.std: must be >= 0 (got -1)"),
     (lambda: Normal(std="0.1"), ArgumentTypeError, "normal.std: must be a number (got '0.1')"),
     (lambda: Normal(std=True), ArgumentTypeError, "normal.std: must be a number (got True)"),
     (lambda: Normal(mean=False), ArgumentTypeError, "normal.mean: must be a number (got False)"),
@@ -966,7 +967,7 @@ VALIDATION_ERRORS = [
         "normal.std: must be finite (got inf)",
     ),
     (lambda: Normal(std=None), ArgumentTypeError, "normal.std: must be a number (got None)"),
-    (lambda: Uniform(a=1, b=0), InvalidArgumentError, "uniform.b: must be >= a=1.0 (got 0)"),
+    (lambda: Uniform(a=1, b=0), OutOfRangeError, "uniform.b: must be >= a=1.0 (got 0)"),
     (lambda: Uniform(a="0"), ArgumentTypeError, "uniform.a: must be a number (got '0')"),
     (
         lambda: Uniform(b=float("-inf")),
@@ -975,7 +976,7 @@ VALIDATION_ERRORS = [
     ),
     (
         lambda: TruncNormal(a=1, b=1),
-        InvalidArgumentError,
+        OutOfRangeError,
         "trunc_normal.b: must be > a=1.0 (got 1)",
     ),
     (
@@ -1004,7 +1005,7 @@ VALIDATION_ERRORS = [
         ArgumentTypeError,
         "sparse.sparsity: must be a number (got '0.5')",
     ),
-    (lambda: Sparse(0.5, std=-1), InvalidArgumentError, "sparse.std: must be >= 0 (got -1)"),
+    (lambda: Sparse(0.5, std=-1), OutOfRangeError, "sparse.std: must be >= 0 (got -1)"),
     (lambda: Dirac(groups=0), InvalidArgumentError, "dirac.groups: must be >= 1 (got 0)"),
     (lambda: Dirac(groups=1.0), ArgumentTypeError, "dirac.groups: must be an integer (got 1.0)"),
     (lambda: Dirac(groups=True), ArgumentTypeError, "dirac.groups: must be an integer (got True)"),
@@ -1067,8 +1068,10 @@ def test_validation_error_messages(
         build()
     assert type(info.value) is error
     assert str(info.value) == message
-    builtin = ValueError if error is InvalidArgumentError else TypeError
+    builtin = ValueError if issubclass(error, InvalidArgumentError) else TypeError
     assert isinstance(info.value, builtin)
+    # a bad range is what torch raises RuntimeError for
+    assert isinstance(info.value, RuntimeError) is (error is OutOfRangeError)
 
 
 # --------------------------------------------------------------------------- get_strategy
@@ -1219,7 +1222,7 @@ REJECTED_SPECS = [
     ),
     (
         {"normal": {"std": -1}},
-        InvalidArgumentError,
+        OutOfRangeError,
         "rules[0].weight.normal.std: must be >= 0 (got -1)",
     ),
     (
@@ -2458,6 +2461,12 @@ SAME_ERRORS: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
     ("sparsity str", lambda: init.sparse_(_w(3, 4), "x"), lambda: Sparse("x")),
     ("xavier gain str", lambda: init.xavier_normal_(_w(3, 4), gain="x"),
      lambda: XavierNormal(gain="x")),
+    ("uniform a > b", lambda: init.uniform_(_w(3), 1.0, 0.0), lambda: Uniform(1.0, 0.0)),
+    ("normal std < 0", lambda: init.normal_(_w(3), 0.0, -1.0), lambda: Normal(0.0, -1.0)),
+    ("trunc_normal a > b", lambda: init.trunc_normal_(_w(3), a=1.0, b=0.0),
+     lambda: TruncNormal(a=1.0, b=0.0)),
+    ("sparse std < 0", lambda: init.sparse_(_w(3, 4), 0.5, std=-1.0),
+     lambda: Sparse(0.5, std=-1.0)),
 ]  # fmt: skip
 
 
@@ -2467,7 +2476,7 @@ def test_errors_have_torchs_exception_type(
     torch_call: Callable[[], object], ours: Callable[[], object]
 ) -> None:
     expected = type(_raised(torch_call))
-    assert expected in (ValueError, TypeError)
+    assert expected in (ValueError, TypeError, RuntimeError)
     assert isinstance(_raised(ours), expected)
 
 

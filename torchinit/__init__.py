@@ -11,6 +11,7 @@ from torchinit.engine import init_model, plan
 from torchinit.errors import (
     ArgumentTypeError,
     InvalidArgumentError,
+    OutOfRangeError,
     PlanError,
     PolicyFileError,
     RegistryError,
@@ -77,6 +78,7 @@ __all__ = [
     "GateConstant",
     "InitReport",
     "InvalidArgumentError",
+    "OutOfRangeError",
     "KaimingNormal",
     "KaimingUniform",
     "Law",

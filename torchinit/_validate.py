@@ -11,7 +11,12 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
-from torchinit.errors import ArgumentTypeError, InvalidArgumentError, TorchInitError
+from torchinit.errors import (
+    ArgumentTypeError,
+    InvalidArgumentError,
+    OutOfRangeError,
+    TorchInitError,
+)
 
 
 def number(value: Any, path: str, *, wrong_type: type[TorchInitError] = ArgumentTypeError) -> float:
@@ -34,7 +39,7 @@ def non_negative(
     """Check that ``value`` is a finite number ``>= 0`` (``wrong_type``: as :func:`number`)."""
     result = number(value, path, wrong_type=wrong_type)
     if result < 0:
-        raise InvalidArgumentError("must be >= 0", path=path, got=value)
+        raise OutOfRangeError("must be >= 0", path=path, got=value)
     return result
 
 
@@ -98,5 +103,5 @@ def bounds(a: Any, b: Any, path: str, *, strict: bool = True) -> tuple[float, fl
     high = number(b, f"{path}.b")
     if high < low or (strict and high == low):
         relation = ">" if strict else ">="
-        raise InvalidArgumentError(f"must be {relation} a={low}", path=f"{path}.b", got=b)
+        raise OutOfRangeError(f"must be {relation} a={low}", path=f"{path}.b", got=b)
     return low, high

@@ -19,6 +19,7 @@ from typing import Any
 __all__ = [
     "ArgumentTypeError",
     "InvalidArgumentError",
+    "OutOfRangeError",
     "PlanError",
     "PolicyFileError",
     "RegistryError",
@@ -131,6 +132,15 @@ def _rebuild(
 
 class InvalidArgumentError(TorchInitError, ValueError):
     """An argument or option has the right type but a value that is not allowed."""
+
+
+class OutOfRangeError(InvalidArgumentError, RuntimeError):
+    """A number outside its range: a negative std, bounds with ``b < a``.
+
+    Also a ``RuntimeError``, which is what torch raises for the same values
+    (``torch.nn.init.normal_(t, std=-1)``: ``normal expects std >= 0.0``), so code written
+    against ``torch.nn.init`` catches it as before.
+    """
 
 
 class ArgumentTypeError(TorchInitError, TypeError):

@@ -198,9 +198,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     kwargs = _planpreset_options(args)
     # on meta, nothing is allocated: a model of any size is planned in seconds
     with torch.device("meta") if args.meta else contextlib.nullcontext():
-        model = load_model(
-            args.model, model_kwargs(args.model_kwargs), model_config(args.config)
-        )
+        model = load_model(args.model, model_kwargs(args.model_kwargs), model_config(args.config))
     report = plan(model, args.policy, **kwargs)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
