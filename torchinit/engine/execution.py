@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from torchinit import distributed
 from torchinit.engine.index import Slot, parametrization_list
@@ -116,7 +117,7 @@ _POWER_ITERATIONS = 15
 _ROUNDS = 20
 
 
-def _refresh_spectral_norms(slot: Slot, plist: nn.Module) -> None:
+def _refresh_spectral_norms(slot: Slot, plist: parametrize.ParametrizationList) -> None:
     """Bring a spectral norm's power-iteration vectors up to the weight just set.
 
     ``spectral_norm`` divides the weight by sigma = u^T W v, with ``_u`` and ``_v`` updated by
@@ -154,7 +155,7 @@ def _refresh_spectral_norms(slot: Slot, plist: nn.Module) -> None:
 
 def _power_iterate(spectral_norm: Any, weight: torch.Tensor) -> None:
     matrix = spectral_norm._reshape_weight_to_matrix(weight)
-    sigma = None
+    sigma: torch.Tensor | None = None
     for _ in range(_ROUNDS):
         spectral_norm._power_method(matrix, _POWER_ITERATIONS)
         previous, sigma = sigma, torch.vdot(spectral_norm._u, torch.mv(matrix, spectral_norm._v))
