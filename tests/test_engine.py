@@ -333,6 +333,52 @@ def test_weight_norm_parametrization_sets_the_effective_weight() -> None:
     assert report["weight"].status == "initialized"
 
 
+def _spectral_pair() -> tuple[nn.Module, nn.Module]:
+    """Two models with the same names: one whose weights are spectral-normed, one plain."""
+    plain = nn.Sequential(nn.Linear(64, 128), nn.Conv2d(16, 32, 3))
+    normed = nn.Sequential(nn.Linear(64, 128), nn.Conv2d(16, 32, 3))
+    for layer in normed:
+        parametrizations.spectral_norm(layer)
+    return plain, normed
+
+
+@pytest.mark.parametrize("seed", [None, 3])
+def test_spectral_norm_is_brought_up_to_the_new_weight(seed: int | None) -> None:
+    plain, normed = _spectral_pair()
+    policy = ti.Policy([ti.Rule((nn.Linear, nn.Conv2d), weight=ti.Normal(0.0, 0.02))])
+    torch.manual_seed(1)
+    ti.init_model(plain, policy, seed=seed)
+    after_plain = torch.get_rng_state()
+    torch.manual_seed(1)
+    ti.init_model(normed, policy, seed=seed)
+    # the same draws, and no more of them: the power iteration starts from the layer's vectors
+    assert torch.equal(torch.get_rng_state(), after_plain)
+    for plain_layer, layer in zip(plain, normed, strict=True):
+        assert torch.equal(layer.parametrizations.weight.original, plain_layer.weight)
+    # in eval mode sigma is not updated: it must be the new weight's already (it was 10 to 34)
+    normed.eval()
+    for layer in normed:
+        sigma = torch.linalg.matrix_norm(layer.weight.detach().flatten(1), 2).item()
+        assert 0.999 < sigma < 1.01
+
+
+def test_a_spectral_norm_that_cannot_be_refreshed_is_a_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, normed = _spectral_pair()
+    normed.eval()  # a forward in eval mode runs no power iteration
+    # as if torch's private _SpectralNorm had changed
+    monkeypatch.delattr(type(normed[0].parametrizations.weight[0]), "_power_method")
+    policy = ti.Policy([ti.Rule(nn.Linear, weight=ti.Normal(0.0, 0.02))])
+    with pytest.warns(ti.TorchInitWarning) as caught:
+        ti.init_model(normed, policy)
+    assert [str(w.message) for w in caught] == [
+        "torchinit: 0.weight: cannot refresh the spectral norm's power iteration (this torch's "
+        "spectral_norm has changed); sigma stays the old weight's until a forward pass in "
+        "training mode"
+    ]
+
+
 class NoInverse(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * 2

@@ -43,7 +43,9 @@ def test_large_model() -> None:
 def test_apply_weights_init() -> None:
     out = run("apply_weights_init.py")
     assert "order=apply): 8 tensors initialized" in out
-    assert out.rstrip().endswith("identical to model.apply(weights_init): True")
+    assert "identical to model.apply(weights_init): True\n" in out
+    assert "rules[0] Conv|ConvTranspose" in out
+    assert out.rstrip().endswith("identical to model.apply(dcgan_weights_init): True")
 
 
 def test_torchvision_bit_exact() -> None:

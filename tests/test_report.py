@@ -6,12 +6,14 @@ import copy
 import dataclasses
 import json
 import pickle
+import weakref
 from collections.abc import Callable
 
 import pytest
 from torch import nn
 
 import torchinit as ti
+from torchinit import report as report_module
 from torchinit.report import new_entry
 
 
@@ -158,22 +160,57 @@ def _table_rows(text: str) -> list[str]:
 def test_format_table_fits_the_width(resnet_report: ti.InitReport, width: int) -> None:
     text = resnet_report.format_table(width)
     assert max(map(len, text.splitlines())) <= width
-    rows = _table_rows(text)
+    # a strategy's continuation lines start blank, under its column
+    rows = [row for row in _table_rows(text) if not row.startswith(" ")]
     count = len(resnet_report.initialized)
     assert all(row.startswith(("conv1.", "bn1.", "layer")) for row in rows[:count])
     assert rows[count].startswith("unmatched (left as they were):")  # then wrapped
 
 
-def test_format_table_shortens_sensibly(resnet_report: ti.InitReport) -> None:
-    rows = _table_rows(resnet_report.format_table(100))
-    # the defaults go first (a=0.0), then the arguments that do not fit
-    assert rows[0] == (
-        "conv1.weight                  (64, 3, 7, 7)     rules[0] conv  "
-        "kaiming_normal(mode='fan_out', …)"
+def test_format_table_wraps_strategies_at_80_columns(resnet_report: ti.InitReport) -> None:
+    rows = _table_rows(resnet_report.format_table(80))
+    # the arguments left at their defaults go first (a=0.0); the others wrap, none is cut
+    assert rows[:5] == [
+        "conv1.weight              64x3x7x7     #0 conv  kaiming_normal(mode='fan_out',",
+        "                                                nonlinearity='relu')",
+        "bn1.weight                64           #1 norm  ones()",
+        "bn1.bias                  64           #1 norm  zeros()",
+        "layer1.0.conv1.weight     64x64x3x3    #0 conv  kaiming_normal(mode='fan_out',",
+    ]
+    downsample = rows.index(
+        "layer2…wnsample.0.weight  128x64x1x1   #0 conv  kaiming_normal(mode='fan_out',"
     )
+    assert (
+        rows[downsample + 1]
+        == "                                                nonlinearity='relu')"
+    )
+
+
+def test_format_table_shortens_sensibly(resnet_report: ti.InitReport) -> None:
+    # shapes and rules get their compact forms before a strategy loses an argument
+    rows = _table_rows(resnet_report.format_table(100))
+    assert rows[0] == (
+        "conv1.weight               64x3x7x7     #0 conv  "
+        "kaiming_normal(mode='fan_out', nonlinearity='relu')"
+    )
+    # too narrow to wrap it without cutting the names: the strategy is cut
     rows = _table_rows(resnet_report.format_table(60))
     assert rows[0].split() == ["conv1.weight", "64x3x7x7", "#0", "conv", "kaiming_nor…"]
     assert "layer2…wnsample.0.weight  128x64x1x1   #0 conv  kaiming_nor…" in rows
+
+
+def test_format_table_wraps_between_arguments_only() -> None:
+    model = nn.Sequential(nn.Linear(2, 2))
+    strategy = ti.TruncNormal(mean=0.5, std=0.25, a=-1.0, b=3.0)
+    report = ti.plan(model, ti.Policy([ti.Rule(nn.Linear, weight=strategy)]))
+    assert _table_rows(report.format_table(44))[:4] == [
+        "0.weight  2x2    #0 Linear  trunc_normal(",
+        "                            mean=0.5,",
+        "                            std=0.25,",
+        "                            a=-1.0, b=3.0)",
+    ]
+    # narrower, a piece would not fit a line: one line, cut
+    assert _table_rows(report.format_table(40))[0] == "0.weight  2x2    #0 Linear  trunc_norma…"
 
 
 def test_format_table_elides_the_middle_of_long_names() -> None:
@@ -185,6 +222,72 @@ def test_format_table_elides_the_middle_of_long_names() -> None:
         "encoder…ng_name.weight  2x2    #0 Linear  ones()",
         "encoder…long_name.bias  2      #0 Linear  zeros()",
     ]
+
+
+def test_long_name_lists_are_summarised() -> None:
+    model = nn.Sequential(*(nn.Linear(2, 2) for _ in range(12)))
+    for layer in model[:9]:
+        layer.weight.requires_grad_(False)
+    policy = ti.Policy([ti.Rule(nn.Linear, weight="ones")])
+    report = ti.plan(model, policy, skip_frozen=True, exclude="1[01].weight")
+    assert str(report).splitlines()[3:] == [
+        "skipped: 9 tensors: 0.weight, 1.weight, 2.weight, 3.weight, 4.weight, … 4 more: "
+        "frozen (requires_grad=False) and skip_frozen=True",
+        "excluded by include/exclude: 10.weight, 11.weight",
+        "unmatched (left as they were): 12 tensors: 0.bias, 1.bias, 2.bias, 3.bias, 4.bias, "
+        "… 7 more",
+    ]
+    assert report.format_table(80).splitlines()[4:] == [
+        "skipped: 9 tensors: 0.weight, 1.weight, 2.weight, 3.weight, 4.weight, … 4 more:",
+        "    frozen (requires_grad=False) and skip_frozen=True",
+        "excluded by include/exclude: 10.weight, 11.weight",
+        "unmatched (left as they were): 12 tensors: 0.bias, 1.bias, 2.bias, 3.bias,",
+        "    4.bias, … 7 more",
+    ]
+
+
+def test_skipped_tensors_are_listed_by_reason() -> None:
+    model = nn.Sequential(nn.Linear(2, 2, bias=False), nn.Linear(2, 2), nn.Linear(2, 2, bias=False))
+    model[1].requires_grad_(False)
+    policy = ti.Policy([ti.Rule(nn.Linear, weight="ones", bias="zeros")])
+    report = ti.plan(model, policy, skip_frozen=True)
+    assert str(report).splitlines()[4:] == [
+        "skipped: 0.bias, 2.bias: is None (e.g. a layer built with bias=False)",
+        "skipped: 1.weight, 1.bias: frozen (requires_grad=False) and skip_frozen=True",
+    ]
+
+
+def test_many_aliases_are_summarised() -> None:
+    shared = nn.Linear(2, 2)
+    report = ti.plan(nn.Sequential(*[shared] * 10), ti.Policy([ti.Rule(nn.Linear, weight="ones")]))
+    assert _table_rows(str(report))[0] == (
+        "0.weight (= 9 names: 1.weight, 2.weight, 3.weight, 4.weight, 5.weight, … 4 more)  "
+        "(2, 2)  rules[0] Linear  ones()"
+    )
+    assert _table_rows(report.format_table(60))[0] == ("0.weight (= …)  2x2    #0 Linear  ones()")
+
+
+def test_printing_describes_each_strategy_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # printing a report of 100,000 tensors once cost ten times planning them: a signature read
+    # and an entry built for every row
+    calls: list[object] = []
+    signature = report_module.inspect.signature
+
+    def counted(obj: Callable[..., object]) -> object:
+        calls.append(obj)
+        return signature(obj)
+
+    model = nn.Sequential(*(nn.Linear(2, 2) for _ in range(20)))
+    strategy = ti.KaimingNormal(nonlinearity="relu")
+    report = ti.plan(model, ti.Policy([ti.Rule(nn.Linear, weight=strategy, bias="zeros")]))
+    monkeypatch.setattr(report_module.inspect, "signature", counted)
+    monkeypatch.setattr(report_module, "_DEFAULTS", weakref.WeakKeyDictionary())
+    for width in (None, 80, 60):
+        report.format_table(width)
+    assert calls == [ti.KaimingNormal, ti.Zeros]
+    assert "entries" not in vars(report)
+    # a report with its entries prints alike
+    assert str(report) == str(_constructed(report))
 
 
 def test_format_table_width_is_checked(resnet_report: ti.InitReport) -> None:

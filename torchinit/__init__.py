@@ -7,6 +7,7 @@ One line for a whole model::
     print(report)
 """
 
+from torchinit import families as families
 from torchinit.engine import init_model, plan
 from torchinit.errors import (
     ArgumentTypeError,

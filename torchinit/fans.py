@@ -3,6 +3,15 @@
 ``calculate_fans`` and ``calculate_gain`` give the same values as ``torch.nn.init`` (which keeps
 its fan function private), and validate their input with torchinit's errors. ``is_empty`` is the
 zero-element check that ``torch.nn.init``'s fan-based functions make before computing a fan.
+
+Fans read a weight as ``(out, in, *kernel)``: ``fan_in = size(1) * prod(kernel)`` and
+``fan_out = size(0) * prod(kernel)``, as torch does. A transposed convolution stores its weight
+as ``(in_channels, out_channels / groups, *kernel)``, so its ``fan_in`` counts output channels
+and its ``fan_out`` input channels; use ``mode="fan_out"`` to scale by the channels that feed
+each output. Stride and groups enter neither fan::
+
+    >>> calculate_fans(torch.nn.ConvTranspose2d(16, 32, 3).weight)  # weight (16, 32, 3, 3)
+    (288, 144)
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from torch import nn
 
 from torchinit import _validate
 from torchinit.errors import ArgumentTypeError, InvalidArgumentError, TorchInitError
+from torchinit.families import Family, family_names
 from torchinit.patterns import NameGlob
 from torchinit.strategies import Strategy, to_strategy
 
@@ -42,7 +43,11 @@ ORDERS: tuple[str, ...] = get_args(Order)
 def _types(value: Any) -> tuple[type[nn.Module], ...]:
     if value is None:
         return ()
-    candidates = value if isinstance(value, tuple) else (value,)
+    # a family (torchinit.families) is a tuple of classes, and may sit in a tuple of types
+    items = value if isinstance(value, tuple) else (value,)
+    candidates = tuple(
+        cls for item in items for cls in (item if isinstance(item, Family) else (item,))
+    )
     for candidate in candidates:
         if not (isinstance(candidate, type) and issubclass(candidate, nn.Module)):
             raise ArgumentTypeError(
@@ -84,7 +89,8 @@ class Rule(_RuleFields):
     """One rule of a policy: which tensors it matches and the strategy each gets.
 
     Args:
-        types: layer class(es) to match with ``isinstance`` (subclasses match too).
+        types: layer class(es) to match with ``isinstance`` (subclasses match too), or a
+            family of them (:mod:`torchinit.families`: ``families.Conv``), or a tuple of both.
         name: glob on the layer's full dotted name (``"layer*.0.conv1"``, ``"**.head"``).
         param: glob on the parameter's full dotted name (``"**.bias"``); makes this a
             parameter rule, which takes ``init`` instead of per-parameter strategies.
@@ -257,7 +263,7 @@ class Rule(_RuleFields):
             return self.label
         parts = []
         if self.types or self.type_names:
-            parts.append("|".join([t.__name__ for t in self.types] + list(self.type_names)))
+            parts.append("|".join([*family_names(self.types), *self.type_names]))
         if self.name is not None:
             parts.append(f"name={self.name!r}")
         if self.param is not None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import textwrap
+import weakref
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from torchinit import _validate
 from torchinit.strategies import Strategy
@@ -119,6 +120,8 @@ class Outcome:
 # a report entry as the engine records it: the tensor's names (the first one, then its aliases),
 # shape, dtype and outcome
 Row = tuple[Sequence[str], tuple[int, ...] | None, str | None, Outcome]
+# a tensor as the table reads it: a row, or an entry in its place (an entry is an outcome too)
+_Record = tuple[Sequence[str], tuple[int, ...] | None, str | None, "Outcome | ReportEntry"]
 
 
 def _expand(row: Row) -> ReportEntry:
@@ -235,7 +238,10 @@ class InitReport:
 
     def summary(self) -> str:
         """One line: what was (or would be) done."""
-        count = len(self.initialized)
+        return self._summary(self._by_status())
+
+    def _summary(self, by_status: dict[Status, list[_Record]]) -> str:
+        count = len(by_status["initialized"])
         noun = "tensor" if count == 1 else "tensors"
         verb = "initialized" if self.applied else "to initialize"
         how = f"order={self.order}"
@@ -245,9 +251,28 @@ class InitReport:
             )
         return (
             f"torchinit: policy {self.policy!r} on {self.model} ({how}): "
-            f"{count} {noun} {verb}, {len(self.unmatched)} unmatched, "
-            f"{len(self.skipped)} skipped, {len(self.excluded)} excluded"
+            f"{count} {noun} {verb}, {len(by_status['unmatched'])} unmatched, "
+            f"{len(by_status['skipped'])} skipped, {len(by_status['excluded'])} excluded"
         )
+
+    def _by_status(self) -> dict[Status, list[_Record]]:
+        """The tensors of each status, in traversal order. Read from the engine's rows when the
+        entries were not built: printing a report of 100,000 tensors need not build them."""
+        by_status: dict[Status, list[_Record]] = {
+            "initialized": [],
+            "unmatched": [],
+            "skipped": [],
+            "excluded": [],
+        }
+        rows = vars(self).get("_rows")
+        if rows is not None:
+            for row in rows:
+                by_status[row[3].status].append(row)
+        else:
+            for entry in self.entries:
+                names = (entry.name, *entry.aliases)
+                by_status[entry.status].append((names, entry.shape, entry.dtype, entry))
+        return by_status
 
     def __str__(self) -> str:
         return self.format_table()
@@ -256,18 +281,20 @@ class InitReport:
         """The report as text: the summary, a table of the initialized tensors, then the rest.
 
         The table has one row per initialized tensor: its name (and other names, for tied
-        tensors), shape, the rule that set it and the strategy with its arguments. Skipped,
-        excluded and unmatched tensors and the rules that matched nothing follow, one line
-        each. ``str(report)`` is ``report.format_table()``.
+        tensors), shape, the rule that set it and the strategy with its arguments. Skipped
+        tensors follow, one line per reason, then the excluded and unmatched ones and the rules
+        that matched nothing. A list of more than 8 names is summarised: its count, its first 5
+        names and ``… N more`` (the full lists are :attr:`unmatched`, :attr:`excluded`, ...).
+        ``str(report)`` is ``report.format_table()``.
 
         Args:
-            width: fit every line in this many columns (at least 40), as for a terminal: the
-                columns are narrowed and long cells shortened (a dotted name keeps its ends,
-                ``layer4…ownsample.0.weight``; a rule becomes ``#0 conv``; a shape
-                ``512x256x3x3``; a strategy drops the arguments left at their defaults, then
-                the arguments that do not fit, ``kaiming_normal(mode='fan_out', …)``; anything
-                else is cut with ``…``), and the other lines wrap. ``None``: nothing is
-                shortened.
+            width: fit every line in this many columns (at least 40), as for a terminal. The
+                columns are narrowed step by step: a strategy drops the arguments left at their
+                defaults, a rule becomes ``#0 conv``, a shape ``512x256x3x3``, a long dotted name
+                keeps its ends (``layer4…ownsample.0.weight``), and a strategy still too wide
+                wraps onto continuation lines between its arguments; only in the narrowest
+                tables is an argument, or a name, cut with ``…``. The notes wrap too. ``None``:
+                nothing is shortened or wrapped.
 
         Example:
             >>> import torch, torchinit
@@ -275,43 +302,65 @@ class InitReport:
             >>> print(torchinit.plan(model, "resnet").format_table(width=60))
             torchinit: policy 'resnet' on Sequential (order=modules): 1
                 tensor to initialize, 1 unmatched, 0 skipped, 0 excluded
-            name      shape         rule           strategy
-            0.weight  (8, 3, 3, 3)  rules[0] conv  kaiming_normal(…)
+            name      shape    rule     strategy
+            0.weight  8x3x3x3  #0 conv  kaiming_normal(mode='fan_out',
+                                        nonlinearity='relu')
             unmatched (left as they were): 0.bias
             matched nothing: rules[1] norm
         """
         if width is not None:
             width = max(_validate.integer(width, "width", minimum=1), _MIN_WIDTH)
-        table = [tuple(_Cell(text) for text in ("name", "shape", "rule", "strategy"))]
-        table.extend(_cells(entry) for entry in self.initialized)
-        widths = [max(len(row[column].text) for row in table) for column in range(4)]
+        by_status = self._by_status()
+        initialized = by_status["initialized"]
+        cells = _CellMaker()
+        columns = [
+            _NameColumn([record[0] for record in initialized]),
+            _Column("shape", [cells.shape(record[1]) for record in initialized]),
+            _Column("rule", [cells.rule(record[3]) for record in initialized]),
+            _Column("strategy", [cells.strategy(record[3].strategy) for record in initialized]),
+        ]
+        widths = [max(map(len, column.texts)) for column in columns]
         if width is None or sum(widths) + len(_GAP) * 3 <= width:
-            rows = [[cell.text for cell in row] for row in table]
+            texts = [column.texts for column in columns]
         else:
             available = width - len(_GAP) * 3
-            narrowed = _narrow(table, widths, available)
+            narrowed = _narrow(columns, widths, available)
             # the strategy, last, takes whatever the other columns leave
-            columns = [_fit(table, column, narrowed[column]) for column in range(3)]
-            rest = available - sum(max(map(len, cells)) for cells in columns)
-            columns.append(_fit(table, 3, rest))
-            rows = [list(row) for row in zip(*columns, strict=True)]
-        widths = [max(len(row[column]) for row in rows) for column in range(3)]
+            texts = [column.fit(narrowed[index]) for index, column in enumerate(columns[:3])]
+            texts.append(columns[3].fit(available - sum(max(map(len, t)) for t in texts)))
+        widths = [max(map(len, column)) for column in texts[:3]]
+        continued = "\n" + " " * (sum(widths) + len(_GAP) * 3)
         lines = [
             _GAP.join(
-                [*(row[column].ljust(widths[column]) for column in range(3)), row[3]]
+                [
+                    name.ljust(widths[0]),
+                    shape.ljust(widths[1]),
+                    rule.ljust(widths[2]),
+                    strategy.replace("\n", continued),
+                ]
             ).rstrip()
-            for row in rows
+            for name, shape, rule, strategy in zip(*texts, strict=True)
         ]
-        notes = [f"skipped: {entry.name}: {entry.reason}" for entry in self.skipped]
-        if self.excluded:
-            notes.append(f"excluded by include/exclude: {', '.join(self.excluded)}")
-        if self.unmatched:
-            notes.append(f"unmatched (left as they were): {', '.join(self.unmatched)}")
-        notes.extend(f"matched nothing: {rule}" for rule in self.unused_rules)
+        summary, notes = self._summary(by_status), self._notes(by_status)
         if width is None:
-            return "\n".join([self.summary(), *lines, *notes])
+            return "\n".join([summary, *lines, *notes])
         wrapped = [part for note in notes for part in _wrap(note, width)]
-        return "\n".join([*_wrap(self.summary(), width), *lines, *wrapped])
+        return "\n".join([*_wrap(summary, width), *lines, *wrapped])
+
+    def _notes(self, by_status: dict[Status, list[_Record]]) -> list[str]:
+        """The lines after the table: skipped (by reason), excluded, unmatched, unused rules."""
+        skipped: dict[str | None, list[str]] = {}
+        for names, _, _, outcome in by_status["skipped"]:
+            skipped.setdefault(outcome.reason, []).append(names[0])
+        notes = [f"skipped: {_names(names)}: {reason}" for reason, names in skipped.items()]
+        if by_status["excluded"]:
+            excluded = [record[0][0] for record in by_status["excluded"]]
+            notes.append(f"excluded by include/exclude: {_names(excluded)}")
+        if by_status["unmatched"]:
+            unmatched = [record[0][0] for record in by_status["unmatched"]]
+            notes.append(f"unmatched (left as they were): {_names(unmatched)}")
+        notes.extend(f"matched nothing: {rule}" for rule in self.unused_rules)
+        return notes
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
@@ -381,88 +430,208 @@ def _shape(shape: tuple[int, ...] | None) -> str:
 _GAP = "  "
 _ELLIPSIS = "…"
 _MIN_WIDTH = 40
+# a list of names longer than _LISTED is written as its count, its first _HEAD names and
+# "… N more": a model of 10,000 frozen layers would otherwise print one line of 300,000 characters
+_LISTED = 8
+_HEAD = 5
 # How a table too wide for the terminal is narrowed: step by step, each column down to a width
-# (None: the width of its cells' compact forms) until the table fits. Columns: 0 name,
-# 1 shape, 2 rule, 3 strategy (which in the end takes whatever the others leave).
-_NARROWING: tuple[tuple[int, int | None], ...] = (
-    (3, 18),  # kaiming_normal(…)
-    (2, None),  # #0 conv
-    (1, None),  # 512x256x3x3
+# ("compact": the width of its cells' compact forms; "unbroken": the narrowest width that
+# wraps them without cutting anything) until the table fits. Columns: 0 name, 1 shape, 2 rule,
+# 3 strategy (which in the end takes whatever the others leave). A strategy wraps before a
+# name is cut below 24 characters (past that, the name no longer tells the blocks apart), and
+# is cut itself before.
+_NARROWING: tuple[tuple[int, int | Literal["compact", "unbroken"]], ...] = (
+    (3, "compact"),  # kaiming_normal(mode='fan_out', nonlinearity='relu')
+    (2, "compact"),  # #0 conv
+    (1, "compact"),  # 512x256x3x3
     (0, 24),  # layer4…downsample.0.weight
-    (3, 12),
+    (3, "unbroken"),  # kaiming_normal(mode='fan_out', + nonlinearity='relu')
+    (3, 12),  # kaiming_nor…
     (0, 16),
     (2, 6),
     (1, 6),
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class _Cell:
-    """A table cell: its text, and how to shorten it when its column is narrowed.
+class _Cell(NamedTuple):
+    """A table cell: its text, and how it reads in a narrowed column.
 
     In a narrowed column every cell is shortened (so that the column reads alike): to
     ``compact`` when that fits, else by ``shorten`` (default: ``compact`` cut with ``…``).
+    ``unbroken`` is the narrowest width ``shorten`` keeps all of ``compact`` in (on several
+    lines, for a strategy).
     """
 
     text: str
-    compact: str = ""
+    compact: str
+    unbroken: int
     shorten: Callable[[int], str] | None = None
 
     def fit(self, width: int) -> str:
-        """The cell in at most ``width`` characters, in its narrowed form."""
-        compact = self.compact or self.text
-        if len(compact) <= width:
-            return compact
-        return self.shorten(width) if self.shorten is not None else _cut(compact, width)
+        """The cell in at most ``width`` columns (lines joined by ``\\n``), narrowed."""
+        if len(self.compact) <= width:
+            return self.compact
+        return self.shorten(width) if self.shorten is not None else _cut(self.compact, width)
 
 
-def _fit(table: Sequence[Sequence[_Cell]], column: int, width: int) -> list[str]:
-    """The cells of ``column``: as they are when they all fit ``width``, else all shortened."""
-    cells = [row[column] for row in table]
-    if all(len(cell.text) <= width for cell in cells):
-        return [cell.text for cell in cells]
-    return [cell.fit(width) for cell in cells]
+def _plain(text: str, compact: str) -> _Cell:
+    return _Cell(text, compact, len(compact))
 
 
-def _cells(entry: ReportEntry) -> tuple[_Cell, _Cell, _Cell, _Cell]:
-    """The cells of an initialized entry's row: name, shape, rule and strategy."""
-    name = entry.name + (f" (= {', '.join(entry.aliases)})" if entry.aliases else "")
+class _Column:
+    """A column of the table: its header and a cell per row, the rows sharing cells."""
+
+    def __init__(self, header: str, cells: Sequence[_Cell]) -> None:
+        self.header = header
+        self.cells = cells
+        self.texts = [header, *(cell.text for cell in cells)]
+
+    def floor(self, kind: Literal["compact", "unbroken"]) -> int:
+        """The width of the column's compact cells, or the narrowest that cuts none."""
+        if kind == "compact":
+            return max([len(self.header), *(len(cell.compact) for cell in self.cells)])
+        return max([len(self.header), *(cell.unbroken for cell in self.cells)])
+
+    def fit(self, width: int) -> list[str]:
+        """The column's texts: as they are when they all fit ``width``, else all narrowed."""
+        if max(map(len, self.texts)) <= width:
+            return self.texts
+        fitted: dict[int, str] = {}  # by identity, as rows share cells (see _CellMaker)
+        texts = [_cut(self.header, width)]
+        for cell in self.cells:
+            text = fitted.get(id(cell))
+            if text is None:
+                text = fitted[id(cell)] = cell.fit(width)
+            texts.append(text)
+        return texts
+
+
+class _NameColumn(_Column):
+    """The names column: a tensor's name, then its other names (tied tensors). No two rows
+    share a name, and its cells are made only when the column is narrowed."""
+
+    def __init__(self, names: Sequence[Sequence[str]]) -> None:
+        self.header = "name"
+        self.names = names
+        self.texts = [
+            "name",
+            *(n[0] if len(n) == 1 else f"{n[0]} (= {_names(n[1:], 'names')})" for n in names),
+        ]
+
+    def _compacts(self) -> Iterator[str]:
+        return (n[0] if len(n) == 1 else f"{n[0]} (= {_ELLIPSIS})" for n in self.names)
+
+    def floor(self, kind: Literal["compact", "unbroken"]) -> int:
+        return max([len(self.header), *map(len, self._compacts())])
+
+    def fit(self, width: int) -> list[str]:
+        if max(map(len, self.texts)) <= width:
+            return self.texts
+        return [
+            _cut(self.header, width),
+            *(
+                compact if len(compact) <= width else _elide_dotted(names[0], width)
+                for names, compact in zip(self.names, self._compacts(), strict=True)
+            ),
+        ]
+
+
+class _CellMaker:
+    """The shape, rule and strategy cells of the table, made once per table for each distinct
+    value and shared by the rows that show it: on a model of 100,000 tensors, describing each
+    row's strategy anew cost ten times the planning."""
+
+    def __init__(self) -> None:
+        self._shapes: dict[tuple[int, ...] | None, _Cell] = {}
+        self._rules: dict[tuple[int | None, str | None, tuple[int, ...]], _Cell] = {}
+        # by identity: the rows of one rule share its strategy, and the entries keep it alive
+        self._strategies: dict[int, _Cell] = {}
+
+    def shape(self, shape: tuple[int, ...] | None) -> _Cell:
+        cell = self._shapes.get(shape)
+        if cell is None:
+            text = _shape(shape)
+            compact = "x".join(map(str, shape)) if shape else text
+            cell = self._shapes[shape] = _plain(text, compact)
+        return cell
+
+    def rule(self, outcome: Outcome | ReportEntry) -> _Cell:
+        key = (outcome.rule, outcome.rule_label, outcome.overridden)
+        cell = self._rules.get(key)
+        if cell is None:
+            cell = self._rules[key] = _rule_cell(*key)
+        return cell
+
+    def strategy(self, strategy: Strategy | None) -> _Cell:
+        cell = self._strategies.get(id(strategy))
+        if cell is None:
+            cell = self._strategies[id(strategy)] = _strategy_cell(strategy)
+        return cell
+
+
+def _rule_cell(rule: int | None, label: str | None, overridden: tuple[int, ...]) -> _Cell:
     # a rule-less initialized entry is a layer default given to a tensor materialized from meta
-    rule = f"rules[{entry.rule}] {entry.rule_label}" if entry.rule is not None else ""
-    short_rule = f"#{entry.rule} {entry.rule_label}" if entry.rule is not None else ""
-    if entry.rule is None:
-        rule = short_rule = entry.rule_label or ""
-    if entry.overridden:
-        rule += " (over " + ", ".join(f"rules[{i}]" for i in entry.overridden) + ")"
-    strategy = entry.strategy
-    shape = entry.shape
-    return (
-        _Cell(
-            name,
-            f"{entry.name} (= {_ELLIPSIS})" if entry.aliases else entry.name,
-            lambda width: _elide_dotted(entry.name, width),
-        ),
-        _Cell(_shape(shape), "x".join(map(str, shape)) if shape else _shape(shape)),
-        _Cell(rule, short_rule),
-        _Cell(
-            strategy.describe() if strategy is not None else "",
-            _shorten_strategy(strategy, 10**9) if strategy is not None else "",
-            lambda width: _shorten_strategy(strategy, width) if strategy is not None else "",
-        ),
-    )
+    if rule is None:
+        text = short = label or ""
+    else:
+        text, short = f"rules[{rule}] {label}", f"#{rule} {label}"
+    if overridden:
+        text += " (over " + ", ".join(f"rules[{i}]" for i in overridden) + ")"
+    return _plain(text, short)
 
 
-def _narrow(table: Sequence[Sequence[_Cell]], widths: Sequence[int], available: int) -> list[int]:
+def _strategy_cell(strategy: Strategy | None) -> _Cell:
+    if strategy is None:
+        return _plain("", "")
+    text = strategy.describe()
+    if type(strategy).describe is Strategy.describe:
+        name, args = strategy.name, _changed_arguments(strategy)
+    else:
+        # a strategy that describes itself reads as it says; broken between its arguments
+        # when that reads as a call
+        name, paren, inner = text.partition("(")
+        if not paren or not inner.endswith(")"):
+            return _plain(text, text)
+        args = inner[:-1].split(", ") if inner != ")" else []
+    compact = f"{name}({', '.join(args)})"
+    if not args:
+        return _plain(text, compact)
+    pieces = [f"{name}(", *(f"{arg}," for arg in args[:-1]), f"{args[-1]})"]
+
+    def shorten(width: int) -> str:
+        if width >= unbroken:
+            return "\n".join(_wrap_call(pieces, width))
+        # too narrow to wrap: one line, with as many of the arguments as fit
+        for kept in range(len(args) - 1, -1, -1):
+            cut = f"{name}({', '.join([*args[:kept], _ELLIPSIS])})"
+            if len(cut) <= width:
+                return cut
+        return _cut(cut, width)
+
+    unbroken = max(map(len, pieces))
+    return _Cell(text, compact, unbroken, shorten)
+
+
+def _narrow(columns: Sequence[_Column], widths: Sequence[int], available: int) -> list[int]:
     """Column widths that add up to ``available`` if they can (see ``_NARROWING``)."""
     narrowed = list(widths)
-    for column, floor in _NARROWING:
+    for index, floor in _NARROWING:
         excess = sum(narrowed) - available
         if excess <= 0:
             break
-        if floor is None:
-            floor = max(len(row[column].compact or row[column].text) for row in table)
-        narrowed[column] = max(min(narrowed[column], floor), narrowed[column] - excess)
+        if isinstance(floor, str):
+            floor = columns[index].floor(floor)
+        narrowed[index] = max(min(narrowed[index], floor), narrowed[index] - excess)
     return narrowed
+
+
+def _names(names: Sequence[str], noun: str = "tensors") -> str:
+    """``names`` joined by commas; more than ``_LISTED`` of them, summarised (the count, the
+    first ``_HEAD`` and ``… N more``)."""
+    if len(names) <= _LISTED:
+        return ", ".join(names)
+    first = ", ".join(names[:_HEAD])
+    return f"{len(names)} {noun}: {first}, {_ELLIPSIS} {len(names) - _HEAD} more"
 
 
 def _cut(text: str, width: int) -> str:
@@ -480,26 +649,43 @@ def _elide_dotted(name: str, width: int) -> str:
     return head + _ELLIPSIS + name[len(name) - max(width - len(head) - 1, 0) :]
 
 
-def _shorten_strategy(strategy: Strategy, width: int) -> str:
-    """The strategy in ``width`` characters: without the arguments left at their defaults,
-    then with as many of the others as fit (``kaiming_normal(mode='fan_out', …)``), then cut.
-    """
-    if type(strategy).describe is not Strategy.describe:
-        return _cut(strategy.describe(), width)  # a strategy that describes itself, as it says
-    signature = inspect.signature(type(strategy)).parameters
-    args = [
+# a strategy class -> its constructor's arguments that have defaults, and these
+_DEFAULTS: weakref.WeakKeyDictionary[type[Strategy], dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _defaults(strategy_type: type[Strategy]) -> dict[str, Any]:
+    """The arguments of ``strategy_type``'s constructor that have defaults, and these (read
+    once per class: reading a signature costs more than the rest of a row)."""
+    defaults = _DEFAULTS.get(strategy_type)
+    if defaults is None:
+        parameters = inspect.signature(strategy_type).parameters.values()
+        defaults = _DEFAULTS[strategy_type] = {
+            p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty
+        }
+    return defaults
+
+
+def _changed_arguments(strategy: Strategy) -> list[str]:
+    """The strategy's arguments not left at their defaults, as ``key=value``."""
+    defaults = _defaults(type(strategy))
+    return [
         f"{key}={value!r}"
         for key, value in strategy.arguments().items()
-        if key not in signature
-        or signature[key].default is inspect.Parameter.empty
-        or signature[key].default != value
+        if key not in defaults or defaults[key] != value
     ]
-    for kept in range(len(args), -1, -1):
-        elided = [_ELLIPSIS] if kept < len(args) else []
-        text = f"{strategy.name}({', '.join([*args[:kept], *elided])})"
-        if len(text) <= width:
-            return text
-    return _cut(text, width)
+
+
+def _wrap_call(pieces: Sequence[str], width: int) -> list[str]:
+    """A call's pieces (``['name(', 'a=1,', 'b=2)']``, none wider than ``width``) on lines of
+    at most ``width`` characters, as many on each line as fit."""
+    lines = [pieces[0]]
+    for index, piece in enumerate(pieces[1:]):
+        joined = lines[-1] + (" " if index else "") + piece
+        if len(joined) <= width:
+            lines[-1] = joined
+        else:
+            lines.append(piece)
+    return lines
 
 
 def _wrap(line: str, width: int) -> list[str]:

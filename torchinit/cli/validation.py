@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from torchinit import families
 from torchinit.config import SourceLines
 from torchinit.engine.matching import layer_type_names
 from torchinit.errors import PolicyFileError, TorchInitError, UnknownNameError, did_you_mean
@@ -80,7 +81,9 @@ def check_without_model(policy: Policy, lines: SourceLines) -> Findings:
         findings.model_types.extend(
             name
             for name in rule.type_names
-            if name not in typo_names and name not in findings.model_types
+            if name not in typo_names
+            and name not in findings.model_types
+            and _family(name) is None
         )
         for key in ("name", "param"):
             glob = getattr(rule, key)
@@ -108,7 +111,7 @@ def _type_name_errors(rule: Rule, path: str, lines: SourceLines) -> Iterator[Tor
     key_path = f"{path}.match.type"
     for name in rule.type_names:
         near = [known for known in layer_type_names() if _one_edit_apart(name, known)]
-        if "." in name or not near:
+        if "." in name or not near or _family(name) is not None:
             continue
         problem = did_you_mean(
             "not a torch.nn layer class",
@@ -119,6 +122,11 @@ def _type_name_errors(rule: Rule, path: str, lines: SourceLines) -> Iterator[Tor
         # the line of `type:`: a rule keeps its torch.nn classes apart from the other names,
         # so the name's place in the YAML list is not known here
         yield UnknownNameError(problem, path=key_path, got=name, where=lines.where(key_path))
+
+
+def _family(name: str) -> tuple[type[nn.Module], ...] | None:
+    """The classes of family ``name`` (``Conv``, ``torchinit.families.Conv``), if it is one."""
+    return families.FAMILIES.get(name.removeprefix(f"{families.__name__}."))
 
 
 def _one_edit_apart(name: str, known: str) -> bool:
@@ -146,10 +154,11 @@ def _one_edit_apart(name: str, known: str) -> bool:
 def _known_parameters(rule: Rule) -> set[str] | None:
     """The parameter names the rule's layer types can have; ``None`` when only a model can
     tell (a type that is not a torch.nn class, or that cannot be probed; no type at all)."""
-    if rule.type_names or not rule.types:
+    named = [_family(name) for name in rule.type_names]
+    if any(family is None for family in named) or not (rule.types or named):
         return None
     known: set[str] = set()
-    for cls in rule.types:
+    for cls in (*rule.types, *(cls for family in named if family for cls in family)):
         names = parameter_names(cls) if getattr(nn, cls.__name__, None) is cls else None
         if names is None:
             return None
@@ -160,7 +169,7 @@ def _known_parameters(rule: Rule) -> set[str] | None:
 def _key_error(
     rule: Rule, key: str, key_path: str, known: set[str], lines: SourceLines
 ) -> PolicyFileError:
-    types = [cls.__name__ for cls in rule.types]
+    types = [cls.__name__ for cls in rule.types] + list(rule.type_names)  # families
     listed = sorted(known, key=_slot_order)
     if len(types) == 1:
         problem, then = f"{types[0]} has no parameter {key!r}", f"its parameters are {listed}"

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import collections
+import warnings
 from collections.abc import Sequence
 from typing import Any, cast
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from torchinit import distributed
 from torchinit.engine import progress as progress_display
 from torchinit.engine.index import Slot, parametrization_list
 from torchinit.engine.planning import Plan
+from torchinit.errors import TorchInitWarning
 from torchinit.fans import warn_zero_element
 from torchinit.materialize import Materialization
 from torchinit.seeding import KeyedSeeding, Task, draw_dtype, run_tasks
@@ -116,7 +119,8 @@ def _apply_parametrized(slot: Slot, strategy: Strategy, generator: torch.Generat
 
 
 def _set_parametrized(slot: Slot, initial: torch.Tensor) -> None:
-    """Set a parametrized tensor's originals so that the tensor itself equals ``initial``."""
+    """Set a parametrized tensor's originals so that the tensor itself equals ``initial``
+    (when the parametrization can represent it: see ``docs/guide/policies.md``)."""
     plist = parametrization_list(slot.module, slot.local)
     current = getattr(slot.module, slot.local)
     originals: Any = initial.to(device=current.device, dtype=current.dtype)
@@ -127,6 +131,61 @@ def _set_parametrized(slot: Slot, initial: torch.Tensor) -> None:
     else:
         for position, tensor in enumerate(originals):
             getattr(plist, f"original{position}").copy_(tensor)
+    _refresh_spectral_norms(slot, plist)
+
+
+# torch's spectral_norm parametrization; private, so everything read from it is checked
+_SPECTRAL_NORM: type | None = getattr(nn.utils.parametrizations, "_SpectralNorm", None)
+_SPECTRAL_NORM_API = ("_reshape_weight_to_matrix", "_power_method", "_u", "_v")
+# power iterations per round (what torch's _SpectralNorm.__init__ runs), and the most rounds
+_POWER_ITERATIONS = 15
+_ROUNDS = 20
+
+
+def _refresh_spectral_norms(slot: Slot, plist: parametrize.ParametrizationList) -> None:
+    """Bring a spectral norm's power-iteration vectors up to the weight just set.
+
+    ``spectral_norm`` divides the weight by sigma = u^T W v, with ``_u`` and ``_v`` updated by
+    one power iteration per forward in training mode only: after a new weight, sigma is the old
+    weight's (an effective std of 0.5 for a Normal(0, 0.02) draw on a 128x64 layer, in eval
+    mode). Power iterations, from the vectors the layer has (no random number is drawn), until
+    sigma moves by less than 1e-4 of itself.
+    """
+    spectral = _SPECTRAL_NORM
+    if spectral is None or not any(isinstance(p, spectral) for p in plist):
+        return
+    parametrizations = list(plist)
+    last = max(i for i, p in enumerate(parametrizations) if isinstance(p, spectral))
+    # each parametrization's input: the originals, then the output of the ones before it
+    value: Any = (
+        plist.original
+        if plist.is_tensor
+        else [tensor for _, tensor in plist.named_parameters(recurse=False)]  # original0, ...
+    )
+    for index, parametrization in enumerate(parametrizations[: last + 1]):
+        if isinstance(parametrization, spectral) and value.ndim > 1:
+            if not all(hasattr(parametrization, name) for name in _SPECTRAL_NORM_API):
+                warnings.warn(
+                    f"torchinit: {slot.names[0]}: cannot refresh the spectral norm's power "
+                    "iteration (this torch's spectral_norm has changed); sigma stays the old "
+                    "weight's until a forward pass in training mode",
+                    TorchInitWarning,
+                    stacklevel=2,
+                )
+                return
+            _power_iterate(cast(Any, parametrization), value)
+        if index < last:
+            value = parametrization(*value) if isinstance(value, list) else parametrization(value)
+
+
+def _power_iterate(spectral_norm: Any, weight: torch.Tensor) -> None:
+    matrix = spectral_norm._reshape_weight_to_matrix(weight)
+    sigma: torch.Tensor | None = None
+    for _ in range(_ROUNDS):
+        spectral_norm._power_method(matrix, _POWER_ITERATIONS)
+        previous, sigma = sigma, torch.vdot(spectral_norm._u, torch.mv(matrix, spectral_norm._v))
+        if previous is not None and abs(sigma - previous) <= 1e-4 * abs(sigma):
+            return
 
 
 def _rebind(plan: Plan) -> None:

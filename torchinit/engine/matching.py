@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
+from torchinit import families
 from torchinit.engine.index import ModelIndex, Slot, own_names
 from torchinit.errors import PlanError, TorchInitError, closest, did_you_mean
 from torchinit.patterns import NameGlob
@@ -278,28 +279,32 @@ def _shorten(names: list[str], limit: int = 12) -> str:
 @functools.cache
 def layer_type_names() -> tuple[str, ...]:
     """The layer type names a policy may use whatever the model: torch.nn's public layer
-    classes.
+    classes and the families (:mod:`torchinit.families`).
 
     Example:
-        >>> "Conv2d" in layer_type_names(), "_ConvNd" in layer_type_names()
-        (True, False)
+        >>> [name in layer_type_names() for name in ("Conv2d", "Conv", "_ConvNd")]
+        [True, True, False]
     """
-    return tuple(
+    layers = (
         name
         for name in dir(nn)
         if not name.startswith("_")
         and isinstance(getattr(nn, name), type)
         and issubclass(getattr(nn, name), nn.Module)
     )
+    return (*layers, *families.FAMILIES)
 
 
 def resolve_type_names(policy: Policy, index: ModelIndex) -> tuple[Policy, set[int]]:
-    """Replace the rules' layer class names by classes, from torch.nn and the model itself.
+    """Replace the rules' layer class names by classes, from torch.nn, the families and the
+    model itself.
 
-    A short name (``Bottleneck``) must name exactly one class among the model's layer classes
-    and their bases; a dotted name (``torchvision.models.resnet.Bottleneck``) is matched
-    against their full names. Nothing is imported. Also returns the rules that match nothing
-    because every (optional) type they name is missing.
+    A ``torch.nn`` name comes first, then a family (``Conv``, see :mod:`torchinit.families`),
+    then the model's layer classes and their bases, where a short name (``Bottleneck``) must
+    name exactly one class; a dotted name (``torchvision.models.resnet.Bottleneck``) is matched
+    against their full names, and ``torchinit.families.Conv`` always names the family. A short
+    name of both a family and a class of the model is an error. Nothing is imported. Also
+    returns the rules that match nothing because every (optional) type they name is missing.
     """
     if not any(rule.type_names for rule in policy.rules):
         return policy, set()
@@ -313,12 +318,13 @@ def resolve_type_names(policy: Policy, index: ModelIndex) -> tuple[Policy, set[i
     rules = []
     inactive: set[int] = set()
     for rule_index, rule in enumerate(policy.rules):
-        resolved = []
+        resolved: list[type[nn.Module]] = []
         for name in rule.type_names:
+            family = _family(name, short, rule_index, rule)
+            if family is not None:
+                resolved.extend(family)
+                continue
             candidates = {full[name]} if name in full else short.get(name, set())
-            layer = getattr(nn, name, None)
-            if isinstance(layer, type) and issubclass(layer, nn.Module):
-                candidates = {layer}
             if not candidates and rule.optional:
                 continue
             if len(candidates) != 1:
@@ -330,6 +336,34 @@ def resolve_type_names(policy: Policy, index: ModelIndex) -> tuple[Policy, set[i
             continue
         rules.append(rule.with_types(tuple(resolved)) if rule.type_names else rule)
     return Policy(rules, name=policy.name, order=policy.order, options=policy.options), inactive
+
+
+_FAMILY_PREFIX = f"{families.__name__}."
+
+
+def _family(
+    name: str, short: Mapping[str, set[type[nn.Module]]], rule_index: int, rule: Rule
+) -> tuple[type[nn.Module], ...] | None:
+    """The classes a type name means before the model's own: a ``torch.nn`` class or a family
+    (``None`` if neither; an error if a family's short name also names a class of the model)."""
+    layer = getattr(nn, name, None)
+    if isinstance(layer, type) and issubclass(layer, nn.Module):
+        return (layer,)
+    if name.startswith(_FAMILY_PREFIX) and name[len(_FAMILY_PREFIX) :] in families.FAMILIES:
+        return families.FAMILIES[name[len(_FAMILY_PREFIX) :]]
+    family = families.FAMILIES.get(name)
+    if family is None:
+        return None
+    if name in short:
+        classes = sorted(f"{c.__module__}.{c.__qualname__}" for c in short[name])
+        error = PlanError(
+            f"names the family {_FAMILY_PREFIX}{name} and a layer class of the model; write "
+            f"{_FAMILY_PREFIX}{name} for the family, or the class's full name, one of {classes}",
+            path=f"rules[{rule_index}].match.type",
+            got=name,
+        )
+        raise at_rule(error, rule)
+    return family
 
 
 def _type_name_error(

@@ -432,10 +432,11 @@ class Sparse(Strategy):
 class GateConstant(Strategy):
     """Fill a gate-stacked tensor with ``fill``, and the rows of one gate with ``value``.
 
-    Recurrent layers stack their gates along dimension 0: PyTorch's LSTM biases are
-    ``(4 * hidden,)`` in the gate order input, forget, cell, output, so the forget gate is
-    ``GateConstant(gates=4, index=1, value=1.0)`` (rows ``hidden:2*hidden``). Draws no random
-    numbers.
+    Recurrent layers stack their gates along dimension 0: PyTorch's LSTM weights and biases
+    are ``(4 * hidden, ...)`` in the gate order i, f, g, o (input, forget, cell, output), so
+    the forget gate is ``GateConstant(gates=4, index=1, value=1.0)`` (rows
+    ``hidden:2*hidden``); a GRU's are ``(3 * hidden, ...)`` in the order r, z, n (reset,
+    update, new). Draws no random numbers.
 
     Args:
         gates: how many gates are stacked; dimension 0 must be divisible by it.
