@@ -750,13 +750,13 @@ def test_validate_without_a_model_finds_typos_in_types_and_keys(
     model_hint = "If it names a class of your model, check the policy with --model"
     rnn = sorted(parameter_names(nn.LSTM), key=lambda n: (not n.startswith("weight"), n))
     assert result.err.splitlines() == [
-        f"torchinit: error: {policy}:2: rules[0].match.type: not a torch.nn layer class; "
+        f"torchinit: error: {policy}:2: rules[0].match.type: not a torch.nn layer class or family; "
         f"did you mean 'Conv2d'? {model_hint} (got 'Conv2D')",
         f"torchinit: error: {policy}:5: rules[1].wieght: Linear has no parameter 'wieght'; "
         "did you mean 'weight'? its parameters are ['weight', 'bias']",
         f"torchinit: error: {policy}:7: rules[2].bias_hr: none of LSTM, GRU has a parameter "
         f"'bias_hr'; did you mean 'bias_ih_l1'? their parameters are {rnn}",
-        f"torchinit: error: {policy}:8: rules[3].match.type: not a torch.nn layer class; "
+        f"torchinit: error: {policy}:8: rules[3].match.type: not a torch.nn layer class or family; "
         f"did you mean 'Embedding'? {model_hint} (got 'Embeding')",
     ]
 
@@ -1159,3 +1159,24 @@ def test_no_test_gives_a_subprocess_a_short_timeout() -> None:
         for line in short_timeouts(path.read_text(encoding="utf-8"))
     ]
     assert short == [], f"subprocess timeouts under {MIN_SUBPROCESS_TIMEOUT} s: {short}"
+
+
+def test_validate_without_a_model_knows_the_families(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    # a family is neither a typo nor a class left for the model; its keys are probed
+    policy = write(
+        tmp_path / "policy.yaml",
+        "rules:\n  - match: {type: [Conv, ConvTranspose]}\n    weight: ones\n"
+        "  - match: {type: torchinit.families.Embeddings}\n    weight: zeros\n",
+    )
+    result = cli("validate", str(policy))
+    assert (result.code, result.err) == (0, "")
+    assert "may be the model's own classes" not in result.out
+    typo = write(tmp_path / "typo.yaml", "rules:\n  - match: {type: BatchNorm}\n    wieght: ones\n")
+    result = cli("validate", str(typo))
+    assert result.code == 1
+    assert result.err == (
+        f"torchinit: error: {typo}:3: rules[0].wieght: BatchNorm has no parameter 'wieght'; "
+        "did you mean 'weight'? its parameters are ['weight', 'bias']\n"
+    )

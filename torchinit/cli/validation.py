@@ -81,9 +81,7 @@ def check_without_model(policy: Policy, lines: SourceLines) -> Findings:
         findings.model_types.extend(
             name
             for name in rule.type_names
-            if name not in typo_names
-            and name not in findings.model_types
-            and _family(name) is None
+            if name not in typo_names and name not in findings.model_types and _family(name) is None
         )
         for key in ("name", "param"):
             glob = getattr(rule, key)
@@ -114,7 +112,7 @@ def _type_name_errors(rule: Rule, path: str, lines: SourceLines) -> Iterator[Tor
         if "." in name or not near or _family(name) is not None:
             continue
         problem = did_you_mean(
-            "not a torch.nn layer class",
+            "not a torch.nn layer class or family",
             name,
             near,
             "If it names a class of your model, check the policy with --model",
