@@ -78,13 +78,7 @@ def model_kwargs(text: str | None) -> dict[str, Any]:
     """The ``--model-kwargs`` JSON object (``{}`` when not given)."""
     if text is None:
         return {}
-    try:
-        kwargs = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InvalidArgumentError(
-            f"is not valid JSON: {error}", path="--model-kwargs", got=text
-        ) from None
-    return _json_object(kwargs, "--model-kwargs")
+    return _json_object(text, "--model-kwargs", got=text)
 
 
 def model_config(path: str | None) -> dict[str, Any] | None:
@@ -97,16 +91,15 @@ def model_config(path: str | None) -> dict[str, Any] | None:
         raise InvalidArgumentError(
             f"cannot read the file: {error.strerror or error}", path="--config", got=path
         ) from None
+    return _json_object(text, "--config", got=path)
+
+
+def _json_object(text: str, option: str, *, got: str) -> dict[str, Any]:
+    """The JSON object ``text`` given with ``option`` (``got``: what the user wrote)."""
     try:
-        config = json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as error:
-        raise InvalidArgumentError(
-            f"is not valid JSON: {error}", path="--config", got=path
-        ) from None
-    return _json_object(config, "--config")
-
-
-def _json_object(value: Any, option: str) -> dict[str, Any]:
+        raise InvalidArgumentError(f"is not valid JSON: {error}", path=option, got=got) from None
     if not isinstance(value, dict):
         raise ArgumentTypeError(
             "must be a JSON object, e.g. '{\"num_classes\": 10}'", path=option, got=value
