@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import json
 import pickle
+import types
 import weakref
 from collections.abc import Callable
 
@@ -96,6 +97,19 @@ def test_plan_summary_says_nothing_was_done() -> None:
         "torchinit: policy '<policy>' on Linear (order=modules): 1 tensor to initialize, "
         "1 unmatched, 0 skipped, 0 excluded"
     )
+
+
+def test_the_table_says_which_options_were_read_from_the_model() -> None:
+    model = nn.Sequential(nn.Linear(4, 4))
+    model.config = types.SimpleNamespace(n_layer=3)  # type: ignore[assignment]
+    report = ti.plan(model, "nanogpt")
+    assert report.options == {"n_layer": (3, "model.config.n_layer")}
+    assert str(report).splitlines()[-1] == (
+        "options read from the model: n_layer=3 (model.config.n_layer)"
+    )
+    given = ti.plan(model, "nanogpt", n_layer=2)
+    assert given.options == {"n_layer": (2, "given")}
+    assert "options read from the model" not in str(given)
 
 
 def test_to_dict_is_json_ready(report: ti.InitReport) -> None:

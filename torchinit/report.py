@@ -348,7 +348,8 @@ class InitReport:
         return "\n".join([*_wrap(summary, width), *lines, *wrapped])
 
     def _notes(self, by_status: dict[Status, list[_Record]]) -> list[str]:
-        """The lines after the table: skipped (by reason), excluded, unmatched, unused rules."""
+        """The lines after the table: skipped (by reason), excluded, unmatched, unused rules,
+        options read from the model."""
         skipped: dict[str | None, list[str]] = {}
         for names, _, _, outcome in by_status["skipped"]:
             skipped.setdefault(outcome.reason, []).append(names[0])
@@ -360,6 +361,14 @@ class InitReport:
             unmatched = [record[0][0] for record in by_status["unmatched"]]
             notes.append(f"unmatched (left as they were): {_names(unmatched)}")
         notes.extend(f"matched nothing: {rule}" for rule in self.unused_rules)
+        # where the preset's options that describe the model came from (defaults go unsaid)
+        read = [
+            f"{name}={value!r} ({source})"
+            for name, (value, source) in self.options.items()
+            if source.startswith("model")
+        ]
+        if read:
+            notes.append(f"options read from the model: {', '.join(read)}")
         return notes
 
     def to_dict(self) -> dict[str, Any]:
