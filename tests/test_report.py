@@ -14,7 +14,7 @@ import pytest
 from torch import nn
 
 import torchinit as ti
-from torchinit import report as report_module
+from torchinit import _table as table_module
 from torchinit.report import new_entry
 
 
@@ -285,7 +285,7 @@ def test_printing_describes_each_strategy_once(monkeypatch: pytest.MonkeyPatch) 
     # printing a report of 100,000 tensors once cost ten times planning them: a signature read
     # and an entry built for every row
     calls: list[object] = []
-    signature = report_module.inspect.signature
+    signature = table_module.inspect.signature
 
     def counted(obj: Callable[..., object]) -> object:
         calls.append(obj)
@@ -294,8 +294,8 @@ def test_printing_describes_each_strategy_once(monkeypatch: pytest.MonkeyPatch) 
     model = nn.Sequential(*(nn.Linear(2, 2) for _ in range(20)))
     strategy = ti.KaimingNormal(nonlinearity="relu")
     report = ti.plan(model, ti.Policy([ti.Rule(nn.Linear, weight=strategy, bias="zeros")]))
-    monkeypatch.setattr(report_module.inspect, "signature", counted)
-    monkeypatch.setattr(report_module, "_DEFAULTS", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(table_module.inspect, "signature", counted)
+    monkeypatch.setattr(table_module, "_DEFAULTS", weakref.WeakKeyDictionary())
     for width in (None, 80, 60):
         report.format_table(width)
     assert calls == [ti.KaimingNormal, ti.Zeros]
