@@ -1122,6 +1122,28 @@ def test_the_size_limit_counts_utf8_bytes_and_is_inclusive(tmp_path, monkeypatch
     )
 
 
+def test_type_names_never_call_a_module_getattr(monkeypatch):
+    # torch's module __getattr__ imports torch._inductor (seconds) for 'torch._inductor'
+    asked = []
+
+    def lazy(name):
+        asked.append(name)
+        return nn.Linear
+
+    lazy_module = types.ModuleType("i12_lazy_models")
+    lazy_module.__getattr__ = lazy
+    monkeypatch.setitem(sys.modules, "i12_lazy_models", lazy_module)
+    monkeypatch.setattr(nn, "__getattr__", lazy, raising=False)
+    text = (
+        "rules:\n  - match: {type: [i12_lazy_models.Block, Blocky], optional: true}\n"
+        "    bias: zeros\n  - match: {type: Linear}\n    weight: zeros\n"
+    )
+    rule = Policy.from_yaml(text).rules[0]
+    assert (rule.types, rule.type_names) == ((), ("i12_lazy_models.Block", "Blocky"))
+    assert torchinit.plan(nn.Sequential(nn.Linear(2, 2)), Policy.from_yaml(text)) is not None
+    assert asked == []
+
+
 def test_an_error_from_the_file_is_not_located_twice(tmp_path):
     path = write(tmp_path, "rules:\n  - match: {type: Linear}\n    weight: {normal: {std: -1}}\n")
     with pytest.raises(InvalidArgumentError) as caught:

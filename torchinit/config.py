@@ -560,17 +560,16 @@ def _types_from_names(value: Any) -> tuple[tuple[type[nn.Module], ...], tuple[st
 def _known_class(name: str) -> type[nn.Module] | None:
     """The class ``name`` names in torch.nn, or in an already imported module; never imports."""
     module_name, _, attr = name.rpartition(".")
-    if not module_name:
-        found = getattr(nn, name, None)
-    else:
-        loaded = sys.modules.get(module_name)
-        found = getattr(loaded, attr, None) if loaded is not None else None
+    loaded = nn if not module_name else sys.modules.get(module_name)
+    # the module's own attributes, not getattr: a module's __getattr__ may import code
+    # (torch's imports torch._inductor for the name 'torch._inductor')
+    found = vars(loaded).get(attr) if loaded is not None else None
     return found if isinstance(found, type) and issubclass(found, nn.Module) else None
 
 
 def _type_name(cls: type[nn.Module]) -> str:
     short: str = cls.__name__
-    if getattr(nn, short, None) is cls:
+    if vars(nn).get(short) is cls:
         return short
     return f"{cls.__module__}.{cls.__qualname__}"
 
