@@ -520,6 +520,53 @@ def test_main_takes_the_cwd_off_sys_path_again(
     capsys.readouterr()
 
 
+def test_a_module_in_the_cwd_never_shadows_an_installed_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable[..., Result]
+) -> None:
+    name = "i12_installed_models"
+    installed = tmp_path / "site-packages"
+    (installed / name).mkdir(parents=True)
+    (tmp_path / "work").mkdir()
+    write(
+        installed / name / "__init__.py",
+        "import torch\ndef net():\n    return torch.nn.Linear(2, 2)\n",
+    )
+    cwd = tmp_path / "work"
+    write(cwd / f"{name}.py", "raise RuntimeError('the copy in the current folder ran')\n")
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "path", [*sys.path, str(installed)])
+    # registered, then removed: the test takes out whatever module it imports
+    monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.delitem(sys.modules, name)
+    result = cli("plan", f"{name}:net", "torch_default")
+    assert (result.code, result.err) == (0, "")
+    assert sys.modules[name].__file__ == str(installed / name / "__init__.py")
+
+
+def test_a_model_file_never_replaces_an_installed_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable[..., Result]
+) -> None:
+    name = "i12_installed_models"
+    installed = tmp_path / "site-packages" / name / "__init__.py"
+    installed.parent.mkdir(parents=True)
+    write(installed, "")
+    (tmp_path / "models").mkdir()
+    script = write(
+        tmp_path / "models" / f"{name}.py",
+        "import torch\ndef net():\n    return torch.nn.Linear(2, 2)\n",
+    )
+    monkeypatch.setattr(sys, "path", [*sys.path, str(installed.parent.parent)])
+    monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.delitem(sys.modules, name)
+    result = cli("plan", f"{script}:net", "torch_default")
+    assert result.err == (
+        f"torchinit: error: MODEL: cannot import {str(script)!r} as module {name!r}: an "
+        f"installed module has that name (at {installed}); rename the file "
+        f"(got '{script}:net')\n"
+    )
+    assert name not in sys.modules
+
+
 def test_load_model_calls_dotted_attributes_with_kwargs() -> None:
     model = load_model("torch.nn:Linear", {"in_features": 2, "out_features": 3})
     assert isinstance(model, nn.Linear)

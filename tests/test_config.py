@@ -1081,6 +1081,69 @@ def test_missing_file(tmp_path):
         torchinit.init_model(nn.Linear(2, 2), str(path))
 
 
+def test_an_oversized_file_is_refused_before_it_is_read(tmp_path):
+    # a sparse file of NUL bytes: reading and parsing it would fail differently and slowly
+    path = tmp_path / "big.yaml"
+    with path.open("wb") as file:
+        file.truncate(64 << 20)
+    with pytest.raises(PolicyFileError) as caught:
+        Policy.from_yaml(path)
+    assert str(caught.value) == (
+        f"{path}: larger than 1048576 bytes, the limit for a policy (got 67108864 bytes)"
+    )
+
+
+def test_oversized_yaml_text_is_refused_before_it_is_parsed():
+    text = "rules: []\n# " + "x" * (1 << 20) + "\n"
+    with pytest.raises(PolicyFileError) as caught:
+        Policy.from_yaml(text)
+    assert str(caught.value) == (
+        "<string>: larger than 1048576 bytes, the limit for a policy (got 1048589 bytes)"
+    )
+
+
+def test_the_size_limit_counts_utf8_bytes_and_is_inclusive(tmp_path, monkeypatch):
+    monkeypatch.setattr(torchinit.config, "_MAX_BYTES", 40)
+    text = "name: " + "é" * 10 + "\nextends: vgg\n"  # 40 bytes, 30 characters
+    assert len(text.encode("utf-8")) == 40
+    assert Policy.from_yaml(text).name == "é" * 10
+    assert Policy.from_yaml(write(tmp_path, text)).name == "é" * 10
+    text = text.replace("name: ", "name: é")  # 42 bytes, 31 characters
+    with pytest.raises(PolicyFileError) as caught:
+        Policy.from_yaml(text)
+    assert (
+        str(caught.value) == "<string>: larger than 40 bytes, the limit for a policy (got 42 bytes)"
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(PolicyFileError) as caught:
+        Policy.from_yaml(path)
+    assert (
+        str(caught.value) == f"{path}: larger than 40 bytes, the limit for a policy (got 42 bytes)"
+    )
+
+
+def test_type_names_never_call_a_module_getattr(monkeypatch):
+    # torch's module __getattr__ imports torch._inductor (seconds) for 'torch._inductor'
+    asked = []
+
+    def lazy(name):
+        asked.append(name)
+        return nn.Linear
+
+    lazy_module = types.ModuleType("i12_lazy_models")
+    lazy_module.__getattr__ = lazy
+    monkeypatch.setitem(sys.modules, "i12_lazy_models", lazy_module)
+    monkeypatch.setattr(nn, "__getattr__", lazy, raising=False)
+    text = (
+        "rules:\n  - match: {type: [i12_lazy_models.Block, Blocky], optional: true}\n"
+        "    bias: zeros\n  - match: {type: Linear}\n    weight: zeros\n"
+    )
+    rule = Policy.from_yaml(text).rules[0]
+    assert (rule.types, rule.type_names) == ((), ("i12_lazy_models.Block", "Blocky"))
+    assert torchinit.plan(nn.Sequential(nn.Linear(2, 2)), Policy.from_yaml(text)) is not None
+    assert asked == []
+
+
 def test_an_error_from_the_file_is_not_located_twice(tmp_path):
     path = write(tmp_path, "rules:\n  - match: {type: Linear}\n    weight: {normal: {std: -1}}\n")
     with pytest.raises(InvalidArgumentError) as caught:

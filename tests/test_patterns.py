@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
+import random
+import re
 from typing import Any
 
 import pytest
@@ -218,3 +221,66 @@ def test_name_glob_is_a_frozen_value() -> None:
     assert hash(glob) == hash(NameGlob("**.bias"))
     assert repr(glob) == "NameGlob(pattern='**.bias')"
     assert glob.matches("fc.bias")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name", "expected"),
+    [
+        # a backtracking regex tries every split of the name between the '**' (minutes here)
+        (".".join(["**"] * 12) + ".bias_k", ".".join(["layer"] * 20), False),
+        (".".join(["**"] * 12) + ".bias_k", ".".join(["layer"] * 19 + ["bias_k"]), True),
+        ("**.a.**.a.**.a.**.a.**.a.**.b", ".".join(["a"] * 60), False),
+        # ... or every split of one component between the '*'
+        ("*a" * 8 + "*b", "a" * 40, False),
+        ("*a" * 8 + "*b", "a" * 40 + "b", True),
+        ("*a" * 30 + "*b", "a" * 2000, False),
+        ("x.*?*?*?*?*?*?*?*?*c", "x." + "ab" * 50, False),
+    ],
+    ids=lambda value: value if isinstance(value, bool) else str(len(value)),
+)
+def test_adversarial_globs_match_without_backtracking(
+    pattern: str, name: str, expected: bool
+) -> None:
+    assert NameGlob(pattern).matches(name) is expected
+
+
+def _reference_matches(pattern: str, name: str) -> bool:
+    """The documented semantics, written the slow and obvious way: '**' tries every number of
+    components, other components are fnmatch globs on one component."""
+    globs = pattern.split(".")
+    parts = name.split(".") if name else []
+
+    def match(i: int, j: int) -> bool:
+        if i == len(globs):
+            return j == len(parts)
+        if globs[i] == "**":
+            return any(match(i + 1, k) for k in range(j, len(parts) + 1))
+        return j < len(parts) and fnmatch.fnmatchcase(parts[j], globs[i]) and match(i + 1, j + 1)
+
+    return match(0, 0)
+
+
+def test_matches_agrees_with_a_slow_reference_on_random_globs() -> None:
+    rng = random.Random(0)
+    atoms = ["a", "b", "*", "?", "[ab]", "[!a]", "[a-b]", "]", "^", "-"]
+    disagreements = []
+    matched = 0
+
+    def component() -> str:
+        if rng.random() < 0.25:
+            return "**"
+        # '**' within a component is an error, so runs of stars become one star
+        return re.sub(r"\*+", "*", "".join(rng.choices(atoms, k=rng.randint(1, 4))))
+
+    for _ in range(5_000):
+        pattern = ".".join(component() for _ in range(rng.randint(1, 4)))
+        name = ".".join(
+            "".join(rng.choices("ab]^-", k=rng.randint(1, 4))) for _ in range(rng.randint(0, 5))
+        )
+        expected = _reference_matches(pattern, name)
+        matched += expected
+        if NameGlob(pattern).matches(name) is not expected:
+            disagreements.append((pattern, name, expected))
+    assert disagreements == []
+    # the draw is not trivially one-sided
+    assert 250 < matched < 4_750

@@ -90,6 +90,40 @@ _INF = re.compile(r"([-+]?)\.(inf|Inf|INF)")
 _NAN = re.compile(r"\.(nan|NaN|NAN)")
 _MAX_NODES = 100_000
 _MAX_DEPTH = 100
+# Checked before parsing, since PyYAML composes the whole document before any other limit is
+# checked (about 15 s per MiB of dense YAML). The largest shipped policy is under 2 KiB.
+_MAX_BYTES = 1 << 20
+
+
+class _ByteCount(int):
+    """A size that an error message shows with its unit: ``(got 12582912 bytes)``."""
+
+    def __repr__(self) -> str:
+        return f"{int(self)} bytes"
+
+
+def _check_size(size: int, source: str) -> None:
+    if size > _MAX_BYTES:
+        raise PolicyFileError(
+            f"larger than {_MAX_BYTES} bytes, the limit for a policy",
+            where=source,
+            got=_ByteCount(size),
+        )
+
+
+def _read_policy_file(path: Path) -> str:
+    try:
+        with path.open("rb") as file:
+            # reading one byte past the limit bounds a pipe or a /proc file too, which report
+            # no size
+            data = file.read(_MAX_BYTES + 1)
+            size = max(os.fstat(file.fileno()).st_size, len(data))
+    except OSError as error:
+        raise PolicyFileError(
+            f"cannot read the policy file: {error.strerror}", got=str(path)
+        ) from None
+    _check_size(size, str(path))
+    return data.decode("utf-8")
 
 
 class _Loader(yaml.SafeLoader):
@@ -318,16 +352,10 @@ def load_policy_with_lines(
         '<string>:3'
     """
     if is_policy_file(source):
-        path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise PolicyFileError(
-                f"cannot read the policy file: {error.strerror}", got=str(path)
-            ) from None
-        name = str(source)
+        text, name = _read_policy_file(Path(source)), str(source)
     else:
         text, name = str(source), "<string>"
+        _check_size(len(text.encode("utf-8", "surrogatepass")), name)
     document = _Document(text, name)
     try:
         policy = policy_from_dict(document.data, options=options, source=document, model=model)
@@ -532,17 +560,16 @@ def _types_from_names(value: Any) -> tuple[tuple[type[nn.Module], ...], tuple[st
 def _known_class(name: str) -> type[nn.Module] | None:
     """The class ``name`` names in torch.nn, or in an already imported module; never imports."""
     module_name, _, attr = name.rpartition(".")
-    if not module_name:
-        found = getattr(nn, name, None)
-    else:
-        loaded = sys.modules.get(module_name)
-        found = getattr(loaded, attr, None) if loaded is not None else None
+    loaded = nn if not module_name else sys.modules.get(module_name)
+    # the module's own attributes, not getattr: a module's __getattr__ may import code
+    # (torch's imports torch._inductor for the name 'torch._inductor')
+    found = vars(loaded).get(attr) if loaded is not None else None
     return found if isinstance(found, type) and issubclass(found, nn.Module) else None
 
 
 def _type_name(cls: type[nn.Module]) -> str:
     short: str = cls.__name__
-    if getattr(nn, short, None) is cls:
+    if vars(nn).get(short) is cls:
         return short
     return f"{cls.__module__}.{cls.__qualname__}"
 

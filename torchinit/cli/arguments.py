@@ -225,6 +225,16 @@ def _import_file(file_name: str, spec: str) -> ModuleType:
             path="MODEL",
             got=spec,
         )
+    installed = _installed_origin(name)
+    if installed is not None and installed != path:
+        # registered under that name, the file would replace the installed module for every
+        # later import in this process
+        raise InvalidArgumentError(
+            f"cannot import {file_name!r} as module {name!r}: an installed module has that "
+            f"name (at {installed}); rename the file",
+            path="MODEL",
+            got=spec,
+        )
     module_spec = importlib.util.spec_from_file_location(name, path)
     if module_spec is None or module_spec.loader is None:
         raise InvalidArgumentError(f"cannot import {file_name!r}", path="MODEL", got=spec)
@@ -249,6 +259,22 @@ def _import_file(file_name: str, spec: str) -> ModuleType:
         if added and folder in sys.path:
             sys.path.remove(folder)
     return module
+
+
+def _installed_origin(name: str) -> Path | None:
+    """Where the top-level module ``name`` would be imported from, if anywhere (nothing is
+    imported to find out)."""
+    if "." in name or not name.isidentifier():
+        return None
+    try:
+        found = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if found is None:
+        return None
+    if found.has_location and found.origin:
+        return Path(found.origin).resolve()
+    return Path(found.origin or name)  # 'built-in', 'frozen', a namespace package
 
 
 def _make_config(config_class: Callable[..., Any], config: Mapping[str, Any]) -> Any:

@@ -314,13 +314,18 @@ def main(argv: list[str] | None = None) -> int:
 
 @contextlib.contextmanager
 def _cwd_importable() -> Iterator[None]:
-    """Put the current directory on ``sys.path`` while a command runs, as ``python -m``
-    does, so that MODEL may name a module there; take it off again afterwards."""
+    """Put the current directory on ``sys.path`` while a command runs, so that MODEL may name
+    a module there; take it off again afterwards.
+
+    It goes last, not first as ``python -m`` puts it: a module there is found only when no
+    installed one has its name, so a ``torchvision.py`` in the folder never runs in place of
+    torchvision (for MODEL, or for any import while the command runs).
+    """
     cwd = os.getcwd()
     if cwd in sys.path:
         yield
         return
-    sys.path.insert(0, cwd)
+    sys.path.append(cwd)
     try:
         yield
     finally:

@@ -157,7 +157,7 @@ def _known_parameters(rule: Rule) -> set[str] | None:
         return None
     known: set[str] = set()
     for cls in (*rule.types, *(cls for family in named if family for cls in family)):
-        names = parameter_names(cls) if getattr(nn, cls.__name__, None) is cls else None
+        names = parameter_names(cls) if vars(nn).get(cls.__name__) is cls else None
         if names is None:
             return None
         known |= names

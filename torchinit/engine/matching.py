@@ -287,10 +287,8 @@ def layer_type_names() -> tuple[str, ...]:
     """
     layers = (
         name
-        for name in dir(nn)
-        if not name.startswith("_")
-        and isinstance(getattr(nn, name), type)
-        and issubclass(getattr(nn, name), nn.Module)
+        for name, value in sorted(vars(nn).items())
+        if not name.startswith("_") and isinstance(value, type) and issubclass(value, nn.Module)
     )
     return (*layers, *families.FAMILIES)
 
@@ -346,7 +344,8 @@ def _family(
 ) -> tuple[type[nn.Module], ...] | None:
     """The classes a type name means before the model's own: a ``torch.nn`` class or a family
     (``None`` if neither; an error if a family's short name also names a class of the model)."""
-    layer = getattr(nn, name, None)
+    # vars, not getattr: a module's __getattr__ may import code
+    layer = vars(nn).get(name)
     if isinstance(layer, type) and issubclass(layer, nn.Module):
         return (layer,)
     if name.startswith(_FAMILY_PREFIX) and name[len(_FAMILY_PREFIX) :] in families.FAMILIES:
