@@ -340,9 +340,7 @@ def _saver(out: Path, *, force: bool = False) -> Callable[[nn.Module, Path], Non
     raise AssertionError(f"no writer for {kind!r}")
 
 
-def _write_atomically(
-    save: Callable[[nn.Module, Path], None], model: nn.Module, out: Path
-) -> None:
+def _write_atomically(save: Callable[[nn.Module, Path], None], model: nn.Module, out: Path) -> None:
     """``save(model, out)`` through a temporary file in ``out``'s folder, renamed over ``out``
     when complete: a run killed or failing mid-write leaves the previous file as it was, and
     no partial file under either name."""
