@@ -969,6 +969,25 @@ def test_apply_refuses_an_unknown_extension_before_doing_anything(
     )
 
 
+def test_a_number_too_long_to_read_is_an_error_line(cli: Callable[..., Result]) -> None:
+    # Python refuses to read an int of more than 4300 digits: a ValueError traceback before
+    digits = "9" * 5000
+    result = cli(
+        "plan", "torch.nn:Linear", "torch_default", "--model-kwargs", f'{{"in_features": {digits}}}'
+    )
+    assert (result.code, result.out) == (1, "")
+    assert result.err.startswith(
+        "torchinit: error: --model-kwargs: is not valid JSON: Exceeds the limit (4300 digits) "
+        "for integer string conversion"
+    )
+    result = cli("show", "resnet", "--option", f"zero_init_residual={digits}")
+    assert result.code == 2
+    assert result.err.splitlines()[-1] == (
+        "torchinit show: error: argument --option: zero_init_residual: is an integer of 5000 "
+        "digits, too long to read"
+    )
+
+
 def test_apply_refuses_an_existing_file_unless_forced(
     tmp_path: Path, cli: Callable[..., Result]
 ) -> None:

@@ -1022,6 +1022,66 @@ ERRORS = {
         "(got [{'match': {'type': 'Linear'}, 'weight': 'zeros'}])",
         "match",
     ),
+    # hostile input (issue 12): each escaped as a builtin exception before
+    "a !!map tag on a scalar": (
+        """
+        name: !!map resnet
+        rules: []
+        """,
+        PolicyFileError,
+        "<file>:1: name: is not a valid !!map (got 'resnet')",
+        "!!map",
+    ),
+    "a !!int tag on a list": (
+        """
+        rules: !!int [1]
+        """,
+        PolicyFileError,
+        "<file>:1: rules: a !!int must be a single value",
+        "!!int",
+    ),
+    "an integer too long to read": (
+        f"""
+        rules:
+          - match: {{type: Linear}}
+            weight: {{normal: {{std: {'9' * 5000}}}}}
+        """,
+        PolicyFileError,
+        "<file>:3: rules[0].weight.normal.std: is an integer of 5000 digits, too long to read "
+        f"(got '{'9' * 194} ... 9999')",
+        "normal",
+    ),
+    "a number past the float range": (
+        f"""
+        rules:
+          - match: {{type: Linear}}
+            weight: {{normal: {{std: 0x1{'0' * 3700}}}}}
+        """,
+        InvalidArgumentError,
+        "<file>:3: rules[0].weight.normal.std: must be within ±1.8e+308 (the float range) "
+        "(got <int too large to print>)",
+        "normal",
+    ),
+    "a number for a list option": (
+        """
+        extends: resnet
+        options: {residual_norms: 5}
+        """,
+        ArgumentTypeError,
+        "<file>:2: options.residual_norms: must be a list of globs naming norm layers (got 5)",
+        "residual_norms",
+    ),
+    "an empty key": (
+        """
+        rules:
+          - match: {type: Linear}
+            weight: {normal: {'': 1}}
+        """,
+        UnknownNameError,
+        "<file>:3: rules[0].weight.normal.'': unknown argument; normal takes ['mean', 'std'] "
+        "(got 1)",
+        "normal",
+    ),
 }
 
 
@@ -1060,6 +1120,39 @@ def test_error_names_file_and_line(case, tmp_path):
     assert str(caught.value) == expected
     line = line_of(str(caught.value), str(path))
     assert offending in path.read_text(encoding="utf-8").splitlines()[line - 1]
+
+
+def test_an_option_name_that_is_no_string():
+    with pytest.raises(ArgumentTypeError) as caught:
+        Policy.from_dict({"extends": "resnet", "options": {1: True}})
+    assert str(caught.value) == "options: option names must be strings (got 1)"
+
+
+def test_a_policy_file_that_is_not_utf8(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"name: caf\xe9\nrules: []\n")
+    with pytest.raises(PolicyFileError) as caught:
+        Policy.from_yaml(path)
+    assert str(caught.value) == (
+        f"{path}:1: is not UTF-8 text: invalid continuation byte at byte 9 (got b'\\xe9')"
+    )
+
+
+def test_a_policy_path_with_a_nul_byte():
+    with pytest.raises(PolicyFileError) as caught:
+        Policy.from_yaml("a\0b.yaml")
+    assert str(caught.value) == (
+        "cannot read the policy file: the path contains a NUL byte (got 'a\\x00b.yaml')"
+    )
+
+
+def test_an_empty_key_has_a_key_path():
+    with pytest.raises(UnknownNameError) as caught:
+        Policy.from_yaml("'': x\n")
+    assert str(caught.value) == (
+        "<string>:1: '': unknown key; allowed: ['name', 'order', 'extends', 'options', "
+        "'rules'] (got 'x')"
+    )
 
 
 def test_yaml_text_errors_say_string(tmp_path):
