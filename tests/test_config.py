@@ -27,6 +27,7 @@ import sys
 import textwrap
 import time
 import types
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -62,6 +63,7 @@ from torchinit import (
     XavierNormal,
     XavierUniform,
     Zeros,
+    config,
 )
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -1044,7 +1046,7 @@ ERRORS = {
         f"""
         rules:
           - match: {{type: Linear}}
-            weight: {{normal: {{std: {'9' * 5000}}}}}
+            weight: {{normal: {{std: {"9" * 5000}}}}}
         """,
         PolicyFileError,
         "<file>:3: rules[0].weight.normal.std: is an integer of 5000 digits, too long to read "
@@ -1055,7 +1057,7 @@ ERRORS = {
         f"""
         rules:
           - match: {{type: Linear}}
-            weight: {{normal: {{std: 0x1{'0' * 3700}}}}}
+            weight: {{normal: {{std: 0x1{"0" * 3700}}}}}
         """,
         InvalidArgumentError,
         "<file>:3: rules[0].weight.normal.std: must be within ±1.8e+308 (the float range) "
@@ -1712,3 +1714,109 @@ def test_extended_preset_rules_are_optional_and_the_files_own_rules_are_not(tmp_
         f"{path}:3: rules[2].match.type: matches no layer of Sequential; its layer classes "
         "are ['BatchNorm2d', 'Conv2d', 'Sequential'] (got 'Linear')"
     ]
+
+
+# --------------------------------------------------------------------------- hostile input
+# Property tests (issue 12): whatever the data or text, loading raises only TorchInitError, and
+# its message says where: a key path, or file:line. A fixed, derandomized example budget keeps
+# them fast and the same on every run.
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+# keys of the schema, of strategies and of presets' options, so that trees reach past the top
+SCHEMA_KEYS = [
+    *config.TOP_KEYS, *config.MATCH_KEYS, *config.RULE_KEYS, "weight", "bias", "normal",
+    "kaiming_normal", "trunc_normal", "std", "mean", "a", "b", "mode", "attr", "default",
+    "residual_norms", "zero_init_residual", "n_layer", "",
+]  # fmt: skip
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    # past uint64, past the float range, past Python's int-to-str limit (built by a map: even
+    # hypothesis cannot repr the last as a constant)
+    st.sampled_from([64, 1330, 16610]).map(lambda bits: 2**bits),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["resnet", "gpt2", "Linear", "Conv2d", "**.bias", "fan_out", "zeros", ""]),
+    st.text(max_size=8),
+)
+TREES = st.recursive(
+    SCALARS,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(
+            st.one_of(st.sampled_from(SCHEMA_KEYS), st.text(max_size=4), st.integers()),
+            children,
+            max_size=4,
+        ),
+    ),
+    max_leaves=20,
+)
+FUZZ = hypothesis.settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(hypothesis.HealthCheck),
+)
+
+
+def _only_located_errors(load: Callable[[], Any]) -> TorchInitError | None:
+    """Run ``load``; a TorchInitError with a location is fine, anything else fails the test."""
+    caught: TorchInitError | None = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            load()
+        except TorchInitError as error:
+            caught = error
+    if caught is not None:
+        assert caught.where or caught.path, str(caught)  # str(): formatting never raises either
+    return caught
+
+
+@FUZZ
+@hypothesis.given(rules=st.lists(TREES, max_size=3), top=TREES)
+def test_policy_from_any_data_raises_only_located_errors(rules, top):
+    data = dict(top) if isinstance(top, dict) else {"name": top}
+    data.setdefault("rules", rules)
+    _only_located_errors(lambda: Policy.from_dict(data))
+
+
+SNIPPETS = [
+    "", ":", "- ", "{", "}", "[", "]", "'", '"', "!!map ", "!!int ", "!!python/object ", "&a ",
+    "*a ", "<<: ", "\n", "  ", "\t", "#", "9" * 5000, "0x" + "f" * 4000, "1e999", ".nan",
+    "''", "'': x\n", "~", "\x00", "\ufeff", "é", "extends: resnet\n", "options: {1: 2}\n",
+]  # fmt: skip
+CONFIG_TEXTS = sorted(path.read_text(encoding="utf-8") for path in CONFIGS.glob("*.yaml"))
+
+
+@FUZZ
+@hypothesis.given(
+    text=st.sampled_from(CONFIG_TEXTS),
+    edits=st.lists(
+        st.tuples(
+            st.booleans(),
+            st.floats(0, 1),
+            st.integers(0, 12),
+            st.sampled_from(SNIPPETS) | st.text(max_size=4),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_mutated_policy_files_raise_only_located_errors(text, edits):
+    for value_only, where, cut, insert in edits:
+        at = int(where * len(text))
+        if value_only:  # replace the value of the next `key: value`, keeping the YAML valid
+            colon = text.find(": ", at)
+            end = text.find("\n", colon)
+            if colon < 0 or end < 0:
+                continue
+            text = text[: colon + 2] + insert + text[end:]
+        else:  # any splice: mostly syntax errors
+            text = text[:at] + insert + text[at + cut :]
+    text += "\n"  # YAML text, never read as a file name
+    error = _only_located_errors(lambda: Policy.from_yaml(text))
+    if error is not None:
+        assert "<string>" in error.where, str(error)

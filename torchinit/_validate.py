@@ -65,11 +65,12 @@ def integer(value: Any, path: str, *, minimum: int | None = None) -> int:
         raise ArgumentTypeError("must be an integer", path=path, got=value)
     if minimum is not None and value < minimum:
         raise InvalidArgumentError(f"must be >= {minimum}", path=path, got=value)
-    if abs(value) > _MAX_INTEGER:
+    result = int(value)
+    if abs(result) > _MAX_INTEGER:
         # counts and sizes enter float arithmetic (a std / sqrt(2 * n_layer)): past the
         # largest float it would overflow there, far from the option that caused it
         raise InvalidArgumentError(_WITHIN, path=path, got=value)
-    return int(value)
+    return result
 
 
 def globs(value: Any, path: str, *, what: str) -> tuple[str, ...]:
