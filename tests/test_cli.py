@@ -19,6 +19,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -1013,6 +1014,112 @@ def test_apply_refuses_an_unknown_extension_before_doing_anything(
         result.err
         == f"torchinit: error: --out: its folder does not exist (got {str(no_folder)!r})\n"
     )
+
+
+def test_a_number_too_long_to_read_is_an_error_line(cli: Callable[..., Result]) -> None:
+    # Python refuses to read an int of more than 4300 digits: a ValueError traceback before
+    digits = "9" * 5000
+    result = cli(
+        "plan", "torch.nn:Linear", "torch_default", "--model-kwargs", f'{{"in_features": {digits}}}'
+    )
+    assert (result.code, result.out) == (1, "")
+    assert result.err.startswith(
+        "torchinit: error: --model-kwargs: is not valid JSON: Exceeds the limit (4300 digits) "
+        "for integer string conversion"
+    )
+    result = cli("show", "resnet", "--option", f"zero_init_residual={digits}")
+    assert result.code == 2
+    assert result.err.splitlines()[-1] == (
+        "torchinit show: error: argument --option: zero_init_residual: is an integer of 5000 "
+        "digits, too long to read"
+    )
+
+
+def test_apply_refuses_an_existing_file_unless_forced(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    out = tmp_path / "w.pt"
+    out.write_bytes(b"previous")
+    argv = (
+        "apply", "torch.nn:Linear", "torch_default", "--manual-seed", "0", "--out", str(out),
+        "--model-kwargs", '{"in_features": 2, "out_features": 3}',
+    )  # fmt: skip
+    result = cli(*argv)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        f"torchinit: error: --out: the file exists; pass --force to replace it (got {str(out)!r})\n"
+    )
+    assert out.read_bytes() == b"previous"
+    result = cli(*argv, "--force")
+    assert (result.code, result.err) == (0, "")
+    assert list(torch.load(out)) == ["weight", "bias"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.pt"]
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
+def test_apply_failing_mid_write_keeps_the_previous_file(
+    tmp_path: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    if suffix == ".safetensors" and importlib.util.find_spec("safetensors") is None:
+        pytest.skip("safetensors is not installed")
+    import torchinit.cli.commands as commands
+
+    def write_half_then_fail(*args: Any) -> None:
+        Path(args[-1]).write_bytes(b"partial")  # the path is the writer's last argument
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(commands.torch, "save", write_half_then_fail)
+    if suffix == ".safetensors":
+        import safetensors.torch
+
+        monkeypatch.setattr(safetensors.torch, "save_model", write_half_then_fail)
+    out = tmp_path / f"w{suffix}"
+    out.write_bytes(b"previous")
+    result = cli(
+        "apply", "torch.nn:Linear", "torch_default", "--manual-seed", "0", "--out", str(out),
+        "--model-kwargs", '{"in_features": 2, "out_features": 3}', "--force",
+    )  # fmt: skip
+    assert result.code == 1
+    assert result.err == (
+        "torchinit: error: --out: cannot write the file: No space left on device "
+        f"(got {str(out)!r})\n"
+    )
+    assert out.read_bytes() == b"previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
+def test_apply_to_a_folder_is_an_error_line(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    out = tmp_path / "weights.pt"
+    out.mkdir()
+    result = cli(
+        "apply", "torch.nn:Identity", "torch_default", "--manual-seed", "0", "--out", str(out),
+        "--force",
+    )  # fmt: skip
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        f"torchinit: error: --out: is a folder; give a file name (got {str(out)!r})\n"
+    )
+
+
+def test_apply_into_an_unwritable_folder_is_an_error_line(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("this user (root?) can write to a read-only folder")
+        out = folder / "w.pt"
+        result = cli(
+            "apply", "torch.nn:Identity", "torch_default", "--manual-seed", "0", "--out", str(out)
+        )
+        assert (result.code, result.out) == (1, "")
+        assert result.err == (
+            f"torchinit: error: --out: its folder is not writable (got {str(out)!r})\n"
+        )
+    finally:
+        folder.chmod(0o700)
 
 
 def test_apply_to_safetensors_without_the_package_says_how_to_install_it(

@@ -27,6 +27,7 @@ import sys
 import textwrap
 import time
 import types
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -62,6 +63,7 @@ from torchinit import (
     XavierNormal,
     XavierUniform,
     Zeros,
+    config,
 )
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -1022,6 +1024,66 @@ ERRORS = {
         "(got [{'match': {'type': 'Linear'}, 'weight': 'zeros'}])",
         "match",
     ),
+    # hostile input (issue 12): each escaped as a builtin exception before
+    "a !!map tag on a scalar": (
+        """
+        name: !!map resnet
+        rules: []
+        """,
+        PolicyFileError,
+        "<file>:1: name: is not a valid !!map (got 'resnet')",
+        "!!map",
+    ),
+    "a !!int tag on a list": (
+        """
+        rules: !!int [1]
+        """,
+        PolicyFileError,
+        "<file>:1: rules: a !!int must be a single value",
+        "!!int",
+    ),
+    "an integer too long to read": (
+        f"""
+        rules:
+          - match: {{type: Linear}}
+            weight: {{normal: {{std: {"9" * 5000}}}}}
+        """,
+        PolicyFileError,
+        "<file>:3: rules[0].weight.normal.std: is an integer of 5000 digits, too long to read "
+        f"(got '{'9' * 194} ... 9999')",
+        "normal",
+    ),
+    "a number past the float range": (
+        f"""
+        rules:
+          - match: {{type: Linear}}
+            weight: {{normal: {{std: 0x1{"0" * 3700}}}}}
+        """,
+        InvalidArgumentError,
+        "<file>:3: rules[0].weight.normal.std: must be within ±1.8e+308 (the float range) "
+        "(got <int too large to print>)",
+        "normal",
+    ),
+    "a number for a list option": (
+        """
+        extends: resnet
+        options: {residual_norms: 5}
+        """,
+        ArgumentTypeError,
+        "<file>:2: options.residual_norms: must be a list of globs naming norm layers (got 5)",
+        "residual_norms",
+    ),
+    "an empty key": (
+        """
+        rules:
+          - match: {type: Linear}
+            weight: {normal: {'': 1}}
+        """,
+        UnknownNameError,
+        "<file>:3: rules[0].weight.normal.'': unknown argument; normal takes ['mean', 'std'] "
+        "(got 1)",
+        "normal",
+    ),
 }
 
 
@@ -1060,6 +1122,39 @@ def test_error_names_file_and_line(case, tmp_path):
     assert str(caught.value) == expected
     line = line_of(str(caught.value), str(path))
     assert offending in path.read_text(encoding="utf-8").splitlines()[line - 1]
+
+
+def test_an_option_name_that_is_no_string():
+    with pytest.raises(ArgumentTypeError) as caught:
+        Policy.from_dict({"extends": "resnet", "options": {1: True}})
+    assert str(caught.value) == "options: option names must be strings (got 1)"
+
+
+def test_a_policy_file_that_is_not_utf8(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"name: caf\xe9\nrules: []\n")
+    with pytest.raises(PolicyFileError) as caught:
+        Policy.from_yaml(path)
+    assert str(caught.value) == (
+        f"{path}:1: is not UTF-8 text: invalid continuation byte at byte 9 (got b'\\xe9')"
+    )
+
+
+def test_a_policy_path_with_a_nul_byte():
+    with pytest.raises(PolicyFileError) as caught:
+        Policy.from_yaml("a\0b.yaml")
+    assert str(caught.value) == (
+        "cannot read the policy file: the path contains a NUL byte (got 'a\\x00b.yaml')"
+    )
+
+
+def test_an_empty_key_has_a_key_path():
+    with pytest.raises(UnknownNameError) as caught:
+        Policy.from_yaml("'': x\n")
+    assert str(caught.value) == (
+        "<string>:1: '': unknown key; allowed: ['name', 'order', 'extends', 'options', "
+        "'rules'] (got 'x')"
+    )
 
 
 def test_yaml_text_errors_say_string(tmp_path):
@@ -1682,3 +1777,109 @@ def test_extended_preset_rules_are_optional_and_the_files_own_rules_are_not(tmp_
         f"{path}:3: rules[2].match.type: matches no layer of Sequential; its layer classes "
         "are ['BatchNorm2d', 'Conv2d', 'Sequential'] (got 'Linear')"
     ]
+
+
+# --------------------------------------------------------------------------- hostile input
+# Property tests (issue 12): whatever the data or text, loading raises only TorchInitError, and
+# its message says where: a key path, or file:line. A fixed, derandomized example budget keeps
+# them fast and the same on every run.
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+# keys of the schema, of strategies and of presets' options, so that trees reach past the top
+SCHEMA_KEYS = [
+    *config.TOP_KEYS, *config.MATCH_KEYS, *config.RULE_KEYS, "weight", "bias", "normal",
+    "kaiming_normal", "trunc_normal", "std", "mean", "a", "b", "mode", "attr", "default",
+    "residual_norms", "zero_init_residual", "n_layer", "",
+]  # fmt: skip
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    # past uint64, past the float range, past Python's int-to-str limit (built by a map: even
+    # hypothesis cannot repr the last as a constant)
+    st.sampled_from([64, 1330, 16610]).map(lambda bits: 2**bits),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["resnet", "gpt2", "Linear", "Conv2d", "**.bias", "fan_out", "zeros", ""]),
+    st.text(max_size=8),
+)
+TREES = st.recursive(
+    SCALARS,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(
+            st.one_of(st.sampled_from(SCHEMA_KEYS), st.text(max_size=4), st.integers()),
+            children,
+            max_size=4,
+        ),
+    ),
+    max_leaves=20,
+)
+FUZZ = hypothesis.settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(hypothesis.HealthCheck),
+)
+
+
+def _only_located_errors(load: Callable[[], Any]) -> TorchInitError | None:
+    """Run ``load``; a TorchInitError with a location is fine, anything else fails the test."""
+    caught: TorchInitError | None = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            load()
+        except TorchInitError as error:
+            caught = error
+    if caught is not None:
+        assert caught.where or caught.path, str(caught)  # str(): formatting never raises either
+    return caught
+
+
+@FUZZ
+@hypothesis.given(rules=st.lists(TREES, max_size=3), top=TREES)
+def test_policy_from_any_data_raises_only_located_errors(rules, top):
+    data = dict(top) if isinstance(top, dict) else {"name": top}
+    data.setdefault("rules", rules)
+    _only_located_errors(lambda: Policy.from_dict(data))
+
+
+SNIPPETS = [
+    "", ":", "- ", "{", "}", "[", "]", "'", '"', "!!map ", "!!int ", "!!python/object ", "&a ",
+    "*a ", "<<: ", "\n", "  ", "\t", "#", "9" * 5000, "0x" + "f" * 4000, "1e999", ".nan",
+    "''", "'': x\n", "~", "\x00", "\ufeff", "é", "extends: resnet\n", "options: {1: 2}\n",
+]  # fmt: skip
+CONFIG_TEXTS = sorted(path.read_text(encoding="utf-8") for path in CONFIGS.glob("*.yaml"))
+
+
+@FUZZ
+@hypothesis.given(
+    text=st.sampled_from(CONFIG_TEXTS),
+    edits=st.lists(
+        st.tuples(
+            st.booleans(),
+            st.floats(0, 1),
+            st.integers(0, 12),
+            st.sampled_from(SNIPPETS) | st.text(max_size=4),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_mutated_policy_files_raise_only_located_errors(text, edits):
+    for value_only, where, cut, insert in edits:
+        at = int(where * len(text))
+        if value_only:  # replace the value of the next `key: value`, keeping the YAML valid
+            colon = text.find(": ", at)
+            end = text.find("\n", colon)
+            if colon < 0 or end < 0:
+                continue
+            text = text[: colon + 2] + insert + text[end:]
+        else:  # any splice: mostly syntax errors
+            text = text[:at] + insert + text[at + cut :]
+    text += "\n"  # YAML text, never read as a file name
+    error = _only_located_errors(lambda: Policy.from_yaml(text))
+    if error is not None:
+        assert "<string>" in error.where, str(error)

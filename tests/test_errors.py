@@ -231,3 +231,9 @@ def test_closest_accepts_any_iterable() -> None:
     assert closest("abd", iter(["abc", "xyz"])) == "abc"
     assert closest("alpah", {"alpha": 1, "beta": 2}) == "alpha"
     assert closest("bta", (name for name in ["beta", "gamma"])) == "beta"
+
+
+def test_a_value_too_large_to_print_does_not_break_the_message() -> None:
+    # repr of an int past Python's int-to-str digit limit raises ValueError
+    error = InvalidArgumentError("must be small", path="normal.std", got=10**5000)
+    assert str(error) == "normal.std: must be small (got <int too large to print>)"

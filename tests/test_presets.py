@@ -502,6 +502,39 @@ def test_wrong_option_type(small, options, message):
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
+@pytest.mark.parametrize(
+    ("preset", "options", "error", "message"),
+    [
+        ("resnet", {"residual_norms": 5}, ArgumentTypeError,
+         "resnet.residual_norms: must be a list of globs naming norm layers (got 5)"),
+        ("fixup", {"num_branches": 4, "branch_layers": 5}, ArgumentTypeError,
+         "fixup.branch_layers: must be a list of globs naming layers (got 5)"),
+        ("fixup", {"num_branches": 4, "last_layers": None}, ArgumentTypeError,
+         "fixup.last_layers: must be a list of globs naming layers (got None)"),
+        ("nanogpt", {"n_layer": 10**400}, InvalidArgumentError,
+         "nanogpt.n_layer: must be within ±1.8e+308 (the float range) (got 1" + "0" * 194
+         + " ... 00000)"),
+        ("gpt2", {"n_layer": 10**400}, InvalidArgumentError,
+         "gpt2.n_layer: must be within ±1.8e+308 (the float range) (got 1" + "0" * 194
+         + " ... 00000)"),
+        ("fixup", {"num_branches": 10**400}, InvalidArgumentError,
+         "fixup.num_branches: must be within ±1.8e+308 (the float range) (got 1" + "0" * 194
+         + " ... 00000)"),
+        ("bert", {"initializer_range": 10**400}, InvalidArgumentError,
+         "bert.initializer_range: must be within ±1.8e+308 (the float range) (got 1"
+         + "0" * 194 + " ... 00000)"),
+        ("mup", {"width_mult": 10**400}, InvalidArgumentError,
+         "mup.width_mult: must be within ±1.8e+308 (the float range) (got 1" + "0" * 194
+         + " ... 00000)"),
+    ],
+)  # fmt: skip
+def test_hostile_option_values_are_torchinit_errors(preset, options, error, message):
+    # each escaped as a builtin TypeError/OverflowError from inside the preset before
+    with pytest.raises(error) as caught:
+        torchinit.get_preset(preset, **options)
+    assert str(caught.value) == message
+
+
 def test_options_with_a_policy_are_refused(small):
     with pytest.raises(InvalidArgumentError) as caught:
         init_model(small, torchinit.get_preset("vgg"), zero_init_residual=True)

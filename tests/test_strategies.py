@@ -2714,3 +2714,12 @@ def test_function_strategy_keyed_values_are_the_same_in_two_processes(
     ]
     assert runs[0] == runs[1]
     assert len(eval(runs[0])) == 12
+
+
+def test_a_std_past_the_float_range_is_refused() -> None:
+    # float(10**400) raises OverflowError: it escaped as that before
+    with pytest.raises(InvalidArgumentError) as caught:
+        Normal(std=10**400)
+    assert str(caught.value) == (
+        "normal.std: must be within ±1.8e+308 (the float range) (got 1" + "0" * 194 + " ... 00000)"
+    )

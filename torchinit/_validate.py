@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,9 @@ from torchinit.errors import (
     OutOfRangeError,
     TorchInitError,
 )
+
+_MAX_INTEGER = int(sys.float_info.max)
+_WITHIN = f"must be within ±{sys.float_info.max:.3g} (the float range)"
 
 
 def number(value: Any, path: str, *, wrong_type: type[TorchInitError] = ArgumentTypeError) -> float:
@@ -28,9 +32,13 @@ def number(value: Any, path: str, *, wrong_type: type[TorchInitError] = Argument
     # numbers.Real admits NumPy scalars too; bool is an int but never a meaningful number here
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise wrong_type("must be a number", path=path, got=value)
-    if not math.isfinite(value):
+    try:
+        result = float(value)
+    except OverflowError:  # an int beyond the largest float (about 1.8e308)
+        raise InvalidArgumentError(_WITHIN, path=path, got=value) from None
+    if not math.isfinite(result):
         raise InvalidArgumentError("must be finite", path=path, got=value)
-    return float(value)
+    return result
 
 
 def non_negative(
@@ -57,7 +65,22 @@ def integer(value: Any, path: str, *, minimum: int | None = None) -> int:
         raise ArgumentTypeError("must be an integer", path=path, got=value)
     if minimum is not None and value < minimum:
         raise InvalidArgumentError(f"must be >= {minimum}", path=path, got=value)
-    return int(value)
+    result = int(value)
+    if abs(result) > _MAX_INTEGER:
+        # counts and sizes enter float arithmetic (a std / sqrt(2 * n_layer)): past the
+        # largest float it would overflow there, far from the option that caused it
+        raise InvalidArgumentError(_WITHIN, path=path, got=value)
+    return result
+
+
+def globs(value: Any, path: str, *, what: str) -> tuple[str, ...]:
+    """Check that ``value`` is a list (or tuple) of non-empty glob strings naming ``what``.
+
+    One string is refused, not read as a list of its characters.
+    """
+    if not isinstance(value, (list, tuple)) or not all(isinstance(g, str) and g for g in value):
+        raise ArgumentTypeError(f"must be a list of globs naming {what}", path=path, got=value)
+    return tuple(value)
 
 
 def boolean(value: Any, path: str) -> bool:

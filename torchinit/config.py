@@ -56,6 +56,7 @@ from torchinit.errors import (
     TorchInitError,
     UnknownNameError,
     did_you_mean,
+    key_path,
 )
 from torchinit.policy import Policy, Rule
 from torchinit.presets import get_preset
@@ -122,8 +123,12 @@ def _read_policy_file(path: Path) -> str:
         raise PolicyFileError(
             f"cannot read the policy file: {error.strerror}", got=str(path)
         ) from None
+    except ValueError:  # os functions refuse a NUL byte in a path
+        raise PolicyFileError(
+            "cannot read the policy file: the path contains a NUL byte", got=str(path)
+        ) from None
     _check_size(size, str(path))
-    return data.decode("utf-8")
+    return _decode(data, str(path))
 
 
 class _Loader(yaml.SafeLoader):
@@ -138,13 +143,23 @@ def parse_scalar(value: str) -> Any:
     Example:
         >>> [parse_scalar(text) for text in ["1e-6", "-2.", "yes", "true", "012", "~"]]
         [1e-06, -2.0, 'yes', True, 12, None]
+
+    Raises:
+        InvalidArgumentError: a decimal integer longer than Python converts
+            (``sys.int_info.str_digits_check_threshold``).
     """
     if _NULL.fullmatch(value):
         return None
     if value in _BOOL:
         return _BOOL[value]
     if _INT.fullmatch(value):
-        return int(value, 10)
+        try:
+            return int(value, 10)
+        except ValueError:  # past Python's int-to-str digit limit (sys.int_info)
+            raise InvalidArgumentError(
+                f"is an integer of {len(value.lstrip('+-'))} digits, too long to read",
+                got=value,
+            ) from None
     if _OCT.fullmatch(value):
         return int(value[2:], 8)
     if _HEX.fullmatch(value):
@@ -205,9 +220,9 @@ class _Document:
         """``file:line`` of the deepest part of ``path`` that has a line."""
         return SourceLines(self.source, self.lines).where(path)
 
-    def _error(self, node: yaml.Node, problem: str, path: str) -> PolicyFileError:
+    def _error(self, node: yaml.Node, problem: str, path: str, **got: Any) -> PolicyFileError:
         line = node.start_mark.line + 1
-        return PolicyFileError(problem, where=f"{self.source}:{line}", path=path)
+        return PolicyFileError(problem, where=f"{self.source}:{line}", path=path, **got)
 
     def _convert(self, node: yaml.Node, path: str, depth: int) -> Any:
         self._nodes += 1
@@ -225,6 +240,11 @@ class _Document:
                 path=path,
                 got=node.tag,
             )
+        kind = node.tag.rsplit(":", 1)[1]
+        if isinstance(node, yaml.ScalarNode) and kind in ("map", "seq"):
+            raise self._error(node, f"is not a valid !!{kind}", path, got=node.value)
+        if not isinstance(node, yaml.ScalarNode) and kind not in ("map", "seq"):
+            raise self._error(node, f"a !!{kind} must be a single value", path)
         if isinstance(node, yaml.ScalarNode):
             return self._convert_scalar(node, path)
         self._active.add(id(node))
@@ -255,7 +275,7 @@ class _Document:
                     path=path,
                     got=key,
                 )
-            child = f"{path}.{key}" if path else key
+            child = key_path(path, key)
             if key in result:
                 raise PolicyFileError(
                     "duplicate key",
@@ -272,7 +292,10 @@ class _Document:
         if node.style is not None and tag == "str":  # quoted (or block) scalars are strings
             value: Any = node.value
         else:  # plain, or quoted with an explicit tag such as !!float '1e-3'
-            value = parse_scalar(node.value)
+            try:
+                value = parse_scalar(node.value)
+            except TorchInitError as error:
+                raise self._error(node, error.problem, path, got=node.value) from None
         if tag == "str":
             return value
         expected: Any = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[tag]
@@ -371,6 +394,20 @@ def load_policy_with_lines(
     return policy, SourceLines(name, document.lines)
 
 
+def _decode(data: bytes, source: str) -> str:
+    """A policy file's bytes as text: UTF-8, or an error at the line of the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        bad = data[error.start : error.end]
+        raise PolicyFileError(
+            f"is not UTF-8 text: {error.reason} at byte {error.start}",
+            where=f"{source}:{line}",
+            got=bad,
+        ) from None
+
+
 def resolve_policy(
     policy: object, options: Mapping[str, Any] | None = None, *, model: nn.Module | None = None
 ) -> Policy:
@@ -431,6 +468,9 @@ def policy_from_dict(
         )
     file_options = dict(data.get("options") or {})
     file_options.update(options or {})
+    for key in file_options:
+        if not isinstance(key, str):
+            raise ArgumentTypeError("option names must be strings", path="options", got=key)
     extends = data.get("extends")
     base: Policy | None = None
     if extends is not None:
@@ -487,7 +527,7 @@ def _check_keys(
             continue
         raise UnknownNameError(
             did_you_mean("unknown key", str(key), allowed, f"allowed: {list(allowed)}"),
-            path=f"{path}.{key}" if path else str(key),
+            path=key_path(path, str(key)),
             got=data[key],
         )
 

@@ -60,6 +60,17 @@ def did_you_mean(problem: str, name: object, candidates: Iterable[str], then: st
     return "".join(parts)
 
 
+def key_path(path: str, key: str) -> str:
+    """The key path of ``key`` under ``path``; an empty key shows as ``''``, not as nothing.
+
+    Example:
+        >>> key_path("rules[0].match", "type"), key_path("", "rules"), key_path("normal", "")
+        ('rules[0].match.type', 'rules', "normal.''")
+    """
+    key = key or "''"
+    return f"{path}.{key}" if path else key
+
+
 class TorchInitError(Exception):
     """Base class of every error torchinit raises.
 
@@ -88,7 +99,10 @@ class TorchInitError(Exception):
         head = ": ".join(part for part in (self.where, self.path, self.problem) if part)
         if self.got is _NOTHING:
             return head
-        got = repr(self.got)
+        try:
+            got = repr(self.got)
+        except ValueError:  # an int past Python's int-to-str digit limit (sys.int_info)
+            got = f"<{type(self.got).__name__} too large to print>"
         if len(got) > _MAX_GOT:
             got = got[: _MAX_GOT - 5] + " ... " + got[-5:]
         return f"{head} (got {got})"

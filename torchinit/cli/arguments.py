@@ -20,6 +20,7 @@ from torchinit.config import parse_scalar
 from torchinit.errors import (
     ArgumentTypeError,
     InvalidArgumentError,
+    TorchInitError,
     UnknownNameError,
     did_you_mean,
 )
@@ -56,12 +57,16 @@ def parse_option(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(
             f"expected key=value, e.g. zero_init_residual=true: {text!r}"
         )
-    if raw.lstrip().startswith(("[", "{")):
-        try:
-            return key, json.loads(raw)
-        except json.JSONDecodeError:
-            pass  # not JSON after all: a plain value, like any other
-    return key, parse_scalar(raw)
+    try:
+        if raw.lstrip().startswith(("[", "{")):
+            try:
+                return key, json.loads(raw)
+            except json.JSONDecodeError:
+                pass  # not JSON after all: a plain value, like any other
+        return key, parse_scalar(raw)
+    except ValueError as error:  # an int past Python's digit limit, in JSON or a scalar
+        problem = error.problem if isinstance(error, TorchInitError) else str(error)
+        raise argparse.ArgumentTypeError(f"{key}: {problem}") from None
 
 
 def preset_options(pairs: Sequence[tuple[str, Any]] | None) -> dict[str, Any]:
@@ -98,7 +103,7 @@ def _json_object(text: str, option: str, *, got: str) -> dict[str, Any]:
     """The JSON object ``text`` given with ``option`` (``got``: what the user wrote)."""
     try:
         value = json.loads(text)
-    except json.JSONDecodeError as error:
+    except ValueError as error:  # a JSONDecodeError, or an int past Python's digit limit
         raise InvalidArgumentError(f"is not valid JSON: {error}", path=option, got=got) from None
     if not isinstance(value, dict):
         raise ArgumentTypeError(

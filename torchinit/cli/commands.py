@@ -9,8 +9,10 @@ import functools
 import importlib
 import inspect
 import json
+import os
 import shutil
 import sys
+import tempfile
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -265,7 +267,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     kwargs = _planpreset_options(args)
     kwargs["progress"] = sys.stderr.isatty() if args.progress is None else args.progress
     out = Path(args.out)
-    save = _saver(out)
+    save = _saver(out, force=args.force)
     # without --manual-seed, --seed seeds the build too: the tensors no rule sets keep the
     # values the constructor drew, and the saved file must not depend on the run
     manual_seed = args.manual_seed if args.manual_seed is not None else args.seed
@@ -293,7 +295,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         model = build(**build_kwargs)
         report = init_model(model, args.policy, seed=args.seed, **kwargs)
     try:
-        save(model, out)
+        _write_atomically(save, model, out)
     except OSError as error:
         raise InvalidArgumentError(
             f"cannot write the file: {error.strerror or error}", path="--out", got=str(out)
@@ -303,8 +305,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
     return 0
 
 
-def _saver(out: Path) -> Callable[[nn.Module, Path], None]:
-    """How ``apply`` writes ``out``, chosen by its extension; checked before anything is done."""
+def _saver(out: Path, *, force: bool = False) -> Callable[[nn.Module, Path], None]:
+    """How ``apply`` writes ``out``, chosen by its extension; checked before anything is done
+    (an existing file is only replaced with ``force``)."""
     kind = SAVE_FORMATS.get(out.suffix.lower())
     if kind is None:
         raise InvalidArgumentError(
@@ -312,6 +315,15 @@ def _saver(out: Path) -> Callable[[nn.Module, Path], None]:
         )
     if not out.parent.is_dir():
         raise InvalidArgumentError("its folder does not exist", path="--out", got=str(out))
+    if out.is_dir():
+        raise InvalidArgumentError("is a folder; give a file name", path="--out", got=str(out))
+    if out.exists() and not force:
+        raise InvalidArgumentError(
+            "the file exists; pass --force to replace it", path="--out", got=str(out)
+        )
+    # the file is written beside its final name, then renamed over it
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise InvalidArgumentError("its folder is not writable", path="--out", got=str(out))
     if kind == "torch":
         return _save_torch
     if kind == "safetensors":
@@ -326,6 +338,29 @@ def _saver(out: Path) -> Callable[[nn.Module, Path], None]:
             ) from None
         return functools.partial(_save_safetensors, writer.save_model)
     raise AssertionError(f"no writer for {kind!r}")
+
+
+def _write_atomically(save: Callable[[nn.Module, Path], None], model: nn.Module, out: Path) -> None:
+    """``save(model, out)`` through a temporary file in ``out``'s folder, renamed over ``out``
+    when complete: a run killed or failing mid-write leaves the previous file as it was, and
+    no partial file under either name."""
+    descriptor, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(descriptor)
+    temporary = Path(name)
+    try:
+        # mkstemp makes the file private (0600); the saved file gets the usual mode
+        os.chmod(temporary, 0o666 & ~_umask())
+        save(model, temporary)
+        os.replace(temporary, out)
+    except BaseException:  # KeyboardInterrupt too: never leave the temporary file behind
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 def _save_torch(model: nn.Module, out: Path) -> None:

@@ -100,7 +100,9 @@ values for a tensor whatever the model's layout, threads, wrappers or device. Wi
 no rule sets are reproducible too.
 
 --out FILE.pt or .pth: torch.save(model.state_dict()); .safetensors:
-safetensors.torch.save_model (needs 'pip install safetensors').
+safetensors.torch.save_model (needs 'pip install safetensors'). The file is written
+beside FILE and renamed into place when complete, so an interrupted run leaves no
+partial file; an existing FILE is replaced only with --force.
 """
 
 
@@ -225,7 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         metavar="FILE",
         required=True,
-        help="where to save the state_dict: .pt/.pth (torch.save) or .safetensors",
+        help="where to save the state_dict: .pt/.pth (torch.save) or .safetensors; written to "
+        "a temporary file in the same folder, then renamed into place",
+    )
+    apply_parser.add_argument(
+        "--force", action="store_true", help="replace the --out file if it exists"
     )
     _add_model_kwargs(apply_parser)
     _add_policy_arguments(apply_parser)

@@ -27,7 +27,7 @@ from typing import Any
 from torch import nn
 
 from torchinit import _validate
-from torchinit.errors import ArgumentTypeError, InvalidArgumentError
+from torchinit.errors import InvalidArgumentError
 from torchinit.policy import Policy, Rule
 from torchinit.presets import (  # noqa: F401 (the examples use get_preset)
     FromModel,
@@ -72,12 +72,6 @@ def _library_rule(full_name: str, **kwargs: Any) -> Rule:
     return Rule(type_names=[full_name], optional=True, **kwargs)
 
 
-def _globs(value: Any, path: str, *, what: str) -> tuple[str, ...]:
-    if isinstance(value, str) or not all(isinstance(g, str) and g for g in value):
-        raise ArgumentTypeError(f"must be a list of globs naming {what}", path=path, got=value)
-    return tuple(value)
-
-
 # --------------------------------------------------------------------------- fixup
 
 
@@ -91,7 +85,7 @@ def _branch_end_rules(last: Sequence[str]) -> list[Rule]:
 
 def _count_branches(model: nn.Module, options: Mapping[str, Any]) -> tuple[int, str] | str:
     """L for Fixup: the number of layers of ``model`` its branch-end rules would zero."""
-    last = _globs(options["last_layers"], "fixup.last_layers", what="layers")
+    last = _validate.globs(options["last_layers"], "fixup.last_layers", what="layers")
     ends = _branch_end_rules(last)
     names: dict[int, list[str]] = {}
     layers: dict[int, nn.Module] = {}
@@ -177,14 +171,14 @@ def fixup(
     """
     branches = _validate.integer(num_branches, "fixup.num_branches", minimum=1)
     m = _validate.integer(layers_per_branch, "fixup.layers_per_branch", minimum=2)
-    branch = _globs(branch_layers, "fixup.branch_layers", what="layers")
-    last = _globs(last_layers, "fixup.last_layers", what="layers")
+    branch = _validate.globs(branch_layers, "fixup.branch_layers", what="layers")
+    last = _validate.globs(last_layers, "fixup.last_layers", what="layers")
     if not last:
         raise InvalidArgumentError(
             "must name the last layer of each branch", path="fixup.last_layers", got=[]
         )
-    biases = _globs(scalar_biases, "fixup.scalar_biases", what="parameters")
-    scales = _globs(scalar_scales, "fixup.scalar_scales", what="parameters")
+    biases = _validate.globs(scalar_biases, "fixup.scalar_biases", what="parameters")
+    scales = _validate.globs(scalar_scales, "fixup.scalar_scales", what="parameters")
     _validate.choice(mode, ("fan_in", "fan_out"), "fixup.mode")
     he = KaimingNormal(mode=mode, nonlinearity="relu")  # type: ignore[arg-type]
     scaled = VarianceScaling(2.0 * branches ** (-1.0 / (m - 1)), mode, "normal")  # type: ignore[arg-type]
@@ -235,7 +229,7 @@ def zero_init_residual(*, norms: Sequence[str] = (), library_blocks: bool = True
         >>> [rule.describe() for rule in policy.rules][-1]
         'zero-init residual'
     """
-    globs = _globs(norms, "zero_init_residual.norms", what="layers")
+    globs = _validate.globs(norms, "zero_init_residual.norms", what="layers")
     _validate.boolean(library_blocks, "zero_init_residual.library_blocks")
     if not globs and not library_blocks:
         raise InvalidArgumentError(
@@ -334,8 +328,8 @@ def mup(
     mult = _validate.positive(width_mult, "mup.width_mult")
     base = _validate.positive(std, "mup.std")
     _validate.boolean(readout_zero, "mup.readout_zero")
-    inputs = _globs(input_layers, "mup.input_layers", what="layers")
-    readouts = _globs(readout, "mup.readout", what="layers")
+    inputs = _validate.globs(input_layers, "mup.input_layers", what="layers")
+    readouts = _validate.globs(readout, "mup.readout", what="layers")
     hidden = Normal(0.0, base * mult**-0.5)  # the float mup.init.normal_ computes
     fixed = Normal(0.0, base)
     out: Strategy = Zeros() if readout_zero else fixed

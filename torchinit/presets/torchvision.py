@@ -29,7 +29,8 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from torchinit.errors import ArgumentTypeError, InvalidArgumentError
+from torchinit import _validate
+from torchinit.errors import InvalidArgumentError
 from torchinit.policy import Policy, Rule
 from torchinit.presets import (  # noqa: F401 (the examples use get_preset)
     get_preset,
@@ -89,12 +90,7 @@ def resnet(*, zero_init_residual: bool = False, residual_norms: Sequence[str] = 
         >>> get_preset("resnet", zero_init_residual=True, residual_norms=["**.bn2"]).name
         'resnet'
     """
-    if isinstance(residual_norms, str) or not all(isinstance(g, str) for g in residual_norms):
-        raise ArgumentTypeError(
-            "must be a list of globs naming norm layers",
-            path="resnet.residual_norms",
-            got=residual_norms,
-        )
+    residual_norms = _validate.globs(residual_norms, "resnet.residual_norms", what="norm layers")
     blocks = [
         (cls, norm)
         for block, norm in (("Bottleneck", "bn3"), ("BasicBlock", "bn2"))

@@ -11,7 +11,13 @@ import torch
 from torch import nn
 
 from torchinit import _validate
-from torchinit.errors import ArgumentTypeError, InvalidArgumentError, UnknownNameError, did_you_mean
+from torchinit.errors import (
+    ArgumentTypeError,
+    InvalidArgumentError,
+    UnknownNameError,
+    did_you_mean,
+    key_path,
+)
 from torchinit.registry import Registry
 from torchinit.strategies.base import Strategy
 from torchinit.strategies.function import FunctionStrategy
@@ -95,7 +101,7 @@ def _check_argument_names(cls: type[Strategy], name: str, arguments: Mapping[str
         if key not in accepted:
             raise UnknownNameError(
                 did_you_mean("unknown argument", key, accepted, f"{name} takes {accepted}"),
-                path=f"{name}.{key}",
+                path=key_path(name, key),
                 got=arguments[key],
             )
 
