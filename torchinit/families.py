@@ -57,6 +57,7 @@ __all__ = [
     "Family",
     "InstanceNorm",
     "Norm",
+    "family_named",
     "family_names",
 ]
 
@@ -153,6 +154,19 @@ FAMILIES: Mapping[str, Family] = types.MappingProxyType(
 
 # the largest first, so that a rule on every norm reads "Norm", not "BatchNorm|InstanceNorm|..."
 _BY_SIZE = sorted(FAMILIES.values(), key=len, reverse=True)
+
+
+def family_named(name: str) -> Family | None:
+    """The family a type name names, short (``Conv``) or full (``torchinit.families.Conv``);
+    ``None`` if it names none.
+
+    Example:
+        >>> family_named("torchinit.families.Conv") is family_named("Conv") is Conv
+        True
+        >>> family_named("Conv2d") is None
+        True
+    """
+    return FAMILIES.get(name.removeprefix(f"{__name__}."))
 
 
 def family_names(classes: Sequence[type[nn.Module]]) -> list[str]:

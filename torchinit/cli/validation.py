@@ -81,7 +81,9 @@ def check_without_model(policy: Policy, lines: SourceLines) -> Findings:
         findings.model_types.extend(
             name
             for name in rule.type_names
-            if name not in typo_names and name not in findings.model_types and _family(name) is None
+            if name not in typo_names
+            and name not in findings.model_types
+            and families.family_named(name) is None
         )
         for key in ("name", "param"):
             glob = getattr(rule, key)
@@ -109,7 +111,7 @@ def _type_name_errors(rule: Rule, path: str, lines: SourceLines) -> Iterator[Tor
     key_path = f"{path}.match.type"
     for name in rule.type_names:
         near = [known for known in layer_type_names() if _one_edit_apart(name, known)]
-        if "." in name or not near or _family(name) is not None:
+        if "." in name or not near or families.family_named(name) is not None:
             continue
         problem = did_you_mean(
             "not a torch.nn layer class or family",
@@ -120,11 +122,6 @@ def _type_name_errors(rule: Rule, path: str, lines: SourceLines) -> Iterator[Tor
         # the line of `type:`: a rule keeps its torch.nn classes apart from the other names,
         # so the name's place in the YAML list is not known here
         yield UnknownNameError(problem, path=key_path, got=name, where=lines.where(key_path))
-
-
-def _family(name: str) -> tuple[type[nn.Module], ...] | None:
-    """The classes of family ``name`` (``Conv``, ``torchinit.families.Conv``), if it is one."""
-    return families.FAMILIES.get(name.removeprefix(f"{families.__name__}."))
 
 
 def _one_edit_apart(name: str, known: str) -> bool:
@@ -152,7 +149,7 @@ def _one_edit_apart(name: str, known: str) -> bool:
 def _known_parameters(rule: Rule) -> set[str] | None:
     """The parameter names the rule's layer types can have; ``None`` when only a model can
     tell (a type that is not a torch.nn class, or that cannot be probed; no type at all)."""
-    named = [_family(name) for name in rule.type_names]
+    named = [families.family_named(name) for name in rule.type_names]
     if any(family is None for family in named) or not (rule.types or named):
         return None
     known: set[str] = set()

@@ -348,12 +348,10 @@ def _family(
     layer = vars(nn).get(name)
     if isinstance(layer, type) and issubclass(layer, nn.Module):
         return (layer,)
-    if name.startswith(_FAMILY_PREFIX) and name[len(_FAMILY_PREFIX) :] in families.FAMILIES:
-        return families.FAMILIES[name[len(_FAMILY_PREFIX) :]]
-    family = families.FAMILIES.get(name)
+    family = families.family_named(name)
     if family is None:
         return None
-    if name in short:
+    if name in short:  # a short name only: the model's class names have no dots
         classes = sorted(f"{c.__module__}.{c.__qualname__}" for c in short[name])
         error = PlanError(
             f"names the family {_FAMILY_PREFIX}{name} and a layer class of the model; write "
