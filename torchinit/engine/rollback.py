@@ -98,7 +98,10 @@ def _nbytes(tensor: torch.Tensor) -> int:
 
 
 def _size(nbytes: int) -> str:
-    return f"{nbytes / 2**30:.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MiB"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.1f} {unit}"
+    return f"{nbytes} bytes"
 
 
 class Rollback:
@@ -184,8 +187,9 @@ class Rollback:
             torch.cuda.set_rng_state_all(self.cuda_rng)
         if self.generator is not None:
             self.generator.set_state(self.generator_state)
-        model = "back on the meta device" if self.meta_entries is not None else "restored"
-        error.add_note(
-            f"torchinit: init_model failed part-way and rolled back: the model is {model} "
-            "and torch's random state restored, as before the call"
+        what = (
+            "the model is back on the meta device and torch's random state as it was"
+            if self.meta_entries is not None
+            else "the model's tensors and torch's random state are as they were"
         )
+        error.add_note(f"torchinit: init_model failed part-way and rolled back: {what} before the call")
