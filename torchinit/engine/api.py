@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from torchinit import _validate
+from torchinit._wrappers import unwrap
 from torchinit.config import resolve_policy
 from torchinit.engine.execution import execute
 from torchinit.engine.planning import Checks, Plan, build_plan
@@ -73,7 +74,8 @@ def _prepare(
     :func:`plan`, which needs no ``device=`` for a meta model)."""
     keyed = _keyed(seed, generator, model)
     meta = _materialization(model, device, planning)
-    resolved = resolve_policy(policy, options, model=model)
+    # a preset reads the model inside the wrappers (model.config, its layers' bare names)
+    resolved = resolve_policy(policy, options, model=unwrap(model)[0])
     if generator is not None and not isinstance(generator, torch.Generator):
         raise ArgumentTypeError(
             "must be a torch.Generator or None", path="generator", got=generator
