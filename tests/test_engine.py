@@ -1144,6 +1144,16 @@ def test_name_and_param_globs_match_the_wrapped_models_names(wrap, prefix: str) 
     assert report.unused_rules == ()
 
 
+@pytest.mark.parametrize("order", ["modules", "apply"])
+@pytest.mark.parametrize(("wrap", "prefix"), WRAPPERS)
+def test_wrappers_are_not_layers_in_either_order(wrap, prefix: str, order: str) -> None:
+    # a rule on every layer with a reset: the wrappers add none, in modules or apply order
+    policy = ti.Policy([ti.Rule(nn.Module, params={"*": "torch_default"}), *POLICY.rules])
+    bare, wrapped, report = init_both(wrap, policy=policy, order=order)
+    assert_same_as_bare(bare, wrapped, prefix)
+    assert report.unmatched == []
+
+
 @pytest.mark.parametrize(("wrap", "prefix"), WRAPPERS)
 def test_globs_written_with_the_wrappers_prefix_match_too(wrap, prefix: str) -> None:
     written = ti.Policy(
@@ -1212,3 +1222,37 @@ def test_a_glob_matching_nothing_on_a_wrapped_model_suggests_its_bare_name(
         "rules[4].match.param: matches no parameter of Net; did you mean 'head.bias'? "
         f"(got '{prefix}haed.bias')"
     )
+
+
+def scripted(model: nn.Module) -> nn.Module:
+    with warnings.catch_warnings():
+        # torch.jit is deprecated in recent torch releases
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.jit.script(model)
+
+
+def test_a_scripted_model_is_refused_before_anything_is_touched() -> None:
+    model = scripted(nn.Sequential(nn.Linear(2, 2)))
+    before = state(model)
+    policy = ti.Policy([ti.Rule(name="0", weight="zeros")])
+    for call in (ti.plan, ti.init_model):
+        with pytest.raises(ti.ArgumentTypeError) as raised:
+            call(model, policy)
+        assert str(raised.value) == (
+            "model: torch.jit.script modules are not supported; initialize the eager module, "
+            "then script it (got 'RecursiveScriptModule')"
+        )
+    assert_same_state(before, model)
+
+
+def test_a_scripted_layer_inside_an_eager_model_is_refused_by_name() -> None:
+    model = nn.Sequential(nn.Linear(2, 2), scripted(nn.Linear(2, 2)))
+    before = state(model)
+    with pytest.raises(ti.ArgumentTypeError) as raised:
+        ti.init_model(model, ti.Policy([ti.Rule(nn.Linear, weight="zeros")]))
+    assert str(raised.value) == (
+        "1: model: torch.jit.script modules are not supported; initialize the eager module, "
+        "then script it (got 'RecursiveScriptModule')"
+    )
+    assert_same_state(before, model)

@@ -229,7 +229,11 @@ def init_model(
     collection after the call.
 
     Args:
-        model: the model.
+        model: the model. Wrapped in ``nn.DataParallel``/``DistributedDataParallel`` or
+            ``torch.compile``, rules, ``include``/``exclude`` and presets see the model
+            inside, by its names without the ``module.``/``_orig_mod.`` prefix (a glob
+            written with it matches too); the report keeps the prefixed names.
+            ``torch.jit.script`` modules are refused.
         policy: a preset name (see :func:`torchinit.available_presets`), a YAML policy file
             (an ``os.PathLike`` or a string ending in ``.yaml``/``.yml``) or a
             :class:`~torchinit.Policy`.
