@@ -1089,7 +1089,6 @@ def test_no_progress_by_default(
     assert caplog.records == []
 
 
-
 # --------------------------------------------------------------------------- wrapped models
 
 
