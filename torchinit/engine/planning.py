@@ -284,7 +284,7 @@ def build_plan(
     if selecting:
         includes = None if includes is None else [index.glob(glob) for glob in includes]
         excludes = None if excludes is None else [index.glob(glob) for glob in excludes]
-        bare = index.bare
+    bare = index.bare
     defaults: list[tuple[Slot, str]] = []
     empty_warnings: list[str] = []
     memo, judge = checks.memo, checks.judge
