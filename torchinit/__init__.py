@@ -8,6 +8,7 @@ One line for a whole model::
 """
 
 from torchinit import families as families
+from torchinit.checking import CheckReport, TensorCheck, check
 from torchinit.engine import init_model, plan
 from torchinit.errors import (
     ArgumentTypeError,
@@ -68,6 +69,7 @@ __all__ = [
     "STRATEGIES",
     "ArgumentTypeError",
     "AttrStrategy",
+    "CheckReport",
     "Constant",
     "Dirac",
     "Eye",
@@ -98,6 +100,7 @@ __all__ = [
     "Rule",
     "Sparse",
     "Strategy",
+    "TensorCheck",
     "TorchDefault",
     "TorchInitError",
     "TorchInitWarning",
@@ -113,6 +116,7 @@ __all__ = [
     "calculate_fan",
     "calculate_fans",
     "calculate_gain",
+    "check",
     "get_preset",
     "get_strategy",
     "init_model",
