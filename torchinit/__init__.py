@@ -22,6 +22,7 @@ from torchinit.errors import (
     UnknownNameError,
 )
 from torchinit.fans import calculate_fan, calculate_fans, calculate_gain
+from torchinit.lsuv_init import LSUVLayer, LSUVReport, lsuv
 from torchinit.materialize import register_buffer_init
 from torchinit.patterns import NameGlob
 from torchinit.policy import Policy, Rule
@@ -83,6 +84,8 @@ __all__ = [
     "InvalidArgumentError",
     "KaimingNormal",
     "KaimingUniform",
+    "LSUVLayer",
+    "LSUVReport",
     "Law",
     "LecunNormal",
     "LecunUniform",
@@ -120,6 +123,7 @@ __all__ = [
     "get_preset",
     "get_strategy",
     "init_model",
+    "lsuv",
     "plan",
     "register_buffer_init",
     "register_preset",
