@@ -61,3 +61,18 @@ def test_yaml_policy() -> None:
     assert "17 tensors initialized, 0 unmatched" in out
     assert "round trip through to_yaml(): equal" in out
     assert "policy.yaml:16: rules[3].in_proj_weight: unknown strategy; did you mean" in out
+
+
+def test_lsuv_deep_mlp() -> None:
+    rows = {}
+    for line in run("lsuv_deep_mlp.py").splitlines()[1:]:
+        name, *numbers = line.rsplit(maxsplit=3)
+        rows[name.strip()] = [float(number) for number in numbers]
+    assert list(rows) == ["N(0, 0.01)", "Xavier", "Kaiming", "LSUV"]
+    # the first two do not train: the loss stays at the labels' entropy; the others do
+    for name in ("N(0, 0.01)", "Xavier"):
+        assert rows[name][0] < 1e-3
+        assert rows[name][2] > 0.97 * rows[name][1] - 0.1
+    for name in ("Kaiming", "LSUV"):
+        assert rows[name][0] > 0.3
+        assert rows[name][2] < 0.75 * rows["N(0, 0.01)"][2]
