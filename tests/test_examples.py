@@ -76,3 +76,16 @@ def test_lsuv_deep_mlp() -> None:
     for name in ("Kaiming", "LSUV"):
         assert rows[name][0] > 0.3
         assert rows[name][2] < 0.75 * rows["N(0, 0.01)"][2]
+
+
+def test_activation_gains() -> None:
+    rows = {}
+    for line in run("activation_gains.py").splitlines()[1:]:
+        activation, gain, _, slope, *stds = line.split()
+        rows[activation, gain] = (float(slope), [float(std) for std in stds])
+    assert list(rows) == [("gelu", "gelu"), ("gelu", "relu"), ("silu", "silu"), ("silu", "relu")]
+    for name in ("gelu", "silu"):
+        slope, stds = rows[name, name]
+        assert 1.1 < slope < 1.2  # unit variance is an unstable fixed point
+        assert all(0.85 < std < 1.15 for std in stds[:2])  # layers 1 and 10
+        assert rows[name, "relu"][1][-1] < 0.01  # ReLU's gain: the signal is gone
