@@ -45,7 +45,7 @@ def pre_activation_stds(activation: nn.Module, nonlinearity: str) -> list[float]
     x = torch.randn(BATCH, WIDTH, generator=generator)
     layer = nn.Linear(WIDTH, WIDTH, bias=False).requires_grad_(False)
     stds = []
-    for depth in range(1, DEPTH + 1):
+    for _ in range(DEPTH):
         strategy(layer.weight, generator=generator)
         x = layer(activation(x))
         stds.append(float(x.std()))
