@@ -1334,3 +1334,56 @@ def test_validate_without_a_model_knows_the_families(
         f"torchinit: error: {typo}:3: rules[0].wieght: BatchNorm has no parameter 'wieght'; "
         "did you mean 'weight'? its parameters are ['weight', 'bias']\n"
     )
+
+
+# --------------------------------------------------------------------------- check
+
+
+def test_check_passes_weights_saved_by_apply(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    out = tmp_path / "resnet18.pt"
+    cli("apply", "torchvision.models:resnet18", "resnet", "--seed", "3", "--out", str(out))
+    argv = ["check", "torchvision.models:resnet18", "resnet", "--weights", str(out)]
+    result = cli(*argv, columns=80)
+    assert (result.code, result.err) == (0, "")
+    assert result.out.splitlines() == [
+        "check resnet on ResNet: 60 ok, 0 suspect, 0 unchecked (2 not set by the policy);",
+        "    tolerance 6 standard errors",
+    ]
+
+
+def test_check_finds_a_head_left_at_its_default(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    torch.manual_seed(0)
+    model = tv_models.vgg11(num_classes=10)
+    ti.init_model(model, "vgg", seed=0)
+    model.classifier[6].reset_parameters()  # what a fine-tuning script forgot to initialize
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("features.0.")}
+    weights = tmp_path / "vgg.pt"
+    torch.save(state, weights)
+    argv = ["check", "torchvision.models:vgg11", "vgg", "--weights", str(weights)]
+    result = cli(*argv, "--model-kwargs", '{"num_classes": 10}', "--manual-seed", "0", "--json")
+    assert result.code == 1
+    data = json.loads(result.out)
+    assert [t["name"] for t in data["tensors"] if t["verdict"] == "suspect"] == [
+        "classifier.6.weight",
+        "classifier.6.bias",
+    ]
+    assert data["not_in_weights"] == ["features.0.weight", "features.0.bias"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({"extra.weight": torch.zeros(1)}, "has tensors the model does not: extra.weight"),
+        ([torch.zeros(1)], "must hold a state_dict (a dict of tensors by name)"),
+    ],
+    ids=["unexpected-key", "not-a-dict"],
+)
+def test_check_refuses_weights_of_another_model(
+    tmp_path: Path, cli: Callable[..., Result], content: object, message: str
+) -> None:
+    weights = tmp_path / "w.pt"
+    torch.save(content, weights)
+    result = cli("check", "torch.nn:Linear", "lecun", "--model-kwargs", '{"in_features": 2, '
+                 '"out_features": 2}', "--weights", str(weights))  # fmt: skip
+    assert result.code == 1
+    assert result.err == f"torchinit: error: --weights: {message} (got {str(weights)!r})\n"

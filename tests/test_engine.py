@@ -1087,3 +1087,171 @@ def test_no_progress_by_default(
         ti.init_model(nn.Linear(2, 2), PROGRESS_POLICY)
     assert capsys.readouterr() == ("", "")
     assert caplog.records == []
+
+
+# --------------------------------------------------------------------------- wrapped models
+
+
+WRAPPERS = [
+    pytest.param(nn.DataParallel, "module.", id="DataParallel"),
+    pytest.param(torch.compile, "_orig_mod.", id="torch.compile"),
+    pytest.param(lambda m: torch.compile(nn.DataParallel(m)), "_orig_mod.module.", id="both"),
+]
+# a layer rule by name, a parameter rule by name, a glob over the blocks' convs
+NAMED = ti.Policy(
+    [
+        ti.Rule(name="head", weight="zeros", bias="ones"),
+        ti.Rule(param="blocks.*.fc.bias", init=ti.Constant(0.5)),
+        ti.Rule(name="blocks.*.conv", weight=ti.Normal(0.0, 0.1)),
+    ]
+)
+
+
+def seeded_net() -> Net:
+    torch.manual_seed(0)
+    return Net()
+
+
+def assert_same_as_bare(bare: nn.Module, wrapped: nn.Module, prefix: str) -> None:
+    wrapped_state = state(wrapped)
+    assert list(wrapped_state) == [prefix + key for key in state(bare)]
+    for key, value in state(bare).items():
+        assert torch.equal(value, wrapped_state[prefix + key]), key
+
+
+def init_both(
+    wrap: Any, wrapped_kwargs: dict[str, Any] | None = None, **kwargs: Any
+) -> tuple[Net, nn.Module, ti.InitReport]:
+    """A Net and a wrapped Net, both built and initialized from the same seeds, the wrapped one
+    with ``wrapped_kwargs`` if given."""
+    bare = seeded_net()
+    torch.manual_seed(1)
+    ti.init_model(bare, **kwargs)
+    wrapped = wrap(seeded_net())
+    torch.manual_seed(1)
+    return bare, wrapped, ti.init_model(wrapped, **(wrapped_kwargs or kwargs))
+
+
+@pytest.mark.parametrize(("wrap", "prefix"), WRAPPERS)
+def test_name_and_param_globs_match_the_wrapped_models_names(wrap, prefix: str) -> None:
+    bare, wrapped, report = init_both(wrap, policy=NAMED, strict=True)
+    assert_same_as_bare(bare, wrapped, prefix)
+    # the report keeps the wrapped model's names, as its state_dict does
+    assert report[f"{prefix}head.weight"].rule == 0
+    assert report[f"{prefix}blocks.1.fc.bias"].rule == 1
+    assert report[f"{prefix}blocks.0.conv.weight"].rule == 2
+    assert report.unused_rules == ()
+
+
+@pytest.mark.parametrize("order", ["modules", "apply"])
+@pytest.mark.parametrize(("wrap", "prefix"), WRAPPERS)
+def test_wrappers_are_not_layers_in_either_order(wrap, prefix: str, order: str) -> None:
+    # a rule on every layer with a reset: the wrappers add none, in modules or apply order
+    policy = ti.Policy([ti.Rule(nn.Module, params={"*": "torch_default"}), *POLICY.rules])
+    bare, wrapped, report = init_both(wrap, policy=policy, order=order)
+    assert_same_as_bare(bare, wrapped, prefix)
+    assert report.unmatched == []
+
+
+@pytest.mark.parametrize(("wrap", "prefix"), WRAPPERS)
+def test_globs_written_with_the_wrappers_prefix_match_too(wrap, prefix: str) -> None:
+    written = ti.Policy(
+        [
+            ti.Rule(name=f"{prefix}head", weight="zeros", bias="ones"),
+            ti.Rule(param=f"{prefix}blocks.*.fc.bias", init=ti.Constant(0.5)),
+            ti.Rule(name=f"{prefix}blocks.*.conv", weight=ti.Normal(0.0, 0.1)),
+        ]
+    )
+    bare = seeded_net()
+    torch.manual_seed(1)
+    ti.init_model(bare, NAMED)
+    wrapped = wrap(seeded_net())
+    torch.manual_seed(1)
+    ti.init_model(wrapped, written, strict=True)
+    assert_same_as_bare(bare, wrapped, prefix)
+
+
+@pytest.mark.parametrize(("wrap", "prefix"), WRAPPERS)
+def test_top_level_globs_see_the_bare_names_not_the_wrapper(wrap, prefix: str) -> None:
+    # '*' names the model's children; on the wrapped model it must not also name the model
+    # inside the wrapper ('module', '_orig_mod'), which has no weight
+    policy = ti.Policy([ti.Rule(name="*", weight="zeros")])
+    with pytest.raises(ti.PlanError, match="layer 'blocks'"):
+        ti.plan(seeded_net(), policy)
+    with pytest.raises(ti.PlanError, match=f"layer '{prefix}blocks'"):
+        ti.plan(wrap(seeded_net()), policy)
+    report = ti.plan(wrap(seeded_net()), ti.Policy([ti.Rule(name="*", params={"*": "zeros"})]))
+    assert [entry.name for entry in report.initialized] == [
+        f"{prefix}{name}" for name in ("stem.weight", "stem.bias", "head.weight", "head.bias")
+    ]
+
+
+@pytest.mark.parametrize(("wrap", "prefix"), WRAPPERS)
+def test_include_and_exclude_match_the_wrapped_models_names(wrap, prefix: str) -> None:
+    for selection in ({"include": ["blocks.**", "head.weight"]}, {"exclude": "blocks.0.**"}):
+        bare, wrapped, report = init_both(wrap, policy=POLICY, strict=True, **selection)
+        assert_same_as_bare(bare, wrapped, prefix)
+        assert report.excluded, selection
+    # written with the prefix, as in the wrapper's state_dict
+    bare, wrapped, _ = init_both(
+        wrap,
+        {"policy": POLICY, "include": f"{prefix}blocks.**", "exclude": f"{prefix}blocks.1.bn.*"},
+        policy=POLICY,
+        include="blocks.**",
+        exclude="blocks.1.bn.*",
+    )
+    assert_same_as_bare(bare, wrapped, prefix)
+
+
+@pytest.mark.parametrize(("wrap", "prefix"), WRAPPERS)
+def test_a_glob_matching_nothing_on_a_wrapped_model_suggests_its_bare_name(
+    wrap, prefix: str
+) -> None:
+    model = wrap(seeded_net())
+    with pytest.warns(ti.TorchInitWarning) as caught:
+        ti.plan(model, POLICY, exclude="blocks.0.fc.weigth")
+    assert str(caught[0].message) == (
+        "exclude[0]: matches no parameter of Net; did you mean 'blocks.0.fc.weight'? "
+        "(got 'blocks.0.fc.weigth')"
+    )
+    rules = [*POLICY.rules, ti.Rule(param=f"{prefix}haed.bias", init="zeros")]
+    with pytest.raises(ti.PlanError) as raised:
+        ti.plan(model, ti.Policy(rules), strict=True)
+    assert str(raised.value) == (
+        "rules[4].match.param: matches no parameter of Net; did you mean 'head.bias'? "
+        f"(got '{prefix}haed.bias')"
+    )
+
+
+def scripted(model: nn.Module) -> nn.Module:
+    with warnings.catch_warnings():
+        # torch.jit is deprecated in recent torch releases
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.jit.script(model)
+
+
+def test_a_scripted_model_is_refused_before_anything_is_touched() -> None:
+    model = scripted(nn.Sequential(nn.Linear(2, 2)))
+    before = state(model)
+    policy = ti.Policy([ti.Rule(name="0", weight="zeros")])
+    for call in (ti.plan, ti.init_model):
+        with pytest.raises(ti.ArgumentTypeError) as raised:
+            call(model, policy)
+        assert str(raised.value) == (
+            "model: torch.jit.script modules are not supported; initialize the eager module, "
+            "then script it (got 'RecursiveScriptModule')"
+        )
+    assert_same_state(before, model)
+
+
+def test_a_scripted_layer_inside_an_eager_model_is_refused_by_name() -> None:
+    model = nn.Sequential(nn.Linear(2, 2), scripted(nn.Linear(2, 2)))
+    before = state(model)
+    with pytest.raises(ti.ArgumentTypeError) as raised:
+        ti.init_model(model, ti.Policy([ti.Rule(nn.Linear, weight="zeros")]))
+    assert str(raised.value) == (
+        "1: model: torch.jit.script modules are not supported; initialize the eager module, "
+        "then script it (got 'RecursiveScriptModule')"
+    )
+    assert_same_state(before, model)

@@ -61,3 +61,31 @@ def test_yaml_policy() -> None:
     assert "17 tensors initialized, 0 unmatched" in out
     assert "round trip through to_yaml(): equal" in out
     assert "policy.yaml:16: rules[3].in_proj_weight: unknown strategy; did you mean" in out
+
+
+def test_lsuv_deep_mlp() -> None:
+    rows = {}
+    for line in run("lsuv_deep_mlp.py").splitlines()[1:]:
+        name, *numbers = line.rsplit(maxsplit=3)
+        rows[name.strip()] = [float(number) for number in numbers]
+    assert list(rows) == ["N(0, 0.01)", "Xavier", "Kaiming", "LSUV"]
+    # the first two do not train: the loss stays at the labels' entropy; the others do
+    for name in ("N(0, 0.01)", "Xavier"):
+        assert rows[name][0] < 1e-3
+        assert rows[name][2] > 0.97 * rows[name][1] - 0.1
+    for name in ("Kaiming", "LSUV"):
+        assert rows[name][0] > 0.3
+        assert rows[name][2] < 0.75 * rows["N(0, 0.01)"][2]
+
+
+def test_activation_gains() -> None:
+    rows = {}
+    for line in run("activation_gains.py").splitlines()[1:]:
+        activation, gain, _, slope, *stds = line.split()
+        rows[activation, gain] = (float(slope), [float(std) for std in stds])
+    assert list(rows) == [("gelu", "gelu"), ("gelu", "relu"), ("silu", "silu"), ("silu", "relu")]
+    for name in ("gelu", "silu"):
+        slope, stds = rows[name, name]
+        assert 1.1 < slope < 1.2  # unit variance is an unstable fixed point
+        assert all(0.85 < std < 1.15 for std in stds[:2])  # layers 1 and 10
+        assert rows[name, "relu"][1][-1] < 0.01  # ReLU's gain: the signal is gone

@@ -403,6 +403,27 @@ def test_inception_preset_reads_each_layers_stddev(tv_models):
     assert report["fc.weight"].strategy == TruncNormal(0.0, 0.1, -2.0, 2.0)
 
 
+@pytest.mark.parametrize(
+    ("wrap", "prefix"),
+    [(nn.DataParallel, "module."), (torch.compile, "_orig_mod.")],
+    ids=["DataParallel", "torch.compile"],
+)
+def test_squeezenet_preset_sees_through_wrappers(tv_models, wrap, prefix):
+    # the preset's name rule (final_conv='classifier.1') on the bare name of a wrapped model
+    bare = _build(tv_models, "squeezenet1_0", 0)
+    torch.manual_seed(1)
+    init_model(bare, "squeezenet")
+    wrapped = wrap(_build(tv_models, "squeezenet1_0", 0))
+    torch.manual_seed(1)
+    report = init_model(wrapped, "squeezenet")
+    assert report[f"{prefix}classifier.1.weight"].strategy == torchinit.Normal(0.0, 0.01)
+    assert report.unused_rules == ()
+    expected, got = bare.state_dict(), wrapped.state_dict()
+    assert list(got) == [prefix + key for key in expected]
+    for key, value in expected.items():
+        assert torch.equal(value, got[prefix + key]), key
+
+
 def test_squeezenet_final_conv_option():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv2d(4, 2, 1))
     report = torchinit.plan(model, "squeezenet", final_conv="1")

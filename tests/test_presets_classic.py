@@ -166,6 +166,34 @@ def test_fixup_basic_blocks_with_scalar_parameters():
     assert report.options["scalar_scales"] == (("**.scale",), "default")
 
 
+@pytest.mark.parametrize(
+    ("wrap", "prefix"),
+    [(nn.DataParallel, "module."), (torch.compile, "_orig_mod.")],
+    ids=["DataParallel", "torch.compile"],
+)
+def test_fixup_on_a_wrapped_model_is_fixup_on_the_model(wrap, prefix):
+    options = dict(
+        layers_per_branch=2,
+        branch_layers=["blocks.*.conv1"],
+        last_layers=["blocks.*.conv2"],
+        classifier="head",
+    )
+    bare = seeded(FixupNet)
+    torch.manual_seed(SEED)
+    init_model(bare, "fixup", **options)
+    wrapped = wrap(seeded(FixupNet))
+    torch.manual_seed(SEED)
+    report = init_model(wrapped, "fixup", **options)
+    # L counted through the wrapper, and its name rules matched: the same values
+    assert report.options["num_branches"] == (3, "model: the layers matching last_layers")
+    assert report[f"{prefix}blocks.0.conv2.weight"].strategy == torchinit.Zeros()
+    expected = bare.state_dict()
+    got = wrapped.state_dict()
+    assert list(got) == [prefix + key for key in expected]
+    different = [key for key in expected if not torch.equal(expected[key], got[prefix + key])]
+    assert not different, f"tensors differ: {different}"
+
+
 def test_fixup_given_num_branches_wins_over_the_count():
     model = FixupNet(blocks=3)
     options = dict(layers_per_branch=2, branch_layers=["blocks.*.conv1"])

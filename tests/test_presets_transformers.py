@@ -389,6 +389,32 @@ def test_initializer_range_from_the_config_is_bit_exact_with_huggingface(preset,
     assert report[f"{modules[0]}.weight"].strategy == Normal(0.0, 0.05)
 
 
+@pytest.mark.parametrize(
+    ("wrap", "prefix"),
+    [(nn.DataParallel, "module."), (torch.compile, "_orig_mod.")],
+    ids=["DataParallel", "torch.compile"],
+)
+def test_gpt2_preset_on_a_wrapped_model_reads_its_config_and_names(wrap, prefix):
+    factory = _gpt2(n_layer=3, initializer_range=0.03)
+    bare, wrapped = _build(factory, OTHER_SEED), wrap(_build(factory, OTHER_SEED))
+    torch.manual_seed(SEED)
+    torchinit.init_model(bare, "gpt2")
+    torch.manual_seed(SEED)
+    report = torchinit.init_model(wrapped, "gpt2")
+    assert report.options == {
+        "n_layer": (3, "model.config.n_layer"),
+        "initializer_range": (0.03, "model.config.initializer_range"),
+    }
+    # the c_proj name rule, scaled by the depth
+    assert report[f"{prefix}transformer.h.2.mlp.c_proj.weight"].strategy == Normal(
+        0.0, 0.03 / 6**0.5
+    )
+    expected, got = bare.state_dict(), wrapped.state_dict()
+    assert list(got) == [prefix + key for key in expected]
+    for key, value in expected.items():
+        assert torch.equal(value, got[prefix + key]), key
+
+
 def test_llama_depth_comes_from_num_hidden_layers():
     """Hugging Face's LLaMA config names the depth num_hidden_layers: gpt2's second path."""
     model = _build(_llama(), OTHER_SEED)

@@ -98,8 +98,12 @@ def test_independent_of_the_number_of_threads() -> None:
 
 @pytest.mark.parametrize(
     ("wrap", "prefix"),
-    [(nn.DataParallel, "module."), (torch.compile, "_orig_mod.")],
-    ids=["DataParallel", "torch.compile"],
+    [
+        (nn.DataParallel, "module."),
+        (torch.compile, "_orig_mod."),
+        (lambda model: torch.compile(nn.DataParallel(model)), "_orig_mod.module."),
+    ],
+    ids=["DataParallel", "torch.compile", "both"],
 )
 def test_independent_of_wrappers_that_prefix_names(wrap, prefix: str) -> None:
     plain = net()

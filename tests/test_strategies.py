@@ -938,9 +938,8 @@ VALIDATION_ERRORS = [
     (
         lambda: KaimingUniform(nonlinearity="rleu"),
         InvalidArgumentError,
-        "kaiming_uniform.nonlinearity: must be one of ['linear', 'conv1d', 'conv2d', 'conv3d', "
-        "'conv_transpose1d', 'conv_transpose2d', 'conv_transpose3d', 'sigmoid', 'tanh', 'relu', "
-        "'leaky_relu', 'selu'] (got 'rleu')",
+        f"kaiming_uniform.nonlinearity: must be one of {list(torchinit.fans.NONLINEARITIES)}; "
+        "did you mean 'relu'? (got 'rleu')",
     ),
     (
         lambda: KaimingNormal(a=-0.1),

@@ -8,6 +8,7 @@ One line for a whole model::
 """
 
 from torchinit import families as families
+from torchinit.checking import CheckReport, TensorCheck, check
 from torchinit.engine import init_model, plan
 from torchinit.errors import (
     ArgumentTypeError,
@@ -21,6 +22,7 @@ from torchinit.errors import (
     UnknownNameError,
 )
 from torchinit.fans import calculate_fan, calculate_fans, calculate_gain
+from torchinit.lsuv_init import LSUVLayer, LSUVReport, lsuv
 from torchinit.materialize import register_buffer_init
 from torchinit.patterns import NameGlob
 from torchinit.policy import Policy, Rule
@@ -68,6 +70,7 @@ __all__ = [
     "STRATEGIES",
     "ArgumentTypeError",
     "AttrStrategy",
+    "CheckReport",
     "Constant",
     "Dirac",
     "Eye",
@@ -81,6 +84,8 @@ __all__ = [
     "InvalidArgumentError",
     "KaimingNormal",
     "KaimingUniform",
+    "LSUVLayer",
+    "LSUVReport",
     "Law",
     "LecunNormal",
     "LecunUniform",
@@ -98,6 +103,7 @@ __all__ = [
     "Rule",
     "Sparse",
     "Strategy",
+    "TensorCheck",
     "TorchDefault",
     "TorchInitError",
     "TorchInitWarning",
@@ -113,9 +119,11 @@ __all__ = [
     "calculate_fan",
     "calculate_fans",
     "calculate_gain",
+    "check",
     "get_preset",
     "get_strategy",
     "init_model",
+    "lsuv",
     "plan",
     "register_buffer_init",
     "register_preset",

@@ -89,10 +89,14 @@ _HEX = re.compile(r"0x[0-9a-fA-F]+")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _INF = re.compile(r"([-+]?)\.(inf|Inf|INF)")
 _NAN = re.compile(r"\.(nan|NaN|NAN)")
-_MAX_NODES = 100_000
+# Bounds on what a policy may cost to read, checked while PyYAML composes the document (it
+# composes node by node, as the parser reads): dense YAML costs PyYAML about 50 us per node,
+# so a hostile file is refused after about a second, wherever its excess lies
+# (bench/yaml_limits.py). The same node bound applies again to the document with its aliases
+# expanded (alias bombs). The largest shipped policy has under 200 nodes.
+_MAX_NODES = 20_000
 _MAX_DEPTH = 100
-# Checked before parsing, since PyYAML composes the whole document before any other limit is
-# checked (about 15 s per MiB of dense YAML). The largest shipped policy is under 2 KiB.
+# Checked before parsing: comments and long scalars cost no nodes (about 1 s per MiB).
 _MAX_BYTES = 1 << 20
 
 
@@ -131,10 +135,47 @@ def _read_policy_file(path: Path) -> str:
     return _decode(data, str(path))
 
 
+class _Bound(yaml.YAMLError):
+    """A document past one of the bounds, noticed at ``mark`` while it was being composed."""
+
+    def __init__(self, problem: str, mark: yaml.Mark) -> None:
+        super().__init__(problem)
+        self.problem, self.mark = problem, mark
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that resolves no implicit tags: torchinit resolves plain scalars itself."""
+    """SafeLoader that resolves no implicit tags (torchinit resolves plain scalars itself) and
+    stops composing at the first node past ``_MAX_NODES`` or ``_MAX_DEPTH``."""
 
     yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 (PyYAML's class attribute)
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._composed = 0
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._composed += 1
+        self._depth += 1
+        try:
+            if self._composed > _MAX_NODES:
+                self._refuse(_too_many_nodes())
+            if self._depth > _MAX_DEPTH:
+                self._refuse(_too_deep())
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def _refuse(self, problem: str) -> None:
+        raise _Bound(problem, self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+
+
+def _too_many_nodes() -> str:
+    return f"more than {_MAX_NODES} YAML nodes (aliases?)"
+
+
+def _too_deep() -> str:
+    return f"nested more than {_MAX_DEPTH} levels deep"
 
 
 def parse_scalar(value: str) -> Any:
@@ -205,16 +246,13 @@ class _Document:
         self._active: set[int] = set()
         try:
             node = yaml.compose(text, Loader=_Loader)
+        except _Bound as bound:
+            raise PolicyFileError(bound.problem, where=f"{source}:{bound.mark.line + 1}") from None
         except yaml.MarkedYAMLError as error:
             raise _syntax_error(error, source) from None
         except yaml.YAMLError as error:
             raise PolicyFileError(f"invalid YAML: {error}", where=source) from None
-        except RecursionError:
-            raise PolicyFileError(
-                f"invalid YAML: nested more than Python can parse (limit {_MAX_DEPTH})",
-                where=source,
-            ) from None
-        self.data = None if node is None else self._convert(node, "", 0)
+        self.data = None if node is None else self._convert(node, "")
 
     def where(self, path: str) -> str:
         """``file:line`` of the deepest part of ``path`` that has a line."""
@@ -224,12 +262,10 @@ class _Document:
         line = node.start_mark.line + 1
         return PolicyFileError(problem, where=f"{self.source}:{line}", path=path, **got)
 
-    def _convert(self, node: yaml.Node, path: str, depth: int) -> Any:
+    def _convert(self, node: yaml.Node, path: str) -> Any:
         self._nodes += 1
-        if self._nodes > _MAX_NODES:
-            raise self._error(node, f"more than {_MAX_NODES} YAML nodes (aliases?)", path)
-        if depth > _MAX_DEPTH:
-            raise self._error(node, f"nested more than {_MAX_DEPTH} levels deep", path)
+        if self._nodes > _MAX_NODES:  # aliases expanded: composition counted each once
+            raise self._error(node, _too_many_nodes(), path)
         if id(node) in self._active:
             raise self._error(node, "recursive alias (a node that contains itself)", path)
         self.lines.setdefault(path, node.start_mark.line + 1)
@@ -249,20 +285,18 @@ class _Document:
             return self._convert_scalar(node, path)
         self._active.add(id(node))
         try:
-            return self._convert_collection(node, path, depth)
+            return self._convert_collection(node, path)
         finally:
             self._active.discard(id(node))
 
-    def _convert_collection(self, node: yaml.Node, path: str, depth: int) -> Any:
+    def _convert_collection(self, node: yaml.Node, path: str) -> Any:
         if isinstance(node, yaml.SequenceNode):
-            return [
-                self._convert(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(node.value)
-            ]
+            return [self._convert(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.MappingNode)
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = (
-                self._convert(key_node, path, depth + 1)
+                self._convert(key_node, path)
                 if isinstance(key_node, yaml.ScalarNode)
                 else key_node.tag.rsplit(":", 1)[-1]
             )
@@ -284,7 +318,7 @@ class _Document:
                     got=key,
                 )
             self.lines[child] = key_node.start_mark.line + 1
-            result[key] = self._convert(value_node, child, depth + 1)
+            result[key] = self._convert(value_node, child)
         return result
 
     def _convert_scalar(self, node: yaml.ScalarNode, path: str) -> Any:

@@ -18,19 +18,22 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, get_args
 
 import torch
 
 from torchinit import _validate
-from torchinit.errors import ArgumentTypeError, InvalidArgumentError
+from torchinit.errors import ArgumentTypeError, InvalidArgumentError, did_you_mean
+from torchinit.gains import activation_gain, named_gain
 
 __all__ = [
     "FAN_MODES",
     "NONLINEARITIES",
+    "TORCH_NONLINEARITIES",
     "FanMode",
     "Nonlinearity",
+    "TorchNonlinearity",
     "calculate_fan",
     "calculate_fans",
     "calculate_gain",
@@ -43,7 +46,7 @@ __all__ = [
 FanMode = Literal["fan_in", "fan_out", "fan_avg"]
 FAN_MODES: tuple[str, ...] = get_args(FanMode)
 
-Nonlinearity = Literal[
+TorchNonlinearity = Literal[
     "linear",
     "conv1d",
     "conv2d",
@@ -57,6 +60,26 @@ Nonlinearity = Literal[
     "leaky_relu",
     "selu",
 ]
+#: The names ``torch.nn.init.calculate_gain`` knows; they keep torch's values.
+TORCH_NONLINEARITIES: tuple[str, ...] = get_args(TorchNonlinearity)
+Nonlinearity = Literal[
+    TorchNonlinearity,
+    "gelu",
+    "gelu_tanh",
+    "quick_gelu",
+    "silu",
+    "swish",
+    "mish",
+    "elu",
+    "celu",
+    "softplus",
+    "hardswish",
+    "hardsigmoid",
+    "relu6",
+    "hardtanh",
+    "softsign",
+]
+#: Every name :func:`calculate_gain` knows: torch's, then :data:`torchinit.gains.ACTIVATIONS`.
 NONLINEARITIES: tuple[str, ...] = get_args(Nonlinearity)
 
 
@@ -115,38 +138,79 @@ def calculate_fan(tensor_or_shape: torch.Tensor | Sequence[int], mode: str) -> f
     return (fan_in + fan_out) / 2.0
 
 
-def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    """Return the recommended gain for a nonlinearity (same values as ``torch.nn.init``).
+def calculate_gain(
+    nonlinearity: str | Callable[[torch.Tensor], torch.Tensor], param: float | None = None
+) -> float:
+    """Return the recommended gain for a nonlinearity: torch's values for torch's names, and
+    for any other activation the gain that keeps unit pre-activation variance a fixed point.
+
+    For an activation φ after a layer drawn with variance ``gain² / fan_in``, the criterion is
+    (see :mod:`torchinit.gains`)
+
+    .. math::
+        \\text{gain}(\\varphi) = 1 / \\sqrt{\\mathbb{E}_{z \\sim \\mathcal{N}(0, 1)}[\\varphi(z)^2]}
+
+    computed by quadrature, for the names below and for any callable
+    (``calculate_gain(nn.GELU())``, a lambda). ReLU's √2 is this criterion; torch's
+    ``sigmoid`` (1), ``tanh`` (5/3) and ``selu`` (3/4) were chosen otherwise, and are kept so
+    that torch's names give torch's values (the criterion gives 1.846, 1.593 and 1.0: see
+    ``docs/guide/gains.md``).
 
     =================  ==================================================
     nonlinearity       gain
     =================  ==================================================
-    linear / conv*     1
-    sigmoid            1
-    tanh               5/3
-    relu               sqrt(2)
-    leaky_relu         sqrt(2 / (1 + negative_slope^2)), slope 0.01 default
-    selu               3/4
+    linear / conv*     1 (torch)
+    sigmoid            1 (torch)
+    tanh               5/3 (torch)
+    relu               sqrt(2) (torch)
+    leaky_relu         sqrt(2 / (1 + negative_slope^2)), slope 0.01 default (torch)
+    selu               3/4 (torch)
+    gelu               1.533530 (``nn.GELU()``, erf form)
+    gelu_tanh          1.533581 (``nn.GELU(approximate='tanh')``)
+    quick_gelu         1.539459 (``x * sigmoid(1.702 x)``, CLIP's)
+    silu / swish       1.676532
+    mish               1.486848
+    elu / celu         1.245198 (alpha = ``param``, 1 default)
+    softplus           1.041867 (beta = ``param``, 1 default)
+    hardswish          1.736657
+    hardsigmoid        1.897840
+    relu6              1.414214
+    hardtanh           1.392036
+    softsign           2.337533
     =================  ==================================================
 
     Args:
-        nonlinearity: one of :data:`NONLINEARITIES`.
-        param: the negative slope for ``leaky_relu``; ignored otherwise.
+        nonlinearity: one of :data:`NONLINEARITIES`, or an elementwise callable (computed on
+            each call: about a millisecond).
+        param: the negative slope for ``leaky_relu``, ``alpha`` for ``elu``/``celu``, ``beta``
+            for ``softplus``; ignored otherwise.
 
     Example:
         >>> round(calculate_gain("relu"), 6)
         1.414214
+        >>> round(calculate_gain("gelu"), 6)
+        1.53353
+        >>> round(calculate_gain(lambda x: torch.relu(x) - 0.5), 4)
+        1.6878
     """
+    if callable(nonlinearity):
+        return activation_gain(nonlinearity)
     check_nonlinearity(nonlinearity, "nonlinearity")
     if param is not None:
         check_negative_slope(param, "param")
-    return float(torch.nn.init.calculate_gain(nonlinearity, param))  # type: ignore[arg-type]
+    if nonlinearity in TORCH_NONLINEARITIES:
+        return float(torch.nn.init.calculate_gain(nonlinearity, param))  # type: ignore[arg-type]
+    return named_gain(nonlinearity, param)
 
 
 def check_nonlinearity(value: Any, path: str) -> str:
-    """Check that ``value`` names a nonlinearity; anything else is a ``ValueError``, as in
-    ``torch.nn.init.calculate_gain`` (a non-string too)."""
-    return _validate.choice(value, NONLINEARITIES, path, wrong_type=InvalidArgumentError)
+    """Check that ``value`` names a nonlinearity, suggesting the closest name for a typo;
+    anything else is a ``ValueError``, as in ``torch.nn.init.calculate_gain`` (a non-string
+    too)."""
+    if isinstance(value, str) and value in NONLINEARITIES:
+        return value
+    problem = did_you_mean(f"must be one of {list(NONLINEARITIES)}", value, NONLINEARITIES)
+    raise InvalidArgumentError(problem, path=path, got=value)
 
 
 def check_negative_slope(value: Any, path: str) -> float:

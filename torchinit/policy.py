@@ -29,6 +29,7 @@ from typing import Any, Literal, cast, get_args
 from torch import nn
 
 from torchinit import _validate
+from torchinit._wrappers import bare_glob
 from torchinit.errors import ArgumentTypeError, InvalidArgumentError, TorchInitError
 from torchinit.families import Family, family_names
 from torchinit.patterns import NameGlob
@@ -247,15 +248,28 @@ class Rule(_RuleFields):
         """Whether ``module`` is an instance of one of the rule's types (all match if none)."""
         return not self.types or isinstance(module, self.types)
 
-    def matches_module_name(self, names: Sequence[str]) -> bool:
-        """Whether any of a layer's full names matches the rule's ``name`` glob."""
-        glob = self._name_glob
-        return glob is None or any(glob.matches(name) for name in names)
+    def matches_module_name(self, names: Sequence[str], prefix: str = "") -> bool:
+        """Whether any of a layer's full names matches the rule's ``name`` glob.
 
-    def matches_param_name(self, names: Sequence[str]) -> bool:
-        """Whether any of a parameter's full names matches the rule's ``param`` glob."""
+        ``names`` are bare (without the ``prefix`` of wrappers such as ``torch.compile``'s
+        ``_orig_mod.``); a glob written with ``prefix`` is matched without it.
+        """
+        glob = self._name_glob
+        if glob is None:
+            return True
+        if prefix:
+            glob = bare_glob(glob, prefix)
+        return any(glob.matches(name) for name in names)
+
+    def matches_param_name(self, names: Sequence[str], prefix: str = "") -> bool:
+        """Whether any of a parameter's full names matches the rule's ``param`` glob (bare
+        names and ``prefix`` as for :meth:`matches_module_name`)."""
         glob = self._param_glob
-        return glob is not None and any(glob.matches(name) for name in names)
+        if glob is None:
+            return False
+        if prefix:
+            glob = bare_glob(glob, prefix)
+        return any(glob.matches(name) for name in names)
 
     def describe(self) -> str:
         """The rule's label, or a short description of what it matches."""

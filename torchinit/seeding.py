@@ -46,7 +46,6 @@ import hashlib
 import json
 import math
 import os
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -56,6 +55,7 @@ import torch
 from torch import nn
 
 from torchinit import _validate
+from torchinit._wrappers import bare_name, unwrap
 from torchinit.errors import InvalidArgumentError
 from torchinit.sampling import trunc_normal_
 from torchinit.strategies import Law, LawKind, Strategy
@@ -74,31 +74,6 @@ _WORTH_A_THREAD = 1 << 14
 
 #: A unit of keyed work: its cost (elements drawn) and the function doing it.
 Task = tuple[int, Callable[[], None]]
-
-
-def _wrapper_prefix(model: nn.Module) -> str:
-    """The name prefix that wrappers around ``model`` add (``module.``, ``_orig_mod.``)."""
-    prefix = ""
-    while True:
-        if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
-            prefix, model = prefix + "module.", cast(nn.Module, model.module)
-        elif _is_compiled(model):
-            prefix, model = prefix + "_orig_mod.", cast(nn.Module, model._orig_mod)
-        else:
-            return prefix
-
-
-def _is_compiled(model: nn.Module) -> bool:
-    """Whether ``model`` is ``torch.compile``'s wrapper around a module (``_orig_mod``)."""
-    # torch._dynamo is imported only if already loaded: no model is compiled without it, and
-    # importing it costs seconds
-    eval_frame = sys.modules.get("torch._dynamo.eval_frame")
-    wrapper = getattr(eval_frame, "OptimizedModule", None)
-    return (
-        isinstance(wrapper, type)
-        and isinstance(model, wrapper)
-        and isinstance(getattr(model, "_orig_mod", None), nn.Module)
-    )
 
 
 def _json(value: Any) -> str:
@@ -160,14 +135,13 @@ class KeyedSeeding:
         self.seed = _validate.integer(seed, "seed", minimum=0)
         if self.seed > _MAX_SEED:
             raise InvalidArgumentError("must be < 2**64", path="seed", got=seed)
-        self.prefix = _wrapper_prefix(model)
+        self.prefix = unwrap(model)[1]
         self._head = f"[{_json(SCHEME)},{VERSION},{self.seed},"
         self._specs: dict[int, tuple[Strategy, str]] = {}
 
     def key_name(self, names: Sequence[str]) -> str:
         """The name a tensor is keyed by: without wrapper prefixes, the smallest if tied."""
-        stripped = [n[len(self.prefix) :] if n.startswith(self.prefix) else n for n in names]
-        return min(stripped)
+        return min(bare_name(name, self.prefix) for name in names)
 
     def _prefix(self, names: Sequence[str], strategy: Strategy) -> str:
         """``json([scheme, version, seed, name, spec])`` without its closing bracket.

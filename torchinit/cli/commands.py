@@ -1,5 +1,5 @@
-"""The commands: ``list``, ``show``, ``plan``, ``validate`` and ``apply``, each a function of
-the parsed arguments that prints its result and returns the exit code."""
+"""The commands: ``list``, ``show``, ``plan``, ``validate``, ``apply`` and ``check``, each a
+function of the parsed arguments that prints its result and returns the exit code."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from torchinit import __version__
+from torchinit.checking import check
 from torchinit.cli.arguments import (
     call_arguments,
     load_model,
@@ -44,7 +45,15 @@ from torchinit.presets import PRESETS, FromModel
 from torchinit.report import InitReport
 from torchinit.strategies import STRATEGIES
 
-__all__ = ["cmd_apply", "cmd_list", "cmd_plan", "cmd_show", "cmd_validate", "terminal_width"]
+__all__ = [
+    "cmd_apply",
+    "cmd_check",
+    "cmd_list",
+    "cmd_plan",
+    "cmd_show",
+    "cmd_validate",
+    "terminal_width",
+]
 
 #: Formats ``apply`` can write, by file extension.
 SAVE_FORMATS = {".pt": "torch", ".pth": "torch", ".safetensors": "safetensors"}
@@ -375,3 +384,59 @@ def _save_safetensors(save_model: Callable[..., Any], model: nn.Module, out: Pat
     ``save_model``, not ``save_file``: it writes tied tensors once, as the format requires.
     """
     save_model(model, str(out))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``torchinit check``: build the model, load ``--weights``, compare each tensor the policy
+    sets with its strategy's law (:func:`torchinit.check`); exit 1 if any is a suspect."""
+    if args.manual_seed is not None:
+        torch.manual_seed(args.manual_seed)
+    model = load_model(args.model, model_kwargs(args.model_kwargs), model_config(args.config))
+    missing: list[str] = []
+    if args.weights is not None:
+        missing = _load_weights(model, Path(args.weights))
+    report = check(model, args.policy, sigmas=args.sigmas, **_planpreset_options(args))
+    if args.json:
+        print(json.dumps({**report.to_dict(), "not_in_weights": missing}, indent=2))
+    else:
+        for line in str(report).splitlines():
+            _print_wrapped(line)
+        if missing:
+            _print_wrapped(f"not in --weights (checked as built): {', '.join(missing)}")
+    return 0 if report.ok else 1
+
+
+def _load_weights(model: nn.Module, path: Path) -> list[str]:
+    """Load the state_dict in ``path`` (.safetensors, or a torch.save file, read with
+    ``weights_only=True``) into ``model``; the keys the file lacks are returned, a key the
+    model lacks is an error."""
+    try:
+        if path.suffix.lower() == ".safetensors":
+            try:
+                reader = importlib.import_module("safetensors.torch")
+            except ImportError:
+                raise InvalidArgumentError(
+                    "reading .safetensors needs the safetensors package: pip install safetensors",
+                    path="--weights",
+                    got=str(path),
+                ) from None
+            state = reader.load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as error:
+        raise InvalidArgumentError(
+            f"cannot read the file: {error.strerror or error}", path="--weights", got=str(path)
+        ) from None
+    if not isinstance(state, dict) or not all(isinstance(key, str) for key in state):
+        raise InvalidArgumentError(
+            "must hold a state_dict (a dict of tensors by name)", path="--weights", got=str(path)
+        )
+    result = model.load_state_dict(state, strict=False)
+    if result.unexpected_keys:
+        raise InvalidArgumentError(
+            f"has tensors the model does not: {', '.join(result.unexpected_keys[:5])}"
+            + (" ..." if len(result.unexpected_keys) > 5 else ""),
+            path="--weights",
+            got=str(path),
+        )
+    return list(result.missing_keys)

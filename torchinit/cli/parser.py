@@ -12,7 +12,14 @@ from typing import TextIO
 
 from torchinit import __version__
 from torchinit.cli.arguments import parse_option
-from torchinit.cli.commands import cmd_apply, cmd_list, cmd_plan, cmd_show, cmd_validate
+from torchinit.cli.commands import (
+    cmd_apply,
+    cmd_check,
+    cmd_list,
+    cmd_plan,
+    cmd_show,
+    cmd_validate,
+)
 from torchinit.errors import TorchInitError, TorchInitWarning
 from torchinit.policy import ORDERS
 
@@ -32,6 +39,7 @@ Examples:
   torchinit plan torchvision.models:resnet50 resnet
   torchinit validate policy.yaml --model torchvision.models:resnet50
   torchinit apply torchvision.models:resnet50 resnet --manual-seed 0 --out weights.pt
+  torchinit check torchvision.models:resnet50 resnet --weights weights.pt
 
 Run 'torchinit COMMAND --help' for a command's options.
 """
@@ -105,12 +113,24 @@ beside FILE and renamed into place when complete, so an interrupted run leaves n
 partial file; an existing FILE is replaced only with --force.
 """
 
+_CHECK_EXAMPLE = """\
+Example:
+  torchinit check torchvision.models:resnet18 resnet --weights resnet18.pt
+  torchinit check transformers:GPT2LMHeadModel gpt2 --config gpt2.json --weights model.safetensors
+
+Every tensor the policy sets is compared with its strategy's law: a constant must be exact;
+the mean and std of a random draw must be within --sigmas standard errors of the law's
+(6: a false alarm about once in 500 million tensors), and its values within a bounded law's
+support. Exit status 1 when a tensor is a suspect. Without --weights, the model is checked as
+its constructor left it (seeded with --manual-seed N).
+"""
+
 
 # --------------------------------------------------------------------------- the parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``torchinit`` argument parser, with its four commands."""
+    """The ``torchinit`` argument parser, with its commands."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Weight-initialization policies for PyTorch models.",
@@ -243,6 +263,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_kwargs(apply_parser)
     _add_policy_arguments(apply_parser)
+
+    check_parser = command(
+        "check",
+        "Check, without data, that a model's tensors look drawn as a policy says.",
+        _CHECK_EXAMPLE,
+        cmd_check,
+    )
+    check_parser.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
+    check_parser.add_argument("policy", metavar="POLICY", help=_POLICY_HELP)
+    check_parser.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="load this state_dict into the model first: .safetensors, or a torch.save file "
+        "(.pt/.pth, read with weights_only=True); keys it lacks are checked as built",
+    )
+    check_parser.add_argument(
+        "--sigmas",
+        metavar="K",
+        type=float,
+        default=6.0,
+        help="how many standard errors a tensor's mean or std may be off (default: 6)",
+    )
+    check_parser.add_argument(
+        "--manual-seed",
+        metavar="N",
+        type=int,
+        help="torch.manual_seed(N) before the model is built",
+    )
+    check_parser.add_argument(
+        "--json", action="store_true", help="print the report as JSON (report.to_dict())"
+    )
+    _add_model_kwargs(check_parser)
+    _add_policy_arguments(check_parser)
     return parser
 
 

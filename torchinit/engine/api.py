@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from torchinit import _validate
+from torchinit._wrappers import unwrap
 from torchinit.config import resolve_policy
 from torchinit.engine.execution import execute
 from torchinit.engine.planning import Checks, Plan, build_plan
@@ -74,7 +75,8 @@ def _prepare(
     :func:`plan`, which needs no ``device=`` for a meta model)."""
     keyed = _keyed(seed, generator, model)
     meta = _materialization(model, device, planning)
-    resolved = resolve_policy(policy, options, model=model)
+    # a preset reads the model inside the wrappers (model.config, its layers' bare names)
+    resolved = resolve_policy(policy, options, model=unwrap(model)[0])
     if generator is not None and not isinstance(generator, torch.Generator):
         raise ArgumentTypeError(
             "must be a torch.Generator or None", path="generator", got=generator
@@ -229,7 +231,11 @@ def init_model(
     collection after the call.
 
     Args:
-        model: the model.
+        model: the model. Wrapped in ``nn.DataParallel``/``DistributedDataParallel`` or
+            ``torch.compile``, rules, ``include``/``exclude`` and presets see the model
+            inside, by its names without the ``module.``/``_orig_mod.`` prefix (a glob
+            written with it matches too); the report keeps the prefixed names.
+            ``torch.jit.script`` modules are refused.
         policy: a preset name (see :func:`torchinit.available_presets`), a YAML policy file
             (an ``os.PathLike`` or a string ending in ``.yaml``/``.yml``) or a
             :class:`~torchinit.Policy`.

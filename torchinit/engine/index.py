@@ -10,6 +10,10 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from torchinit._wrappers import bare_glob, bare_name, unwrap
+from torchinit.errors import ArgumentTypeError
+from torchinit.patterns import NameGlob
+
 SlotKind = Literal["param", "parametrized", "none"]
 
 
@@ -45,11 +49,14 @@ def join(prefix: str, local: str) -> str:
     return f"{prefix}.{local}" if prefix else local
 
 
-def walk(model: nn.Module, *, children_first: bool = False) -> Iterator[tuple[str, nn.Module]]:
+def walk(
+    model: nn.Module, *, children_first: bool = False, root: str = ""
+) -> Iterator[tuple[str, nn.Module]]:
     """Every layer under ``model`` with its full dotted name, once per name (a layer shared by
     two parents comes twice): in ``model.named_modules(remove_duplicate=False)`` order, or, with
-    ``children_first``, in ``model.apply`` order (timm's ``named_apply(depth_first=True)``)."""
-    stack: list[tuple[str, nn.Module, bool]] = [("", model, False)]
+    ``children_first``, in ``model.apply`` order (timm's ``named_apply(depth_first=True)``).
+    ``root`` is ``model``'s own name, the start of every other name."""
+    stack: list[tuple[str, nn.Module, bool]] = [(root, model, False)]
     push = stack.append
     while stack:
         name, module, expanded = stack.pop()
@@ -70,6 +77,8 @@ def walk(model: nn.Module, *, children_first: bool = False) -> Iterator[tuple[st
 
 # the only types _is_parametrization_container accepts: one isinstance check rules out the rest
 _CONTAINERS = (parametrize.ParametrizationList, nn.ModuleDict)
+# the layers the index looks twice at: one isinstance check on every layer rules out the rest
+_SPECIAL = (*_CONTAINERS, torch.jit.ScriptModule)
 
 
 def _is_parametrization_container(name: str, module: nn.Module) -> bool:
@@ -79,15 +88,39 @@ def _is_parametrization_container(name: str, module: nn.Module) -> bool:
     )
 
 
+def _refuse_script(name: str, module: nn.Module) -> None:
+    # a scripted layer is no instance of its eager class (type rules would skip it silently),
+    # has no Python reset_parameters and keeps its tensors in C++: refused before anything runs
+    raise ArgumentTypeError(
+        "torch.jit.script modules are not supported; initialize the eager module, then script it",
+        where=name,
+        path="model",
+        got=type(module).__name__,
+    )
+
+
 class ModelIndex:
-    """Every layer and tensor slot of a model, with all their names, in traversal order."""
+    """Every layer and tensor slot of a model, with all their names, in traversal order.
+
+    The wrappers around the model that prefix its names (``DataParallel``, ``torch.compile``:
+    see :mod:`torchinit._wrappers`) are not layers: the index starts at the model inside them,
+    ``model``, with the names the wrapper gives (``_orig_mod.fc.weight``); rules match the bare
+    names (:meth:`bare`, :meth:`glob`).
+    """
 
     def __init__(self, model: nn.Module, order: str) -> None:
+        model, prefix = unwrap(model)
+        self.model = model
+        self.prefix = prefix
+        root = prefix[:-1]
         # each layer and its names, by the layer's id, in model.modules() order
         self.layers: dict[int, tuple[nn.Module, list[str]]] = {}
-        for name, module in walk(model):
-            if isinstance(module, _CONTAINERS) and _is_parametrization_container(name, module):
-                continue
+        for name, module in walk(model, root=root):
+            if isinstance(module, _SPECIAL):
+                if isinstance(module, torch.jit.ScriptModule):
+                    _refuse_script(name, module)
+                if _is_parametrization_container(name, module):
+                    continue
             known = self.layers.get(id(module))
             if known is None:
                 self.layers[id(module)] = (module, [name])
@@ -97,7 +130,8 @@ class ModelIndex:
             self.modules = list(self.layers.values())
         else:
             # first visit wins
-            applied = {id(module): None for _, module in walk(model, children_first=True)}
+            walked = walk(model, children_first=True, root=root)
+            applied = {id(module): None for _, module in walked}
             self.modules = [self.layers[key] for key in applied if key in self.layers]
         self.slots: list[Slot] = []
         # a parameter's slot by the parameter's id (under any of its layers, when it is tied);
@@ -137,6 +171,15 @@ class ModelIndex:
                         shared.names.extend(name for name in full if name not in shared.names)
                         continue
                 slots.append(slot)
+
+    def bare(self, names: list[str]) -> list[str]:
+        """``names``, names in the model, without the wrappers' prefix: the names globs match."""
+        prefix = self.prefix
+        return [bare_name(name, prefix) for name in names] if prefix else names
+
+    def glob(self, glob: NameGlob) -> NameGlob:
+        """``glob``, to match bare names with (see :func:`~torchinit._wrappers.bare_glob`)."""
+        return bare_glob(glob, self.prefix) if self.prefix else glob
 
     def slot(self, module: nn.Module, local: str) -> Slot | None:
         """The slot that ``module``, a layer of the model, calls ``local``."""

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from torchinit import families
+from torchinit._wrappers import bare_name
 from torchinit.engine.index import ModelIndex, Slot, own_names
 from torchinit.errors import PlanError, TorchInitError, closest, did_you_mean
 from torchinit.patterns import NameGlob
@@ -130,10 +131,11 @@ _Picked = tuple[Slot, str, Strategy, nn.Module]
 
 def _match_params(index: ModelIndex, rule: Rule) -> list[_Picked]:
     assert rule.init is not None
+    bare, prefix = index.bare, index.prefix
     return [
         (slot, "init", rule.init, slot.module)
         for slot in index.slots
-        if rule.matches_type(slot.module) and rule.matches_param_name(slot.names)
+        if rule.matches_type(slot.module) and rule.matches_param_name(bare(slot.names), prefix)
     ]
 
 
@@ -147,10 +149,11 @@ def _match_layers(index: ModelIndex, rule: Rule, rule_index: int) -> list[_Picke
     types = rule.types
     named = rule.name is not None
     by_parameter = index.by_parameter
+    bare, prefix = index.bare, index.prefix
     picked: list[_Picked] = []
     for module, names in index.modules:
         if (types and not isinstance(module, types)) or (
-            named and not rule.matches_module_name(names)
+            named and not rule.matches_module_name(bare(names), prefix)
         ):
             continue
         for key, strategy, glob, dotted in keys:
@@ -185,17 +188,20 @@ def unused_rule_error(index: ModelIndex, policy: Policy, rule_index: int, model:
     rule = policy.rules[rule_index]
     path = f"rules[{rule_index}]"
     named = f"rule {rule.label!r} " if rule.label is not None else ""
+    bare, prefix = index.bare, index.prefix
     if rule.param is not None:
-        names = [name for slot in index.slots for name in slot.all_names]
+        names = [name for slot in index.slots for name in bare(slot.all_names)]
         return PlanError(
-            did_you_mean(f"{named}matches no parameter of {model}", rule.param, names),
+            did_you_mean(
+                f"{named}matches no parameter of {model}", bare_name(rule.param, prefix), names
+            ),
             path=f"{path}.match.param",
             got=rule.param,
         )
     layers = [
         (module, names)
         for module, names in index.modules
-        if rule.matches_type(module) and rule.matches_module_name(names)
+        if rule.matches_type(module) and rule.matches_module_name(bare(names), prefix)
     ]
     if layers:
         # the layers are there: the rule's keys are globs (a missing name is an error) and
@@ -214,9 +220,11 @@ def unused_rule_error(index: ModelIndex, policy: Policy, rule_index: int, model:
             got=key,
         )
     if rule.name is not None:
-        names = [name for _, names in index.modules for name in names if name]
+        names = [name for _, names in index.modules for name in bare(names) if name]
         return PlanError(
-            did_you_mean(f"{named}matches no layer of {model}", rule.name, names),
+            did_you_mean(
+                f"{named}matches no layer of {model}", bare_name(rule.name, prefix), names
+            ),
             path=f"{path}.match.name",
             got=rule.name,
         )

@@ -259,7 +259,7 @@ def build_plan(
     index = ModelIndex(model, order)
     policy, inactive = resolve_type_names(policy, index)
     assigned, layers, unused = assign(index, policy, inactive)
-    model_name = type(model).__name__
+    model_name = type(index.model).__name__
     if not any(assigned):
         message = f"policy {policy.name or '<policy>'!r} matches nothing in {model_name}"
         if strict:
@@ -281,6 +281,10 @@ def build_plan(
     actions: list[tuple[Slot, Assignment]] = []
     resets: Resets = {}
     selecting = includes is not None or excludes is not None
+    if selecting:
+        includes = None if includes is None else [index.glob(glob) for glob in includes]
+        excludes = None if excludes is None else [index.glob(glob) for glob in excludes]
+    bare = index.bare
     defaults: list[tuple[Slot, str]] = []
     empty_warnings: list[str] = []
     memo, judge = checks.memo, checks.judge
@@ -316,7 +320,7 @@ def build_plan(
             empty = verdict.skip is _ZERO_ELEMENT and not verdict.on_meta
             if empty and assignment.strategy.warns_if_empty():
                 empty_warnings.append(slot.names[0])
-        elif selecting and not _selected(slot, includes, excludes):
+        elif selecting and not _selected(bare(slot.all_names), includes, excludes):
             outcome, why = assignment.outcome("excluded"), "excluded by include/exclude"
         if why:
             # a materialized parameter the plan leaves alone would hold garbage: layer default
@@ -374,19 +378,22 @@ def _unused_globs(
     index: ModelIndex, globs: list[NameGlob], path: str, model: str
 ) -> list[PlanError]:
     """The errors for the ``include=``/``exclude=`` entries that name no tensor of the model."""
-    names = [name for slot in index.slots for name in slot.all_names]
+    names = [name for slot in index.slots for name in index.bare(slot.all_names)]
     known = set(names)
     errors = []
-    for position, glob in enumerate(globs):
+    for position, written in enumerate(globs):
+        glob = index.glob(written)
         found = glob.pattern in known if glob.is_literal else any(map(glob.matches, names))
         if not found:
             problem = did_you_mean(f"matches no parameter of {model}", glob.pattern, names)
-            errors.append(PlanError(problem, path=f"{path}[{position}]", got=glob.pattern))
+            errors.append(PlanError(problem, path=f"{path}[{position}]", got=written.pattern))
     return errors
 
 
-def _selected(slot: Slot, includes: list[NameGlob] | None, excludes: list[NameGlob] | None) -> bool:
-    names = slot.all_names
+def _selected(
+    names: list[str], includes: list[NameGlob] | None, excludes: list[NameGlob] | None
+) -> bool:
+    """Whether a tensor of these bare names passes ``include=``/``exclude=``."""
     if includes is not None and not any(g.matches(n) for g in includes for n in names):
         return False
     return not (excludes is not None and any(g.matches(n) for g in excludes for n in names))

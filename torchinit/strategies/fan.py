@@ -15,6 +15,7 @@ from torchinit import _validate
 from torchinit.errors import InvalidArgumentError
 from torchinit.fans import (
     FAN_MODES,
+    TORCH_NONLINEARITIES,
     FanMode,
     Nonlinearity,
     calculate_fan,
@@ -292,18 +293,25 @@ class _Kaiming(FanStrategy):
         _validate.choice(self.mode, KAIMING_MODES, f"{self.name}.mode")
         check_nonlinearity(self.nonlinearity, f"{self.name}.nonlinearity")
 
+    def gain(self) -> float:
+        """The gain: ``calculate_gain(nonlinearity, a)``; ``a`` is a slope, so it reaches
+        ``leaky_relu`` only (torch's names ignore it; ``elu``'s alpha is not a slope)."""
+        slope = self.a if self.nonlinearity == "leaky_relu" else None
+        return calculate_gain(self.nonlinearity, slope)
+
     def as_variance_scaling(self) -> VarianceScaling:
         """The equivalent :class:`VarianceScaling` (equal up to floating-point rounding)."""
-        gain = calculate_gain(self.nonlinearity, self.a)
-        return VarianceScaling(gain**2, self.mode, self.distribution)
+        return VarianceScaling(self.gain() ** 2, self.mode, self.distribution)
 
     def law(self, shape: tuple[int, ...]) -> Law:
-        std = calculate_gain(self.nonlinearity, self.a) / math.sqrt(calculate_fan(shape, self.mode))
+        std = self.gain() / math.sqrt(calculate_fan(shape, self.mode))
         return _law_with_std(std, self.distribution)
 
     def torch_initialize(
         self, tensor: torch.Tensor, generator: torch.Generator | None
     ) -> torch.Tensor:
+        if self.nonlinearity not in TORCH_NONLINEARITIES:  # a gain torch does not know
+            return super().torch_initialize(tensor, generator)
         function = type(self).torch_function
         return function(tensor, self.a, self.mode, self.nonlinearity, generator=generator)
 
