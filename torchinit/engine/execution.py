@@ -128,9 +128,7 @@ def _execute_in_order(
 
 
 def _add_note(error: Exception, slot: Slot, strategy: Strategy) -> None:
-    error.add_note(
-        f"torchinit: while initializing {slot.names[0]!r} with {strategy.describe()}"
-    )
+    error.add_note(f"torchinit: while initializing {slot.names[0]!r} with {strategy.describe()}")
 
 
 def _apply_parametrized(slot: Slot, strategy: Strategy, generator: torch.Generator | None) -> None:
@@ -239,17 +237,21 @@ def _execute_keyed(
     threads. Progress counts a tensor drawn in chunks once all chunks are drawn.
     """
     for reset in plan.resets.values():
-        module, strategy, covered = reset
+        module, layer_reset, covered = reset
         journal.writing.append(reset)
         names = [name for slot in covered for name in slot.names]
         if meta is not None:
             # drawn on a CPU copy of the layer from a CPU generator: the same values as a
             # reset of the layer on the CPU, whatever the device
             _reset_on_twin(
-                module, meta.cpu_twin(module), strategy, covered, keyed.generator(names, strategy)
+                module,
+                meta.cpu_twin(module),
+                layer_reset,
+                covered,
+                keyed.generator(names, layer_reset),
             )
         else:
-            _reset(module, strategy, covered, keyed.generator(names, strategy))
+            _reset(module, layer_reset, covered, keyed.generator(names, layer_reset))
         journal.written.append(journal.writing.pop())
         if shown is not None:
             shown.update(len(covered))

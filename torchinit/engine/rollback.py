@@ -25,10 +25,9 @@ import torch
 from torch import nn
 
 from torchinit import distributed
-from torchinit._table import summarise
 from torchinit.engine.index import Slot, join, parametrization_list
 from torchinit.engine.planning import Plan
-from torchinit.errors import TorchInitWarning
+from torchinit.errors import TorchInitWarning, caller_stacklevel
 from torchinit.materialize import Materialization
 from torchinit.strategies import TorchDefault
 
@@ -138,7 +137,7 @@ class Rollback:
             self.saved = self._copy(plan)
         if self.restores:
             self.cpu_rng = torch.get_rng_state()
-            self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+            self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None  # type: ignore[no-untyped-call]
             self.generator = generator
             self.generator_state = generator.get_state() if generator is not None else None
 
@@ -154,8 +153,7 @@ class Rollback:
                 f"init_model: rollback: copies {_size(nbytes)} of tensors before writing, so "
                 "that a failure can restore them (rollback=False skips the copy)",
                 TorchInitWarning,
-                # Rollback <- execute <- init_model <- its gc pause <- the caller
-                stacklevel=5,
+                stacklevel=caller_stacklevel(),
             )
         with torch.no_grad():
             return [(tensor, tensor.detach().clone()) for tensor in tensors.values()]
@@ -165,9 +163,10 @@ class Rollback:
         if not self.restores:
             written = _names(journal.written)
             partly = _names(journal.writing)
-            listed = summarise(written) if written else "none"
+            # every name, however many: the user has to know exactly what to redo
+            listed = ", ".join(written) if written else "none"
             if partly:
-                listed += f"; possibly partly written: {summarise(partly)}"
+                listed += f"; possibly partly written: {', '.join(partly)}"
             error.add_note(
                 "torchinit: init_model(rollback=False) failed part-way: the model is partly "
                 f"initialized (tensors written: {listed}); torch's random state was not restored"
@@ -185,11 +184,13 @@ class Rollback:
         torch.set_rng_state(self.cpu_rng)
         if self.cuda_rng is not None:
             torch.cuda.set_rng_state_all(self.cuda_rng)
-        if self.generator is not None:
+        if self.generator is not None and self.generator_state is not None:
             self.generator.set_state(self.generator_state)
         what = (
             "the model is back on the meta device and torch's random state as it was"
             if self.meta_entries is not None
             else "the model's tensors and torch's random state are as they were"
         )
-        error.add_note(f"torchinit: init_model failed part-way and rolled back: {what} before the call")
+        error.add_note(
+            f"torchinit: init_model failed part-way and rolled back: {what} before the call"
+        )
