@@ -21,6 +21,7 @@ Where things live: :mod:`~torchinit.strategies.base` (the :class:`Strategy` prot
 :mod:`~torchinit.strategies.layer` (whole-layer resets).
 """
 
+from torchinit.strategies._draws import drawing_from
 from torchinit.strategies.base import Law, LawKind, Strategy, grad_free_call
 from torchinit.strategies.basic import (
     Constant,
@@ -55,7 +56,7 @@ from torchinit.strategies.fan import (
     XavierUniform,
 )
 from torchinit.strategies.function import FunctionStrategy, describe_callable
-from torchinit.strategies.layer import TorchDefault, drawing_from, reset_method_name
+from torchinit.strategies.layer import TorchDefault, reset_method_name
 from torchinit.strategies.spec import (
     STRATEGIES,
     AttrStrategy,
