@@ -17,8 +17,9 @@ Where things live: :mod:`~torchinit.strategies.base` (the :class:`Strategy` prot
 :class:`Law`), :mod:`~torchinit.strategies.spec` (the registry, names and plain data),
 :mod:`~torchinit.strategies.basic` (constants, uniform and normal draws, structured fills),
 :mod:`~torchinit.strategies.fan` (the fan-based family),
-:mod:`~torchinit.strategies.function` (plain functions as strategies) and
-:mod:`~torchinit.strategies.layer` (whole-layer resets).
+:mod:`~torchinit.strategies.function` (plain functions as strategies),
+:mod:`~torchinit.strategies.layer` (whole-layer resets) and ``_draws`` (:func:`drawing_from`:
+code that takes no generator, drawing from a given one; both of the last two use it).
 """
 
 from torchinit.strategies._draws import drawing_from
