@@ -28,7 +28,7 @@ __all__ = ["drawing_from"]
 def drawing_from(
     generator: torch.Generator | None, *, path: str = "drawing_from", got: str | None = None
 ) -> Iterator[None]:
-    """Make the random calls of the code run inside draw from ``generator``, on this thread.
+    """Make the code run inside draw its random numbers from ``generator`` (this thread only).
 
     Every random torch call that gets no generator (``torch.nn.init``'s functions, nested
     calls included, ``Tensor.uniform_``, ``normal_``, ..., ``torch.randn``, ``rand``, ...) is
