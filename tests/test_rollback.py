@@ -172,6 +172,39 @@ def test_a_failing_keyed_chunk_restores_the_model() -> None:
     assert torch.equal(torch.get_rng_state(), global_state)
 
 
+def test_a_failing_keyed_call_leaves_what_other_threads_drew(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # keyed init never draws from the global generator: rolling it back would undo the draws
+    # another thread made while init_model ran
+    model = big_model()
+    before = copy_of(model)
+    draw = seeding._draw
+    lock = threading.Lock()
+    failed = []
+
+    def another_thread_draws_then_fail(law: Any, out: torch.Tensor, generator: Any) -> None:
+        draw(law, out, generator)
+        with lock:
+            if failed:
+                return
+            failed.append(True)
+            worker = threading.Thread(target=torch.randn, args=(5,))
+            worker.start()
+            worker.join()
+            raise BoomError("chunk failed")
+
+    monkeypatch.setattr(seeding, "_draw", another_thread_draws_then_fail)
+    torch.manual_seed(1)
+    with pytest.raises(BoomError):
+        ti.init_model(model, ti.Policy([ti.Rule(nn.Linear, weight=ti.Normal())]), seed=0)
+    after_failure = torch.get_rng_state()
+    torch.manual_seed(1)
+    torch.randn(5)
+    assert torch.equal(after_failure, torch.get_rng_state())
+    assert_unchanged(model, before)
+
+
 @pytest.mark.usefixtures("failing_chunk")
 def test_a_failing_keyed_chunk_without_rollback_names_the_tensors_written() -> None:
     model = big_model()

@@ -263,11 +263,12 @@ def init_model(
             costs nothing.
         rollback: on any failure while tensors are written (a strategy or a layer's
             ``reset_parameters()`` raising, ``KeyboardInterrupt``, out of memory), put the
-            model's tensors and torch's random state (global CPU and initialized CUDA
-            generators, ``generator``) back as they were before the call, then re-raise with
+            model's tensors and the random state the call drew from (``generator``, or with
+            neither ``generator`` nor ``seed`` the global CPU and initialized CUDA generators)
+            back as they were before the call, then re-raise with
             a note saying so. The cost: a copy of every tensor to be written, made before the
             first write on the tensor's own device, so 1x the bytes written in extra peak
-            memory and about half the time of drawing them (a warning says so above
+            memory and the time of a copy (a warning says so above
             :data:`torchinit.engine.rollback.WARN_BYTES`, 1 GiB). ``False`` skips the copy
             and restores nothing: the error's note lists the tensors written. A model on the
             meta device is always put back on the meta device (and the random state

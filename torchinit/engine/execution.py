@@ -44,7 +44,7 @@ def execute(
         # what torch's kaiming functions say of the zero-element tensors the plan skips,
         # pointing at the line that called init_model (through its gc-pausing decorator)
         warn_zero_element(stacklevel=4)
-    undo = Rollback(plan, generator, meta, copy=rollback)
+    undo = Rollback(plan, generator, meta, copy=rollback, global_rng=keyed is None)
     journal = Journal()
     shown = None
     try:

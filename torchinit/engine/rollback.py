@@ -5,10 +5,11 @@ strategy or a layer's ``reset_parameters()`` raising, ``KeyboardInterrupt``, out
 happens half-way through; then:
 
 * with ``rollback=True`` (the default), every tensor execution may write was copied first
-  (on its own device, each storage once) and is copied back, and torch's random state (the
-  global CPU generator, the CUDA ones once CUDA is initialized, ``generator=``) is restored:
-  the cost is one copy of the bytes written, in memory and about half the time of drawing them
-  (``bench/engine_overhead.py``);
+  (on its own device, each storage once) and is copied back, and the random state the call
+  drew from is restored: ``generator=``, or, with neither ``generator=`` nor ``seed=``, the
+  global CPU generator and the CUDA ones once CUDA is initialized (keyed and ``generator=``
+  calls never draw from those, so other threads' draws meanwhile are left alone); the cost is
+  one copy of the bytes written, in memory and time (``bench/rollback_cost.py``);
 * a model on the meta device costs nothing to roll back: its meta tensors are kept and put
   back, so it is on the meta device again, with the same ``Parameter`` objects;
 * with ``rollback=False`` nothing is copied or restored; the error's note lists the tensors
@@ -113,6 +114,9 @@ class Rollback:
         generator: the ``generator=`` of the call, whose state is restored too.
         meta: the materialization of a meta model (then nothing is copied).
         copy: ``rollback``: copy the tensors to be written (ignored for a meta model).
+        global_rng: whether the call may draw from torch's global generators (not with
+            ``seed=``: keyed init never does, and restoring them then would undo what other
+            threads drew meanwhile).
     """
 
     def __init__(
@@ -122,6 +126,7 @@ class Rollback:
         meta: Materialization | None,
         *,
         copy: bool,
+        global_rng: bool,
     ) -> None:
         self.meta_entries: list[tuple[nn.Module, dict[str, Any], dict[str, Any]]] | None = None
         self.saved: list[tuple[torch.Tensor, torch.Tensor]] | None = None
@@ -136,8 +141,12 @@ class Rollback:
         elif copy:
             self.saved = self._copy(plan)
         if self.restores:
-            self.cpu_rng = torch.get_rng_state()
-            self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None  # type: ignore[no-untyped-call]
+            # a generator= call never draws from the global generators either (draws that would
+            # are refused), but restoring them is harmless only when this call alone drew
+            global_rng = global_rng and generator is None
+            self.cpu_rng = torch.get_rng_state() if global_rng else None
+            cuda = global_rng and torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
+            self.cuda_rng = torch.cuda.get_rng_state_all() if cuda else None
             self.generator = generator
             self.generator_state = generator.get_state() if generator is not None else None
 
@@ -181,7 +190,8 @@ class Rollback:
                     module._buffers.update(buffers)
             for tensor, value in self.saved or ():
                 tensor.copy_(value)
-        torch.set_rng_state(self.cpu_rng)
+        if self.cpu_rng is not None:
+            torch.set_rng_state(self.cpu_rng)
         if self.cuda_rng is not None:
             torch.cuda.set_rng_state_all(self.cuda_rng)
         if self.generator is not None and self.generator_state is not None:
