@@ -8,10 +8,19 @@ One line for a whole model::
 """
 
 from torchinit import families as families
+from torchinit.diagnosis import (
+    Comparison,
+    Diagnosis,
+    LayerRow,
+    ParamRow,
+    compare_policies,
+    diagnose,
+)
 from torchinit.engine import init_model, plan
 from torchinit.errors import (
     ArgumentTypeError,
     InvalidArgumentError,
+    MissingDependencyError,
     OutOfRangeError,
     PlanError,
     PolicyFileError,
@@ -68,7 +77,9 @@ __all__ = [
     "STRATEGIES",
     "ArgumentTypeError",
     "AttrStrategy",
+    "Comparison",
     "Constant",
+    "Diagnosis",
     "Dirac",
     "Eye",
     "FanTruncNormal",
@@ -81,15 +92,18 @@ __all__ = [
     "InvalidArgumentError",
     "KaimingNormal",
     "KaimingUniform",
+    "LayerRow",
     "Law",
     "LecunNormal",
     "LecunUniform",
+    "MissingDependencyError",
     "NameGlob",
     "Normal",
     "Ones",
     "Orthogonal",
     "OutOfRangeError",
     "PaddedNormal",
+    "ParamRow",
     "PlanError",
     "Policy",
     "PolicyFileError",
@@ -113,6 +127,8 @@ __all__ = [
     "calculate_fan",
     "calculate_fans",
     "calculate_gain",
+    "compare_policies",
+    "diagnose",
     "get_preset",
     "get_strategy",
     "init_model",
