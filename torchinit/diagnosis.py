@@ -208,7 +208,7 @@ def law_std(law: Law) -> float:
             return 0.0
         alpha, beta = (a - mean) / std, (b - mean) / std
         mass = _normal_cdf(beta) - _normal_cdf(alpha)
-        first = (alpha * _normal_pdf(alpha) - beta * _normal_pdf(beta)) / mass
+        first = (_x_pdf(alpha) - _x_pdf(beta)) / mass
         second = (_normal_pdf(alpha) - _normal_pdf(beta)) / mass
         return std * math.sqrt(max(1.0 + first - second * second, 0.0))
     raise InvalidArgumentError(
@@ -220,6 +220,11 @@ def law_std(law: Law) -> float:
 
 def _normal_pdf(x: float) -> float:
     return 0.0 if math.isinf(x) else math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+
+
+def _x_pdf(x: float) -> float:
+    """``x * pdf(x)``, 0 at an infinite bound (where ``inf * 0`` would be nan)."""
+    return 0.0 if math.isinf(x) else x * _normal_pdf(x)
 
 
 def _normal_cdf(x: float) -> float:
