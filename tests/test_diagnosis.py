@@ -165,12 +165,17 @@ def test_diagnose_leaves_the_model_as_it_was(mode: Any) -> None:
 def test_preserved_restores_after_an_error() -> None:
     model = Everything()
     before = snapshot(model)
-    with pytest.raises(RuntimeError, match="boom"), preserved(model) as hooks:
-        hooks.append(model.register_forward_pre_hook(lambda *args: None))
-        model.eval()
-        model(inputs(4, 8)).sum().backward()
-        torch.rand(3)
-        raise RuntimeError("boom")
+
+    def probe_and_fail() -> None:
+        with preserved(model) as hooks:
+            hooks.append(model.register_forward_pre_hook(lambda *args: None))
+            model.eval()
+            model(inputs(4, 8)).sum().backward()
+            torch.rand(3)
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        probe_and_fail()
     assert_unchanged(before, model)
 
 
@@ -213,7 +218,8 @@ def test_saturated_fraction_of_bounded_activations_with_huge_weights() -> None:
     fractions = {row.type: row.saturated_fraction for row in diagnosis.layers}
     assert fractions["Linear"] is None
     for name in ("Tanh", "Sigmoid", "ReLU6"):
-        assert fractions[name] is not None and fractions[name] > 0.95, name
+        assert fractions[name] is not None, name
+        assert fractions[name] > 0.95, name
 
 
 def test_saturated_fraction_is_small_with_a_sane_init() -> None:
@@ -221,7 +227,8 @@ def test_saturated_fraction_is_small_with_a_sane_init() -> None:
     model = nn.Sequential(nn.Linear(64, 64), nn.Tanh())
     ti.init_model(model, XAVIER, seed=0)
     fraction = ti.diagnose(model, inputs(32, 64)).layers[1].saturated_fraction
-    assert fraction is not None and fraction < 0.05
+    assert fraction is not None
+    assert fraction < 0.05
 
 
 def test_attention_gets_a_row() -> None:
@@ -292,7 +299,9 @@ def test_hugging_face_model_output() -> None:
     assert names[:2] == ["transformer.wte", "transformer.wpe"]
     assert "transformer.h.1.attn.c_attn" in names
     assert names[-1] == "lm_head"
-    assert all(row.grad_std is not None for row in diagnosis.layers if row.name != "transformer.wpe")
+    assert all(
+        row.grad_std is not None for row in diagnosis.layers if row.name != "transformer.wpe"
+    )
     targets = {row.name: row.target_std for row in diagnosis.params}
     assert targets["transformer.wte.weight"] == 0.02
     # GPT-2 scales the residual projections by 1/sqrt(2 * n_layer)
@@ -309,7 +318,8 @@ def test_resnet18_in_train_mode_keeps_its_batchnorm_statistics() -> None:
     assert_unchanged(before, model)
     labels = [row.label for row in diagnosis.layers]
     # BasicBlock calls its one ReLU twice
-    assert labels.count("layer1.0.relu") == 1 and labels.count("layer1.0.relu#1") == 1
+    assert labels.count("layer1.0.relu") == 1
+    assert labels.count("layer1.0.relu#1") == 1
     assert labels[-1] == "fc"
     assert diagnosis.mode == "train"
 
@@ -365,11 +375,14 @@ def test_table_and_json() -> None:
     assert lines[1].split() == [
         "layer", "type", "out_mean", "out_std", "out_rms", "zero", "saturated", "grad_std"
     ]  # fmt: skip
-    assert lines[2].split()[:2] == ["0", "Linear"] and lines[2].split()[6] == "-"
+    assert lines[2].split()[:2] == ["0", "Linear"]
+    assert lines[2].split()[6] == "-"
     assert lines[5].split() == ["parameter", "shape", "std", "target_std"]
-    assert lines[6].split()[:2] == ["0.weight", "2x3"] and lines[6].split()[3] == "-"
+    assert lines[6].split()[:2] == ["0.weight", "2x3"]
+    assert lines[6].split()[3] == "-"
     data = json.loads(json.dumps(diagnosis.to_dict(), allow_nan=False))
-    assert data["layers"][0]["name"] == "0" and data["layers"][0]["call"] == 0
+    assert data["layers"][0]["name"] == "0"
+    assert data["layers"][0]["call"] == 0
     assert data["params"][0] == {
         "name": "0.weight",
         "shape": [2, 3],

@@ -23,7 +23,7 @@ from torch.utils.hooks import RemovableHandle
 
 from torchinit import _validate
 from torchinit.errors import ArgumentTypeError, InvalidArgumentError, MissingDependencyError
-from torchinit.report import InitReport
+from torchinit.report import InitReport, ReportEntry
 from torchinit.strategies import Law
 
 __all__ = [
@@ -109,7 +109,11 @@ def preserved(model: nn.Module) -> Iterator[list[RemovableHandle]]:
 def _rng_preserved() -> Iterator[None]:
     """Restore torch's global CPU generator, and the CUDA ones when CUDA is initialized."""
     cpu = torch.get_rng_state()
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    cuda = (
+        torch.cuda.get_rng_state_all()
+        if torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
+        else None
+    )
     try:
         yield
     finally:
@@ -402,7 +406,8 @@ def diagnose(
     Example:
         >>> import torch, torchinit
         >>> from torch import nn
-        >>> model = nn.Sequential(*[nn.Sequential(nn.Linear(256, 256), nn.ReLU()) for _ in range(8)])
+        >>> layers = [nn.Sequential(nn.Linear(256, 256), nn.ReLU()) for _ in range(8)]
+        >>> model = nn.Sequential(*layers)
         >>> kaiming = torchinit.Rule(
         ...     nn.Linear, weight=torchinit.KaimingNormal(nonlinearity="relu"), bias="zeros")
         >>> report = torchinit.init_model(model, torchinit.Policy([kaiming]), seed=0)
@@ -472,7 +477,8 @@ def compare_policies(
         >>> import torch, torchinit
         >>> from torch import nn
         >>> def build():
-        ...     return nn.Sequential(*[nn.Sequential(nn.Linear(64, 64), nn.ReLU()) for _ in range(20)])
+        ...     layers = [nn.Sequential(nn.Linear(64, 64), nn.ReLU()) for _ in range(20)]
+        ...     return nn.Sequential(*layers)
         >>> policies = {
         ...     "kaiming": torchinit.Policy([torchinit.Rule(
         ...         nn.Linear, weight=torchinit.KaimingNormal(nonlinearity="relu"), bias="zeros")]),
@@ -599,7 +605,7 @@ def _probe(
             record = _Call(name, index, type(module).__name__, stats, bounds is not None)
             calls.append(record)
             if backward and tensor.requires_grad:
-                handles.append(tensor.register_hook(_grad_hook(record)))
+                handles.append(tensor.register_hook(_grad_hook(record)))  # type: ignore[no-untyped-call]
 
         return hook
 
@@ -690,7 +696,7 @@ def _rows(calls: Sequence[_Call]) -> tuple[LayerRow, ...]:
 
 
 def _param_rows(model: nn.Module, report: InitReport | None) -> tuple[ParamRow, ...]:
-    entries = {}
+    entries: dict[str, ReportEntry] = {}
     if report is not None:
         for entry in report.entries:
             for name in (entry.name, *entry.aliases):
@@ -700,10 +706,10 @@ def _param_rows(model: nn.Module, report: InitReport | None) -> tuple[ParamRow, 
         shape = tuple(parameter.shape)
         with torch.no_grad():
             std = parameter.detach().float().std(correction=0).item() if parameter.numel() else 0.0
-        entry = entries.get(name)
+        found = entries.get(name)
         target = None
-        if entry is not None and entry.status == "initialized" and entry.strategy is not None:
-            law = entry.strategy.law(shape)
+        if found is not None and found.status == "initialized" and found.strategy is not None:
+            law = found.strategy.law(shape)
             target = law_std(law) if law is not None else None
         rows.append(ParamRow(name=name, shape=shape, std=std, target_std=target))
     return tuple(rows)

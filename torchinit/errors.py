@@ -178,7 +178,8 @@ class PlanError(TorchInitError, ValueError):
     """A policy cannot be applied to a model: raised before any tensor is touched."""
 
 
-class MissingDependencyError(TorchInitError, ImportError):
+# ImportError's ``path`` is a module's file (``str | None``); here it is the key path, a ``str``
+class MissingDependencyError(TorchInitError, ImportError):  # type: ignore[misc]
     """A feature needs an optional package that is not installed; the message names the extra
     to install (``plot needs matplotlib: pip install torchinit[plot]``)."""
 
