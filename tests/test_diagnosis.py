@@ -36,13 +36,15 @@ def inputs(*shape: int, seed: int = 0) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def deep_diagnoses() -> dict[str, ti.Diagnosis]:
-    x = inputs(256, 512)
-    found = {}
-    for policy in (KAIMING, XAVIER):
-        model = deep_relu()
-        ti.init_model(model, policy, seed=0)
-        found[str(policy.name)] = ti.diagnose(model, x)
-    return found
+    comparison = ti.compare_policies(
+        deep_relu, [KAIMING, XAVIER, "torch_default"], inputs(256, 512), seed=0
+    )
+    return comparison.diagnoses
+
+
+def layer_outputs(diagnosis: ti.Diagnosis) -> list[ti.LayerRow]:
+    """The rows of the outputs of the 30 layers (Linear + ReLU): their ReLUs'."""
+    return [row for row in diagnosis.layers if row.type == "ReLU"]
 
 
 def test_kaiming_keeps_the_output_std_over_30_relu_layers(
@@ -51,15 +53,28 @@ def test_kaiming_keeps_the_output_std_over_30_relu_layers(
     layers = deep_diagnoses["kaiming"].layers
     assert [row.label for row in layers[:3]] == ["0.0", "0.1", "1.0"]
     assert len(layers) == 60
-    ratio = layers[-1].out_std / layers[0].out_std
-    assert 0.3 <= ratio <= 3
+    outputs = layer_outputs(deep_diagnoses["kaiming"])
+    assert 0.3 <= outputs[-1].out_std / outputs[0].out_std <= 3
+    assert 0.3 <= outputs[0].grad_std / outputs[-1].grad_std <= 3  # type: ignore[operator]
 
 
 def test_xavier_loses_the_output_std_over_30_relu_layers(
     deep_diagnoses: dict[str, ti.Diagnosis],
 ) -> None:
-    layers = deep_diagnoses["xavier"].layers
-    assert layers[-1].out_std / layers[0].out_std < 1e-3
+    outputs = layer_outputs(deep_diagnoses["xavier"])
+    assert outputs[-1].out_std / outputs[0].out_std < 1e-3
+    assert outputs[0].grad_std / outputs[-1].grad_std < 1e-3  # type: ignore[operator]
+
+
+def test_the_guide_shows_the_measured_figures(deep_diagnoses: dict[str, ti.Diagnosis]) -> None:
+    page = (Path(__file__).resolve().parents[1] / "docs" / "guide" / "diagnose.md").read_text(
+        encoding="utf-8"
+    )
+    for label, diagnosis in deep_diagnoses.items():
+        first, last = layer_outputs(diagnosis)[0], layer_outputs(diagnosis)[-1]
+        forward = last.out_std / first.out_std
+        backward = first.grad_std / last.grad_std  # type: ignore[operator]
+        assert f"| `{label}` | {forward:.2g} | {backward:.2g} |" in page
 
 
 def test_relu_outputs_are_half_zeros(deep_diagnoses: dict[str, ti.Diagnosis]) -> None:
