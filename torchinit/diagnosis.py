@@ -508,6 +508,16 @@ def compare_policies(
             path="policies",
             got=policies,
         )
+    if not labelled:
+        raise InvalidArgumentError("must hold at least one policy", path="policies", got=policies)
+    labels = [str(label) for label, _ in labelled]
+    for label in labels:
+        if labels.count(label) > 1:
+            raise InvalidArgumentError(
+                "two policies have this label; pass a mapping of labels to policies",
+                path="policies",
+                got=label,
+            )
     diagnoses: dict[str, Diagnosis] = {}
     # build_model's own draws (layer constructors) come from the global generator too
     with _rng_preserved():
