@@ -177,6 +177,20 @@ def test_diagnose_leaves_the_model_as_it_was(mode: Any) -> None:
         assert bn.out_std == pytest.approx(1.0, abs=1e-3)
 
 
+def test_without_a_mode_each_module_keeps_its_own() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8))
+    with torch.no_grad():
+        model[1].running_var.fill_(100.0)
+    model[1].eval()  # a frozen BatchNorm in a model in train mode
+    as_is = ti.diagnose(model, inputs(16, 8))
+    assert as_is.mode == "train"
+    assert as_is.layers[1].out_std < 0.2  # normalised by the running variance of 100
+    trained = ti.diagnose(model, inputs(16, 8), mode="train")
+    assert trained.layers[1].out_std == pytest.approx(1.0, abs=1e-3)
+    assert not model[1].training
+
+
 def test_preserved_restores_after_an_error() -> None:
     model = Everything()
     before = snapshot(model)

@@ -243,7 +243,8 @@ class Diagnosis:
 
     Attributes:
         model: the model's class name.
-        mode: ``"train"`` or ``"eval"``: the mode the pass ran in.
+        mode: ``"train"`` or ``"eval"``: the mode the pass ran the model in (its modules may
+            have had their own, with ``mode=None``).
         layers: one :class:`LayerRow` per module call, in the order the calls returned.
         params: one :class:`ParamRow` per parameter, in ``named_parameters`` order.
     """
@@ -394,8 +395,9 @@ def diagnose(
         inputs: a tensor (``model(inputs)``), a tuple (``model(*inputs)``) or a mapping
             (``model(**inputs)``); token ids and other non-floating inputs are fine.
         loss: ``loss(output) -> scalar tensor``, called on whatever the model returns.
-        mode: ``"train"`` or ``"eval"`` for the pass; ``None``: the model's current mode
-            (``model.training``). The modules' flags are restored afterwards.
+        mode: ``"train"`` or ``"eval"``: the whole model in that mode for the pass; ``None``:
+            each module in its current mode (a frozen BatchNorm in a model in train mode stays
+            in eval mode). The modules' flags are restored afterwards.
         backward: run the backward pass (``grad_std``); ``False`` for forward statistics only.
         report: the :class:`~torchinit.InitReport` of the ``init_model`` call that
             initialized the model: each parameter's ``target_std`` is read from it.
@@ -434,7 +436,8 @@ def diagnose(
     call = _caller(model, inputs)
     run_mode: Mode = mode if mode is not None else ("train" if model.training else "eval")
     with preserved(model) as handles:
-        model.train(run_mode == "train")
+        if mode is not None:
+            model.train(mode == "train")
         layers = _probe(model, call, handles, loss, backward)
     return Diagnosis(
         model=type(model).__name__,
