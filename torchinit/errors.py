@@ -19,6 +19,7 @@ from typing import Any
 __all__ = [
     "ArgumentTypeError",
     "InvalidArgumentError",
+    "MissingDependencyError",
     "OutOfRangeError",
     "PlanError",
     "PolicyFileError",
@@ -175,6 +176,24 @@ class PolicyFileError(TorchInitError, ValueError):
 
 class PlanError(TorchInitError, ValueError):
     """A policy cannot be applied to a model: raised before any tensor is touched."""
+
+
+# ImportError's ``path`` is a module's file (``str | None``); here it is the key path, a ``str``
+class MissingDependencyError(TorchInitError, ImportError):  # type: ignore[misc]
+    """A feature needs an optional package that is not installed; the message names the extra
+    to install (``plot needs matplotlib: pip install torchinit[plot]``)."""
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        path: str = "",
+        got: Any = _NOTHING,
+        where: str = "",
+    ) -> None:
+        super().__init__(problem, path=path, got=got, where=where)
+        # ImportError.__init__ sets its own ``path`` (a module's file) to None; keep ours
+        self.path = path
 
 
 class TorchInitWarning(UserWarning):
