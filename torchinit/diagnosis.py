@@ -3,28 +3,28 @@ and one backward pass with hooks and reports, per layer call, the size of the ou
 gradient arriving at it (He et al. 2015's forward and backward analysis, measured);
 :func:`compare_policies` does it for several policies on the same model.
 
-The model is left exactly as it was (:func:`preserved`): no hook stays behind, parameters keep
-their ``.grad`` and ``requires_grad``, modules their training flags, buffers (BatchNorm's running
-statistics) their values, and torch's global random number generators their states.
+The model is run under :class:`torchinit.probe.Probe`, which leaves it exactly as it was: no
+hook stays behind, parameters keep their ``.grad`` and ``requires_grad``, modules their training
+flags, buffers (BatchNorm's running statistics) their values, and torch's global random number
+generators their states.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.hooks import RemovableHandle
 
 from torchinit import _validate
+from torchinit.checking import law_moments
 from torchinit.errors import ArgumentTypeError, InvalidArgumentError, MissingDependencyError
+from torchinit.probe import Mode, Probe, first_tensor, rng_preserved, run
 from torchinit.report import InitReport, ReportEntry
-from torchinit.strategies import Law
 
 __all__ = [
     "Comparison",
@@ -33,93 +33,13 @@ __all__ = [
     "ParamRow",
     "compare_policies",
     "diagnose",
-    "law_std",
-    "preserved",
 ]
 
-Mode = Literal["train", "eval"]
-_MODES = ("train", "eval")
 # the seed of the default loss's fixed projection: its own generator, never the global one
 _PROJECTION_SEED = 0
 # an output within this fraction of its activation's range from a bound is "saturated"
 _SATURATION_MARGIN = 0.01
 _PLOT_EXTRA = "plot needs matplotlib: pip install torchinit[plot]"
-
-
-@contextlib.contextmanager
-def preserved(model: nn.Module) -> Iterator[list[RemovableHandle]]:
-    """Probe ``model`` inside this block and find it afterwards exactly as it was.
-
-    On entering, every parameter's ``.grad`` is set aside (the block sees ``None``); on leaving,
-    even on an error, the following are restored: each module's ``training`` flag, each
-    parameter's ``requires_grad`` and ``.grad`` (the same tensor objects), the values of every
-    buffer (BatchNorm's ``running_mean``, ``running_var``, ``num_batches_tracked``; the same
-    tensor objects), torch's global CPU random number generator and, when CUDA is initialized,
-    those of every CUDA device. Hooks registered through the handles appended to the yielded
-    list are removed.
-
-    Parameter values are not saved: a forward and backward pass do not change them (an
-    optimizer step would).
-
-    Example:
-        >>> import torch
-        >>> from torch import nn
-        >>> model = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))
-        >>> before = torch.get_rng_state()
-        >>> with preserved(model) as hooks:
-        ...     hooks.append(model.register_forward_hook(lambda *args: None))
-        ...     model(torch.randn(4, 3)).sum().backward()
-        >>> model[0].weight.grad is None, int(model[1].num_batches_tracked)
-        (True, 0)
-        >>> len(model._forward_hooks), torch.equal(torch.get_rng_state(), before)
-        (0, True)
-    """
-    modules = list(model.modules())
-    training = [module.training for module in modules]
-    parameters = list(model.parameters())
-    requires_grad = [parameter.requires_grad for parameter in parameters]
-    grads = [parameter.grad for parameter in parameters]
-    buffers = [
-        (module, name, buffer, buffer.detach().clone())
-        for module in modules
-        for name, buffer in module._buffers.items()
-        if buffer is not None
-    ]
-    handles: list[RemovableHandle] = []
-    try:
-        for parameter in parameters:
-            parameter.grad = None
-        with _rng_preserved():
-            yield handles
-    finally:
-        for handle in handles:
-            handle.remove()
-        for module, flag in zip(modules, training, strict=True):
-            module.training = flag
-        for parameter, flag, grad in zip(parameters, requires_grad, grads, strict=True):
-            parameter.requires_grad_(flag)
-            parameter.grad = grad
-        with torch.no_grad():
-            for module, name, buffer, saved in buffers:
-                module._buffers[name] = buffer
-                buffer.copy_(saved)
-
-
-@contextlib.contextmanager
-def _rng_preserved() -> Iterator[None]:
-    """Restore torch's global CPU generator, and the CUDA ones when CUDA is initialized."""
-    cpu = torch.get_rng_state()
-    cuda = (
-        torch.cuda.get_rng_state_all()
-        if torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
-        else None
-    )
-    try:
-        yield
-    finally:
-        torch.set_rng_state(cpu)
-        if cuda is not None:
-            torch.cuda.set_rng_state_all(cuda)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,71 +88,15 @@ class ParamRow:
         shape: its shape.
         std: the standard deviation of its values (population: divided by n).
         target_std: the standard deviation of the law the report's strategy drew it from
-            (see :func:`law_std`); ``None`` without a report, for a parameter the report did
-            not initialize, or a strategy without an elementwise law (orthogonal, layer
-            resets).
+            (:func:`torchinit.checking.law_moments`); ``None`` without a report, for a
+            parameter the report did not initialize, or a strategy without an elementwise law
+            (orthogonal, layer resets).
     """
 
     name: str
     shape: tuple[int, ...]
     std: float
     target_std: float | None
-
-
-def law_std(law: Law) -> float:
-    """The standard deviation of one element drawn from ``law``.
-
-    ``constant``: 0; ``uniform(a, b)``: :math:`(b - a)/\\sqrt{12}`; ``normal``: its std;
-    ``trunc_normal(mean, std, a, b)``: with :math:`\\alpha = (a - mean)/std`,
-    :math:`\\beta = (b - mean)/std`, :math:`Z = \\Phi(\\beta) - \\Phi(\\alpha)`,
-
-    .. math::
-        \\sigma^2 = std^2 \\left[1 + \\frac{\\alpha\\varphi(\\alpha) - \\beta\\varphi(\\beta)}{Z}
-        - \\left(\\frac{\\varphi(\\alpha) - \\varphi(\\beta)}{Z}\\right)^2\\right]
-
-    An embedding's zero row (``law.zero_row``) is not counted.
-
-    Example:
-        >>> from torchinit import TruncNormal, Uniform
-        >>> round(law_std(Uniform(-1.0, 1.0).law((3, 3))), 6)
-        0.57735
-        >>> round(law_std(TruncNormal(std=1.0, a=-2.0, b=2.0).law((3, 3))), 6)
-        0.879626
-    """
-    if law.kind == "constant":
-        return 0.0
-    if law.kind == "uniform":
-        low, high = law.params
-        return (high - low) / math.sqrt(12.0)
-    if law.kind == "normal":
-        return law.params[1]
-    if law.kind == "trunc_normal":
-        mean, std, a, b = law.params
-        if std == 0.0:
-            return 0.0
-        alpha, beta = (a - mean) / std, (b - mean) / std
-        mass = _normal_cdf(beta) - _normal_cdf(alpha)
-        first = (_x_pdf(alpha) - _x_pdf(beta)) / mass
-        second = (_normal_pdf(alpha) - _normal_pdf(beta)) / mass
-        return std * math.sqrt(max(1.0 + first - second * second, 0.0))
-    raise InvalidArgumentError(
-        "must be one of ['constant', 'uniform', 'normal', 'trunc_normal']",
-        path="law.kind",
-        got=law.kind,
-    )
-
-
-def _normal_pdf(x: float) -> float:
-    return 0.0 if math.isinf(x) else math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
-
-
-def _x_pdf(x: float) -> float:
-    """``x * pdf(x)``, 0 at an infinite bound (where ``inf * 0`` would be nan)."""
-    return 0.0 if math.isinf(x) else x * _normal_pdf(x)
-
-
-def _normal_cdf(x: float) -> float:
-    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -372,7 +236,8 @@ def diagnose(
     The He et al. (2015) analysis, measured rather than derived: with a good initialization
     the output std of the layers stays of one size from the first to the last, and so does the
     std of the gradient arriving at them; with a poor one it shrinks or grows geometrically
-    with depth. ``diagnose`` leaves the model exactly as it found it (see :func:`preserved`).
+    with depth. ``diagnose`` leaves the model exactly as it found it (it runs it under
+    :class:`torchinit.probe.Probe`).
 
     A row is made for each call of a module that has no children or has parameters of its own
     (``nn.MultiheadAttention``): a module called twice (torchvision's ``BasicBlock.relu``)
@@ -426,19 +291,21 @@ def diagnose(
     """
     if not isinstance(model, nn.Module):
         raise ArgumentTypeError("must be a torch.nn.Module", path="model", got=model)
-    if mode is not None:
-        _validate.choice(mode, _MODES, "mode")
+    probe = Probe(model, mode=mode)
     _validate.boolean(backward, "backward")
     if report is not None and not isinstance(report, InitReport):
         raise ArgumentTypeError("must be an InitReport or None", path="report", got=report)
     if loss is not None and not callable(loss):
         raise ArgumentTypeError("must be callable or None", path="loss", got=loss)
-    call = _caller(model, inputs)
+    if not isinstance(inputs, (torch.Tensor, tuple, Mapping)):
+        raise ArgumentTypeError(
+            "must be a tensor, a tuple of positional arguments or a mapping of keyword arguments",
+            path="inputs",
+            got=type(inputs).__name__,
+        )
     run_mode: Mode = mode if mode is not None else ("train" if model.training else "eval")
-    with preserved(model) as handles:
-        if mode is not None:
-            model.train(mode == "train")
-        layers = _probe(model, call, handles, loss, backward)
+    with probe:
+        layers = _measure(probe, inputs, loss, backward)
     return Diagnosis(
         model=type(model).__name__,
         mode=run_mode,
@@ -523,7 +390,7 @@ def compare_policies(
             )
     diagnoses: dict[str, Diagnosis] = {}
     # build_model's own draws (layer constructors) come from the global generator too
-    with _rng_preserved():
+    with rng_preserved():
         for label, policy in labelled:
             model = build_model()
             if not isinstance(model, nn.Module):
@@ -540,36 +407,6 @@ def _policy_label(policy: Any, index: int) -> str:
     if isinstance(policy, (str, os.PathLike)):
         return os.fspath(policy)
     return name if isinstance(name, str) and name else f"policies[{index}]"
-
-
-def _caller(
-    model: nn.Module, inputs: torch.Tensor | tuple[Any, ...] | Mapping[str, Any]
-) -> Callable[[], Any]:
-    if isinstance(inputs, torch.Tensor):
-        return lambda: model(inputs)
-    if isinstance(inputs, tuple):
-        return lambda: model(*inputs)
-    if isinstance(inputs, Mapping):
-        return lambda: model(**inputs)
-    raise ArgumentTypeError(
-        "must be a tensor, a tuple of positional arguments or a mapping of keyword arguments",
-        path="inputs",
-        got=type(inputs).__name__,
-    )
-
-
-def _first_float(value: Any) -> torch.Tensor | None:
-    """The first floating-point tensor in ``value``, depth first (``ModelOutput`` is a dict)."""
-    if isinstance(value, torch.Tensor):
-        return value if value.is_floating_point() else None
-    if isinstance(value, Mapping):
-        value = list(value.values())
-    if isinstance(value, (tuple, list)):
-        for item in value:
-            found = _first_float(item)
-            if found is not None:
-                return found
-    return None
 
 
 def _saturation_bounds(module: nn.Module) -> tuple[float, float] | None:
@@ -596,21 +433,21 @@ class _Call:
     grad_std: torch.Tensor | None = None
 
 
-def _probe(
-    model: nn.Module,
-    call: Callable[[], Any],
-    handles: list[RemovableHandle],
+def _measure(
+    probe: Probe,
+    inputs: Any,
     loss: Callable[[Any], torch.Tensor] | None,
     backward: bool,
 ) -> tuple[LayerRow, ...]:
+    model = probe.model
     calls: list[_Call] = []
     counts: dict[str, int] = {}
 
-    def hook_for(name: str) -> Callable[[nn.Module, Any, Any], None]:
-        def hook(module: nn.Module, args: Any, output: Any) -> None:
+    def hook_for(name: str) -> Callable[[nn.Module, Any], None]:
+        def hook(module: nn.Module, output: Any) -> None:
             index = counts.get(name, 0)
             counts[name] = index + 1
-            tensor = _first_float(output)
+            tensor = first_tensor(output)
             if tensor is None:
                 return
             bounds = _saturation_bounds(module)
@@ -618,15 +455,15 @@ def _probe(
             record = _Call(name, index, type(module).__name__, stats, bounds is not None)
             calls.append(record)
             if backward and tensor.requires_grad:
-                handles.append(tensor.register_hook(_grad_hook(record)))  # type: ignore[no-untyped-call]
+                probe.on_grad(tensor, _grad_hook(record))
 
         return hook
 
     for name, module in model.named_modules():
         if not module._modules or module._parameters:
-            handles.append(module.register_forward_hook(hook_for(name)))
+            probe.on_output(module, hook_for(name))
     with torch.enable_grad():
-        output = call()
+        output = run(model, inputs)
         if backward:
             _backward(model, output, loss)
     return _rows(calls)
@@ -657,7 +494,7 @@ def _grad_hook(record: _Call) -> Callable[[torch.Tensor], None]:
 
 def _backward(model: nn.Module, output: Any, loss: Callable[[Any], torch.Tensor] | None) -> None:
     if loss is None:
-        target = _first_float(output)
+        target = first_tensor(output)
         if target is None:
             raise ArgumentTypeError(
                 "the model's output holds no floating-point tensor; pass loss= or backward=False",
@@ -723,7 +560,7 @@ def _param_rows(model: nn.Module, report: InitReport | None) -> tuple[ParamRow, 
         target = None
         if found is not None and found.status == "initialized" and found.strategy is not None:
             law = found.strategy.law(shape)
-            target = law_std(law) if law is not None else None
+            target = law_moments(law)[1] if law is not None else None
         rows.append(ParamRow(name=name, shape=shape, std=std, target_std=target))
     return tuple(rows)
 

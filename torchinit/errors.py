@@ -183,17 +183,10 @@ class MissingDependencyError(TorchInitError, ImportError):  # type: ignore[misc]
     """A feature needs an optional package that is not installed; the message names the extra
     to install (``plot needs matplotlib: pip install torchinit[plot]``)."""
 
-    def __init__(
-        self,
-        problem: str,
-        *,
-        path: str = "",
-        got: Any = _NOTHING,
-        where: str = "",
-    ) -> None:
-        super().__init__(problem, path=path, got=got, where=where)
+    def __init__(self, problem: str, **context: Any) -> None:
+        super().__init__(problem, **context)
         # ImportError.__init__ sets its own ``path`` (a module's file) to None; keep ours
-        self.path = path
+        self.path = context.get("path", "")
 
 
 class TorchInitWarning(UserWarning):
