@@ -17,7 +17,8 @@ Two models:
 Both sides run on the same model, alternately, each round under the same
 ``torch.manual_seed``; each side's median over the rounds is reported. The two sides are
 also checked to produce bit-identical tensors. ``plan`` is ``torchinit.plan`` alone (resolve and
-validate, no tensor touched).
+validate, no tensor touched). ``init_model`` runs with ``rollback=False``: the engine's own
+overhead; what the default rollback adds is measured by ``bench/rollback_cost.py``.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def main() -> None:
         "resnet50: torchvision's init loop vs init_model(model, 'resnet')",
         torchvision.models.resnet50(weights=None),
         torchvision_resnet_loop,
-        lambda model: torchinit.init_model(model, "resnet"),
+        lambda model: torchinit.init_model(model, "resnet", rollback=False),
         lambda model: torchinit.plan(model, "resnet"),
         rounds,
     )
@@ -149,7 +150,7 @@ def main() -> None:
         "5,000 x (Linear(8, 8), LayerNorm(8)) = 10,000 modules: hand loop vs Policy",
         many_small_modules(),
         hand_loop_small,
-        lambda model: torchinit.init_model(model, SMALL_POLICY),
+        lambda model: torchinit.init_model(model, SMALL_POLICY, rollback=False),
         lambda model: torchinit.plan(model, SMALL_POLICY),
         rounds,
     )

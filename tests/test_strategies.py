@@ -54,7 +54,8 @@ from torchinit import (
     register_strategy,
     to_strategy,
 )
-from torchinit.strategies import constant_fill, grad_free_call
+from torchinit.seeding import KeyedSeeding
+from torchinit.strategies import constant_fill, drawing_from, grad_free_call, reset_method_name
 
 init = nn.init
 
@@ -1521,6 +1522,231 @@ def test_torch_default_reset_restores_global_rng_when_reset_fails() -> None:
     with pytest.raises(RuntimeError, match="boom"):
         TorchDefault().reset(_FailingReset(), generator=torch.Generator().manual_seed(1))
     assert torch.equal(torch.get_rng_state(), global_before)
+
+
+# every torch layer with a reset method; modules() of the composite ones are reset one by one
+_TORCH_LAYERS: dict[str, Callable[[], nn.Module]] = {
+    "Linear": lambda: nn.Linear(5, 3),
+    "Bilinear": lambda: nn.Bilinear(3, 4, 2),
+    "Conv1d": lambda: nn.Conv1d(2, 4, 3),
+    "Conv2d": lambda: nn.Conv2d(2, 4, 3, groups=2),
+    "Conv3d": lambda: nn.Conv3d(2, 3, 2),
+    "ConvTranspose1d": lambda: nn.ConvTranspose1d(2, 4, 3),
+    "ConvTranspose2d": lambda: nn.ConvTranspose2d(2, 4, 3, groups=2),
+    "ConvTranspose3d": lambda: nn.ConvTranspose3d(2, 3, 2),
+    "Embedding": lambda: nn.Embedding(6, 3, padding_idx=0),
+    "EmbeddingBag": lambda: nn.EmbeddingBag(6, 3, padding_idx=1),
+    "MultiheadAttention": lambda: nn.MultiheadAttention(8, 2, add_bias_kv=True),
+    "MultiheadAttention-kdim": lambda: nn.MultiheadAttention(8, 2, kdim=4, vdim=6),
+    "RNN": lambda: nn.RNN(3, 4, num_layers=2),
+    "LSTM": lambda: nn.LSTM(3, 4, proj_size=2),
+    "GRU": lambda: nn.GRU(3, 4, bidirectional=True),
+    "RNNCell": lambda: nn.RNNCell(3, 4),
+    "LSTMCell": lambda: nn.LSTMCell(3, 4),
+    "GRUCell": lambda: nn.GRUCell(3, 4),
+    "LayerNorm": lambda: nn.LayerNorm(4),
+    "BatchNorm1d": lambda: nn.BatchNorm1d(4),
+    "BatchNorm2d": lambda: nn.BatchNorm2d(4),
+    "GroupNorm": lambda: nn.GroupNorm(2, 4),
+    "InstanceNorm1d": lambda: nn.InstanceNorm1d(4, affine=True, track_running_stats=True),
+    "RMSNorm": lambda: nn.RMSNorm(4),
+    "PReLU": lambda: nn.PReLU(3),
+    "Transformer": lambda: nn.Transformer(8, 2, 1, 1, 16, batch_first=True),
+    "TransformerEncoderLayer": lambda: nn.TransformerEncoderLayer(8, 2, 16, batch_first=True),
+    "TransformerDecoderLayer": lambda: nn.TransformerDecoderLayer(8, 2, 16, batch_first=True),
+}
+
+
+def _reset_each(model: nn.Module, reset: Callable[[nn.Module, torch.Generator], None]) -> None:
+    """Reset every module of ``model`` that has a reset method, each from its keyed generator."""
+    keyed = KeyedSeeding(3, model)
+    for name, module in model.named_modules():
+        if reset_method_name(module) is not None:
+            reset(module, keyed.generator([name or "layer"], TorchDefault()))
+
+
+def _swapped_reset(module: nn.Module, generator: torch.Generator) -> None:
+    """The reset as ``drawing_from`` once did it: the generator's state swapped into torch's
+    default generator around the call, the advanced state handed back."""
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.set_state(generator.get_state())
+        getattr(module, reset_method_name(module) or "")()
+        generator.set_state(torch.default_generator.get_state())
+
+
+@pytest.mark.parametrize("build", _TORCH_LAYERS.values(), ids=_TORCH_LAYERS.keys())
+def test_torch_default_keyed_reset_of_every_torch_layer_draws_as_the_default_generator(
+    build: Callable[[], nn.Module],
+) -> None:
+    torch.manual_seed(0)
+    layer = build()
+    expected = copy.deepcopy(layer)
+    states: list[torch.Tensor] = []
+    expected_states: list[torch.Tensor] = []
+
+    def reset(module: nn.Module, generator: torch.Generator) -> None:
+        TorchDefault().reset(module, generator=generator)
+        states.append(generator.get_state())
+
+    def swapped(module: nn.Module, generator: torch.Generator) -> None:
+        _swapped_reset(module, generator)
+        expected_states.append(generator.get_state())
+
+    global_before = torch.get_rng_state()
+    _reset_each(layer, reset)
+    assert torch.equal(torch.get_rng_state(), global_before)
+    _reset_each(expected, swapped)
+    assert len(states) == len(expected_states) > 0
+    assert all(map(torch.equal, states, expected_states))
+    expected_values = expected.state_dict()
+    for name, value in layer.state_dict().items():
+        assert torch.equal(value, expected_values[name]), name
+
+
+class _DropoutReset(nn.Module):
+    """A layer whose reset draws through dropout, which takes no generator."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(3, 4))
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            self.weight.copy_(nn.functional.dropout(torch.ones(3, 4), 0.5))
+
+
+def test_torch_default_refuses_a_reset_that_would_draw_from_the_global_generator() -> None:
+    layer = _DropoutReset()
+    before = torch.get_rng_state()
+    with pytest.raises(InvalidArgumentError) as info:
+        TorchDefault().reset(layer, generator=torch.Generator())
+    assert str(info.value) == (
+        "torch_default: would draw from torch's global random number generator "
+        "(aten.bernoulli_.float) although a generator was given (seed= or generator=); use "
+        "random functions that take generator= (torch.nn.init's, Tensor.normal_, "
+        "torch.randn, ...), which get it (got '_DropoutReset')"
+    )
+    assert torch.equal(torch.get_rng_state(), before)  # refused before it drew
+    assert torch.equal(layer.weight, torch.ones(3, 4))
+
+
+def test_drawing_from_without_a_generator_draws_from_the_global_one() -> None:
+    torch.manual_seed(2)
+    expected = torch.randn(3)
+    torch.manual_seed(2)
+    with drawing_from(None):
+        drawn = torch.randn(3)
+    assert torch.equal(drawn, expected)
+
+
+class _PausingLinear(nn.Linear):
+    """``nn.Linear(4, 3)`` whose reset calls ``between()`` between its two draws."""
+
+    def __init__(self) -> None:
+        # a plain function, not a bound method: a meta model's layer is deep-copied
+        self.between: Callable[[], object] = lambda: None
+        super().__init__(4, 3)
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        self.between()
+        init.uniform_(self.bias, -0.5, 0.5)
+
+
+def _pausing_model(device: str = "cpu") -> nn.Sequential:
+    with torch.device(device):
+        return nn.Sequential(nn.Linear(3, 4), _PausingLinear())
+
+
+class _Worker(threading.Thread):
+    """Runs ``work`` on its own thread; :meth:`finish` joins it and re-raises its error."""
+
+    def __init__(self, work: Callable[[], object], on_error: Callable[[], object]) -> None:
+        super().__init__()
+        self.work = work
+        self.on_error = on_error  # releases the threads that wait for this one
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.work()
+        except BaseException as error:
+            self.error = error
+            self.on_error()
+
+    def finish(self) -> None:
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+# how a test asks for drawing from a generator: keyed (seed=), or generator= (a fresh one)
+_DRAWING: dict[str, Callable[[], dict[str, Any]]] = {
+    "seed": lambda: {"seed": 3},
+    "generator": lambda: {"generator": torch.Generator().manual_seed(3)},
+}
+
+
+@pytest.mark.parametrize("options", _DRAWING.values(), ids=_DRAWING.keys())
+def test_a_layer_reset_and_a_thread_using_the_global_generator_do_not_disturb_each_other(
+    options: Callable[[], dict[str, Any]],
+) -> None:
+    expected = _pausing_model()
+    torchinit.init_model(expected, "torch_default", **options())
+    torch.manual_seed(0)
+    expected_drawn = [torch.randn(5), torch.randn(5)]
+
+    model = _pausing_model()
+    paused, resume = threading.Event(), threading.Event()
+
+    def between() -> None:
+        paused.set()
+        resume.wait()
+
+    model[1].between = between
+    torch.manual_seed(0)
+    worker = _Worker(lambda: torchinit.init_model(model, "torch_default", **options()), paused.set)
+    paused.wait()
+    drawn = [torch.randn(5)]  # while the reset stands between its two draws
+    resume.set()
+    worker.finish()
+    drawn.append(torch.randn(5))
+
+    assert all(map(torch.equal, drawn, expected_drawn))
+    assert all(map(torch.equal, model.parameters(), expected.parameters()))
+
+
+@pytest.mark.parametrize("options", _DRAWING.values(), ids=_DRAWING.keys())
+@pytest.mark.parametrize("device", ["cpu", "meta"])
+def test_layer_resets_on_four_threads_at_once_equal_the_sequential_ones(
+    options: Callable[[], dict[str, Any]], device: str
+) -> None:
+    # a meta model's parameters that no rule sets get their layer's default init
+    policy: str | torchinit.Policy = "torch_default"
+    if device == "meta":
+        policy = torchinit.Policy([torchinit.Rule(name="0", weight="zeros")])
+    materialize = {"device": "cpu"} if device == "meta" else {}
+    expected = _pausing_model(device)
+    torchinit.init_model(expected, policy, **materialize, **options())
+
+    models = [_pausing_model(device) for _ in range(4)]
+    # every thread makes its first draw before any makes its second
+    barrier = threading.Barrier(len(models))
+    for model in models:
+        model[1].between = lambda: barrier.wait()
+    workers = [
+        _Worker(
+            functools.partial(torchinit.init_model, model, policy, **materialize, **options()),
+            barrier.abort,
+        )
+        for model in models
+    ]
+    for worker in workers:
+        worker.finish()
+
+    for model in models:
+        assert all(map(torch.equal, model.parameters(), expected.parameters()))
 
 
 # --------------------------------------------------------------------------- zero-element tensors

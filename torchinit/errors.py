@@ -12,7 +12,10 @@ planning errors) and is left out when the key path says enough.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import os
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -187,6 +190,24 @@ class MissingDependencyError(TorchInitError, ImportError):  # type: ignore[misc]
         super().__init__(problem, **context)
         # ImportError.__init__ sets its own ``path`` (a module's file) to None; keep ours
         self.path = context.get("path", "")
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` for ``warnings.warn`` in the calling function that points at the
+    first frame outside torchinit (and ``contextlib``'s wrappers): the user's line, however
+    deep inside torchinit the warning is raised."""
+    frame = sys._getframe(1)
+    level = 1
+    wrappers = os.path.abspath(contextlib.__file__)
+    while frame.f_back is not None and (
+        frame.f_code.co_filename.startswith(_PACKAGE) or frame.f_code.co_filename == wrappers
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 class TorchInitWarning(UserWarning):

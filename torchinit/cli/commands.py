@@ -279,6 +279,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     """``torchinit apply``: seed, build, initialize, save the state_dict, print the report."""
     kwargs = _planpreset_options(args)
     kwargs["progress"] = sys.stderr.isatty() if args.progress is None else args.progress
+    kwargs["rollback"] = args.rollback
     out = Path(args.out)
     save = _saver(out, force=args.force)
     # without --manual-seed, --seed seeds the build too: the tensors no rule sets keep the

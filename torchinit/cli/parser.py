@@ -266,6 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
         "stderr is a terminal); a bar needs tqdm (pip install torchinit[progress]) or rich",
     )
     apply_parser.add_argument(
+        "--no-rollback",
+        dest="rollback",
+        action="store_false",
+        help="do not copy the tensors to be written first (init_model(..., rollback=False)): "
+        "saves their size in memory; a failure then leaves the model partly initialized, "
+        "which the command does not save anyway",
+    )
+    apply_parser.add_argument(
         "--out",
         metavar="FILE",
         required=True,

@@ -4,7 +4,8 @@ Both make one preparation call: it checks the arguments, resolves the policy, wa
 in the chosen order, decides for every tensor which rule and strategy apply (the last matching
 rule wins) and checks everything that could go wrong (missing parameter names, lazy or
 non-floating-point parameters, shapes a strategy cannot fill, a generator on the wrong device)
-before the first tensor is touched: a policy that fails leaves the model unchanged.
+before the first tensor is touched: a policy that fails leaves the model unchanged. A failure
+while tensors are written is rolled back (:mod:`torchinit.engine.rollback`).
 """
 
 from __future__ import annotations
@@ -214,6 +215,7 @@ def init_model(
     seed: int | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
+    rollback: bool = True,
     **options: Any,
 ) -> InitReport:
     """Initialize ``model``'s parameters in place with a policy or preset.
@@ -259,6 +261,18 @@ def init_model(
             (``pip install torchinit[progress]``), else a rich bar if rich is installed, else
             ``logging`` INFO lines at every 10% on the ``torchinit.progress`` logger. Off, it
             costs nothing.
+        rollback: on any failure while tensors are written (a strategy or a layer's
+            ``reset_parameters()`` raising, ``KeyboardInterrupt``, out of memory), put the
+            model's tensors and torch's random state (global CPU and initialized CUDA
+            generators, ``generator``) back as they were before the call, then re-raise with
+            a note saying so. The cost: a copy of every tensor to be written, made before the
+            first write on the tensor's own device, so 1x the bytes written in extra peak
+            memory and about half the time of drawing them (a warning says so above
+            :data:`torchinit.engine.rollback.WARN_BYTES`, 1 GiB). ``False`` skips the copy
+            and restores nothing: the error's note lists the tensors written. A model on the
+            meta device is always put back on the meta device (and the random state
+            restored), at no cost. Errors the plan finds are raised before anything is
+            written, either way.
         **options: options of the preset (e.g. ``zero_init_residual=True`` for ``"resnet"``).
             Options a preset reads from the model (``gpt2``'s ``n_layer`` from
             ``model.config``) need not be given; given, they win. The report's ``options``
@@ -276,6 +290,7 @@ def init_model(
         ['0.bias']
     """
     _validate.boolean(progress, "progress")
+    _validate.boolean(rollback, "rollback")
     built, keyed, meta = _prepare(
         model,
         policy,
@@ -291,5 +306,5 @@ def init_model(
         planning=False,
     )
     with torch.no_grad():
-        execute(built, generator, keyed, meta, progress=progress)
+        execute(built, generator, keyed, meta, progress=progress, rollback=rollback)
     return _report(built, applied=True, keyed=keyed)

@@ -15,6 +15,7 @@ from torchinit import distributed
 from torchinit.engine import progress as progress_display
 from torchinit.engine.index import Slot, parametrization_list
 from torchinit.engine.planning import Plan
+from torchinit.engine.rollback import Journal, Reset, Rollback
 from torchinit.errors import TorchInitWarning
 from torchinit.fans import warn_zero_element
 from torchinit.materialize import Materialization
@@ -31,34 +32,48 @@ def execute(
     meta: Materialization | None = None,
     *,
     progress: bool = False,
+    rollback: bool = True,
 ) -> None:
     """Apply ``plan`` (under ``torch.no_grad()``), after materializing a meta model; with
-    ``progress``, show progress over its tensors (a layer reset counts those it sets)."""
+    ``progress``, show progress over its tensors (a layer reset counts those it sets).
+
+    On any exception (``KeyboardInterrupt`` too) the model and torch's random state are put
+    back as they were, or with ``rollback=False`` (on a model not on the meta device) the
+    error's note lists the tensors written (:mod:`torchinit.engine.rollback`)."""
     for _ in plan.empty_warnings:
         # what torch's kaiming functions say of the zero-element tensors the plan skips,
         # pointing at the line that called init_model (through its gc-pausing decorator)
         warn_zero_element(stacklevel=4)
-    if meta is not None:
-        meta.materialize(plan.model)
-        _rebind(plan)
+    undo = Rollback(plan, generator, meta, copy=rollback)
+    journal = Journal()
     shown = None
-    if progress:
-        total = len(plan.actions) + sum(len(covered) for _, _, covered in plan.resets.values())
-        shown = progress_display.start(total, f"torchinit {plan.policy.name or '<policy>'}")
     try:
+        if meta is not None:
+            meta.materialize(plan.model)
+            _rebind(plan)
+        if progress:
+            total = len(plan.actions) + sum(len(covered) for _, _, covered in plan.resets.values())
+            shown = progress_display.start(total, f"torchinit {plan.policy.name or '<policy>'}")
         if keyed is not None:
-            _execute_keyed(plan, keyed, meta, shown)
+            _execute_keyed(plan, keyed, meta, shown, journal)
         else:
-            _execute_in_order(plan, generator, shown)
+            _execute_in_order(plan, generator, shown, journal)
+    except BaseException as error:
+        undo.undo(error, journal)
+        raise
     finally:
         if shown is not None:
             shown.close()
 
 
 def _execute_in_order(
-    plan: Plan, generator: torch.Generator | None, shown: progress_display.Progress | None
+    plan: Plan,
+    generator: torch.Generator | None,
+    shown: progress_display.Progress | None,
+    journal: Journal,
 ) -> None:
-    """Apply the plan in traversal order, drawing from ``generator`` (or torch's global one).
+    """Apply the plan in traversal order, drawing from ``generator`` (or torch's global one),
+    recording in ``journal`` what is written.
 
     Zeros and ones are filled here with the tensor method their strategy would call (see
     ``constant_fill``), when nothing intercepts calls on the tensor.
@@ -73,39 +88,47 @@ def _execute_in_order(
     )
     # progress off adds nothing to this loop: the shown one wraps its iterable
     actions = plan.actions if shown is None else shown.iterate(plan.actions)
-    for slot, assignment in actions:
-        while resets and resets[0][0] < slot.position:
-            module, reset, covered = plan.resets[resets.popleft()[1]]
-            _reset(module, reset, covered, generator)
+    done = journal.written.append
+    current: Slot | Reset | None = None
+    try:
+        for slot, assignment in actions:
+            while resets and resets[0][0] < slot.position:
+                current = plan.resets[resets.popleft()[1]]
+                _reset(*current, generator)
+                done(current)
+                if shown is not None:
+                    shown.update(len(current[2]))
+            current = slot
+            target = slot.parameter
+            fill = assignment.fill
+            if target is None:
+                _apply_parametrized(slot, assignment.strategy, generator)
+            elif fill is None or _intercepted(target):
+                strategy = assignment.strategy
+                try:
+                    assignment.call(strategy, target, generator=generator)
+                except Exception as error:
+                    _add_note(error, slot, strategy)
+                    raise
+            elif fill == 0.0:
+                target.zero_()
+            else:
+                target.fill_(fill)
+            done(slot)
+        for _, key in resets:
+            current = plan.resets[key]
+            _reset(*current, generator)
+            done(current)
             if shown is not None:
-                shown.update(len(covered))
-        target = slot.parameter
-        fill = assignment.fill
-        if target is None:
-            _apply_parametrized(slot, assignment.strategy, generator)
-        elif fill is None or _intercepted(target):
-            strategy = assignment.strategy
-            try:
-                assignment.call(strategy, target, generator=generator)
-            except Exception as error:
-                _add_note(error, slot, strategy)
-                raise
-        elif fill == 0.0:
-            target.zero_()
-        else:
-            target.fill_(fill)
-    for _, key in resets:
-        module, reset, covered = plan.resets[key]
-        _reset(module, reset, covered, generator)
-        if shown is not None:
-            shown.update(len(covered))
+                shown.update(len(current[2]))
+    except BaseException:
+        if current is not None and (not journal.written or journal.written[-1] is not current):
+            journal.writing.append(current)
+        raise
 
 
 def _add_note(error: Exception, slot: Slot, strategy: Strategy) -> None:
-    error.add_note(
-        f"torchinit: while initializing {slot.names[0]!r} with {strategy.describe()}; "
-        "tensors earlier in the plan were already set"
-    )
+    error.add_note(f"torchinit: while initializing {slot.names[0]!r} with {strategy.describe()}")
 
 
 def _apply_parametrized(slot: Slot, strategy: Strategy, generator: torch.Generator | None) -> None:
@@ -202,8 +225,10 @@ def _execute_keyed(
     keyed: KeyedSeeding,
     meta: Materialization | None,
     shown: progress_display.Progress | None,
+    journal: Journal,
 ) -> None:
-    """Keyed seeding: every tensor from its own generators, chunks filled in parallel.
+    """Keyed seeding: every tensor from its own generators, chunks filled in parallel,
+    recording in ``journal`` what is written.
 
     The values depend on nothing but (seed, name, strategy), so the order here is free: layer
     resets first (a reset rewrites its whole layer; ``_reset`` restores the tensors it does
@@ -211,19 +236,28 @@ def _execute_keyed(
     (orthogonal, ...), whole, then all chunks of all the others on ``torch.get_num_threads()``
     threads. Progress counts a tensor drawn in chunks once all chunks are drawn.
     """
-    for module, reset, covered in plan.resets.values():
+    for reset in plan.resets.values():
+        module, layer_reset, covered = reset
+        journal.writing.append(reset)
         names = [name for slot in covered for name in slot.names]
         if meta is not None:
             # drawn on a CPU copy of the layer from a CPU generator: the same values as a
             # reset of the layer on the CPU, whatever the device
             _reset_on_twin(
-                module, meta.cpu_twin(module), reset, covered, keyed.generator(names, reset)
+                module,
+                meta.cpu_twin(module),
+                layer_reset,
+                covered,
+                keyed.generator(names, layer_reset),
             )
         else:
-            _reset(module, reset, covered, keyed.generator(names, reset))
+            _reset(module, layer_reset, covered, keyed.generator(names, layer_reset))
+        journal.written.append(journal.writing.pop())
         if shown is not None:
             shown.update(len(covered))
     tasks: list[Task] = []
+    # the slots the tasks write into (the others' tasks write into staging tensors)
+    in_place: list[Slot] = []
     staged: list[tuple[Slot, Strategy, torch.Tensor]] = []
     for slot, assignment in plan.actions:
         strategy = assignment.strategy
@@ -231,6 +265,7 @@ def _execute_keyed(
         assert value is not None
         if distributed.is_dtensor(value):
             tasks += distributed.keyed_tasks(keyed, slot.names, strategy, value)
+            in_place.append(slot)
             continue
         shape = tuple(value.shape)
         law = strategy.law(shape)
@@ -245,12 +280,19 @@ def _execute_keyed(
             keyed, slot.names, strategy, law, value, in_place=slot.kind == "param"
         )
         tasks += chunks
-        if staging is not None:
+        if staging is None:
+            in_place.append(slot)
+        else:
             staged.append((slot, strategy, staging))
+    # tasks run in parallel: when one fails, which others have run is not known
+    journal.writing += in_place
     run_tasks(tasks)
+    journal.written += in_place
+    journal.writing.clear()
     if shown is not None:
         shown.update(shown.total - shown.done)
     for slot, used, drawn in staged:
+        journal.writing.append(slot)
         try:
             if slot.kind == "param":
                 assert slot.parameter is not None
@@ -260,6 +302,7 @@ def _execute_keyed(
         except Exception as error:
             _add_note(error, slot, used)
             raise
+        journal.written.append(journal.writing.pop())
 
 
 def draw_whole(

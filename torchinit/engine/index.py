@@ -38,8 +38,14 @@ class Slot:
         if self.kind == "param":
             return self.parameter
         if self.kind == "parametrized":
+            # reading the tensor runs its parametrizations, which may update their buffers
+            # (spectral_norm's power iteration, in training mode): looking must not change them
+            buffers = list(parametrization_list(self.module, self.local).buffers())
             with torch.no_grad():
+                kept = [buffer.clone() for buffer in buffers]
                 value = getattr(self.module, self.local)
+                for buffer, saved in zip(buffers, kept, strict=True):
+                    buffer.copy_(saved)
             assert isinstance(value, torch.Tensor)
             return value
         return None

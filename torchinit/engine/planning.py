@@ -158,9 +158,8 @@ class Checks:
                 return [
                     *checks,
                     _problem(
-                        f"{strategy.name} with seed= needs the layer on the CPU (its reset draws "
-                        "from the device's global generator); initialize on the CPU, then move "
-                        "the model",
+                        f"{strategy.name} with seed= needs the layer on the CPU (its keyed reset "
+                        "draws from a CPU generator); initialize on the CPU, then move the model",
                         got=str(device),
                     ),
                 ]

@@ -17,10 +17,12 @@ Where things live: :mod:`~torchinit.strategies.base` (the :class:`Strategy` prot
 :class:`Law`), :mod:`~torchinit.strategies.spec` (the registry, names and plain data),
 :mod:`~torchinit.strategies.basic` (constants, uniform and normal draws, structured fills),
 :mod:`~torchinit.strategies.fan` (the fan-based family),
-:mod:`~torchinit.strategies.function` (plain functions as strategies) and
-:mod:`~torchinit.strategies.layer` (whole-layer resets).
+:mod:`~torchinit.strategies.function` (plain functions as strategies),
+:mod:`~torchinit.strategies.layer` (whole-layer resets) and ``_draws`` (:func:`drawing_from`:
+code that takes no generator, drawing from a given one; both of the last two use it).
 """
 
+from torchinit.strategies._draws import drawing_from
 from torchinit.strategies.base import Law, LawKind, Strategy, grad_free_call
 from torchinit.strategies.basic import (
     Constant,
@@ -55,7 +57,7 @@ from torchinit.strategies.fan import (
     XavierUniform,
 )
 from torchinit.strategies.function import FunctionStrategy, describe_callable
-from torchinit.strategies.layer import TorchDefault, drawing_from, reset_method_name
+from torchinit.strategies.layer import TorchDefault, reset_method_name
 from torchinit.strategies.spec import (
     STRATEGIES,
     AttrStrategy,

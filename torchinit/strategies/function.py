@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
 import os
 import re
 import types
@@ -14,138 +13,12 @@ from typing import Any, ClassVar
 
 import torch
 from torch import nn
-from torch.overrides import TorchFunctionMode
-from torch.utils._python_dispatch import TorchDispatchMode
 
-from torchinit.errors import ArgumentTypeError, InvalidArgumentError
+from torchinit.errors import ArgumentTypeError
+from torchinit.strategies._draws import drawing_from
 from torchinit.strategies.base import Strategy
 
 __all__ = ["FunctionStrategy", "describe_callable"]
-
-# torch's random functions and tensor methods, which all take ``generator=`` as a keyword
-_RANDOM: frozenset[Any] = frozenset(
-    [
-        *(
-            getattr(torch.Tensor, name)
-            for name in (
-                "normal_",
-                "uniform_",
-                "bernoulli_",
-                "random_",
-                "exponential_",
-                "geometric_",
-                "log_normal_",
-                "cauchy_",
-                "bernoulli",
-                "multinomial",
-            )
-        ),
-        *(
-            getattr(torch, name)
-            for name in (
-                "rand",
-                "randn",
-                "randint",
-                "randperm",
-                "rand_like",
-                "randn_like",
-                "randint_like",
-                "normal",
-                "bernoulli",
-                "multinomial",
-                "poisson",
-            )
-        ),
-    ]
-)
-
-# torch.nn.init's functions that take a generator (it may come positionally: bind to find it)
-_INIT_SIGNATURES: dict[Any, inspect.Signature] = {
-    function: inspect.signature(function)
-    for function in vars(nn.init).values()
-    if inspect.isfunction(function)
-    and function.__module__ == nn.init.__name__
-    and not function.__name__.startswith("_")
-    and "generator" in inspect.signature(function).parameters
-}
-
-
-class _SupplyGenerator(TorchFunctionMode):
-    """Adds ``generator=`` to every random torch call that gets none, while a function runs.
-
-    Torch function modes are thread-local, so a callable run on one thread does not lend its
-    generator to another. Inside its own handler the mode is off: a ``torch.nn.init``
-    function it completes runs, nested calls included, with the generator it was given.
-    """
-
-    def __init__(self, generator: torch.Generator) -> None:
-        super().__init__()
-        self.generator = generator
-
-    def __torch_function__(
-        self,
-        func: Any,
-        types: Any,
-        args: tuple[Any, ...] = (),
-        kwargs: dict[str, Any] | None = None,
-    ) -> Any:
-        kwargs = {} if kwargs is None else kwargs
-        if func in _RANDOM:
-            if kwargs.get("generator") is None:
-                kwargs = {**kwargs, "generator": self.generator}
-        else:
-            signature = _INIT_SIGNATURES.get(func)
-            if signature is not None:
-                bound = signature.bind(*args, **kwargs)
-                if bound.arguments.get("generator") is None:
-                    bound.arguments["generator"] = self.generator
-                    args, kwargs = bound.args, bound.kwargs
-        return func(*args, **kwargs)
-
-
-class _RefuseGlobalDraws(TorchDispatchMode):  # type: ignore[no-untyped-call]
-    """Refuses every random operation that gets no generator, before it draws.
-
-    Below :class:`_SupplyGenerator`: what reaches it without a generator is a random
-    operation that takes none (dropout) or one called in a way no mode can reach. It sees the
-    operations torch actually runs (``aten``), which say whether they draw
-    (``nondeterministic_seeded``) and from which generator. Thread-local, as the other.
-    """
-
-    def __init__(self, description: str) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.description = description
-
-    def __torch_dispatch__(
-        self,
-        func: Any,
-        types: Any,
-        args: tuple[Any, ...] = (),
-        kwargs: dict[str, Any] | None = None,
-    ) -> Any:
-        kwargs = {} if kwargs is None else kwargs
-        if (
-            torch.Tag.nondeterministic_seeded in func.tags
-            and _generator_of(func, args, kwargs) is None
-        ):
-            raise InvalidArgumentError(
-                f"would draw from torch's global random number generator ({func}) although a "
-                "generator was given (seed= or generator=); use random functions that take "
-                "generator= (torch.nn.init's, Tensor.normal_, torch.randn, ...), which get it",
-                path=self.description,
-            )
-        return func(*args, **kwargs)
-
-
-def _generator_of(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """The generator an ``aten`` operation was given (``None`` for none, or if it takes none)."""
-    if "generator" in kwargs:
-        return kwargs["generator"]
-    for position, argument in enumerate(func._schema.arguments):
-        if argument.name == "generator":
-            return args[position] if position < len(args) else None
-    return None
-
 
 # the part of a repr that changes from one process to the next
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -252,8 +125,8 @@ class FunctionStrategy(Strategy):
 
     def initialize(self, tensor: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         # without a generator, the function draws where the hand-written call would
-        run = self.function if generator is None else functools.partial(self._run_with, generator)
-        returned = run(tensor)
+        with drawing_from(generator, path=self.description):
+            returned = self.function(tensor)
         if returned is not None and not _same_memory(returned, tensor):
             raise ArgumentTypeError(
                 "returned a different tensor; a strategy fills the tensor it is given in place "
@@ -262,12 +135,6 @@ class FunctionStrategy(Strategy):
                 got=_short(returned),
             )
         return tensor
-
-    def _run_with(self, generator: torch.Generator, tensor: torch.Tensor) -> Any:
-        """Call the function with ``generator`` supplied to every random call, and refuse
-        (before it draws) any random operation that would still use a global generator."""
-        with _SupplyGenerator(generator), _RefuseGlobalDraws(self.description):
-            return self.function(tensor)
 
     def warns_if_empty(self) -> bool:
         function = self.function

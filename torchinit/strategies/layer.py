@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Iterator
 from typing import ClassVar
 
 import torch
 from torch import nn
 
 from torchinit.errors import ArgumentTypeError, InvalidArgumentError
+from torchinit.strategies._draws import drawing_from
 from torchinit.strategies.base import Strategy
 from torchinit.strategies.spec import register_strategy
 
-__all__ = ["TorchDefault", "drawing_from", "reset_method_name"]
+__all__ = ["TorchDefault", "reset_method_name"]
 
 
 def reset_method_name(module: nn.Module) -> str | None:
@@ -23,35 +22,6 @@ def reset_method_name(module: nn.Module) -> str | None:
         if callable(getattr(module, name, None)):
             return name
     return None
-
-
-@contextlib.contextmanager
-def drawing_from(generator: torch.Generator | None) -> Iterator[None]:
-    """Make code that uses torch's default generator draw from ``generator`` instead.
-
-    Layer reset methods take no generator; this swaps the state of the default generator of
-    ``generator``'s device for the duration, then hands the advanced state back to
-    ``generator`` and restores the default generator.
-    """
-    if generator is None:
-        yield
-        return
-    device = generator.device
-    if device.type == "cpu":
-        default = torch.default_generator
-    elif device.type == "cuda":
-        default = torch.cuda.default_generators[device.index or 0]
-    else:
-        raise InvalidArgumentError(
-            "generators are supported on cpu and cuda", path="generator", got=str(device)
-        )
-    saved = default.get_state()
-    default.set_state(generator.get_state())
-    try:
-        yield
-    finally:
-        generator.set_state(default.get_state())
-        default.set_state(saved)
 
 
 @register_strategy("torch_default")
@@ -66,8 +36,12 @@ class TorchDefault(Strategy):
     policy engine restores the parameters that the call is not meant to change, so the random
     numbers drawn for those are wasted, exactly as a hand-written call would waste them.
 
-    With a ``generator``, the reset draws from it (its state is swapped into torch's default
-    generator for the duration of the call).
+    With a ``generator`` (``generator=``, or ``seed=``, which hands each layer its own), the
+    reset draws from it through :func:`~torchinit.strategies.drawing_from`: the values are
+    those the reset draws from the default generator set to the generator's state, torch's
+    global generators are not touched, and resets on other threads do not affect each other.
+    A reset that would draw from a global generator all the same (a random operation that
+    takes no generator) is refused before it draws.
 
     Example:
         >>> import torchinit
@@ -89,7 +63,7 @@ class TorchDefault(Strategy):
                 path=f"{self.name}",
                 got=type(module).__name__,
             )
-        with drawing_from(generator):
+        with drawing_from(generator, path=self.name, got=type(module).__name__):
             getattr(module, method)()
 
     def initialize(self, tensor: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
