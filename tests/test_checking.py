@@ -195,6 +195,7 @@ def test_sigmas_must_be_a_positive_number(sigmas: object) -> None:
         Law("trunc_normal", (0.0, 1.0, -2.0, 2.0)),
         Law("trunc_normal", (0.5, 2.0, -1.0, 6.0)),
         Law("trunc_normal", (0.0, 0.02, -0.04, 0.04)),
+        Law("trunc_normal", (0.5, 2.0, -math.inf, 0.5)),
         Law("uniform", (-3.0, 1.0)),
         Law("normal", (1.0, 0.5)),
     ],
@@ -215,3 +216,7 @@ def test_law_moments_agree_with_scipy(law: Law) -> None:
         assert support is None
     assert mean == pytest.approx(reference.mean(), rel=1e-12, abs=1e-15)
     assert std == pytest.approx(reference.std(), rel=1e-12)
+
+
+def test_law_moments_of_a_constant() -> None:
+    assert law_moments(Law("constant", (3.0,))) == (3.0, 0.0, (3.0, 3.0))

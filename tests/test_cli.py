@@ -1387,3 +1387,148 @@ def test_check_refuses_weights_of_another_model(
                  '"out_features": 2}', "--weights", str(weights))  # fmt: skip
     assert result.code == 1
     assert result.err == f"torchinit: error: --weights: {message} (got {str(weights)!r})\n"
+
+
+# --------------------------------------------------------------------------- diagnose
+
+LINEAR = ("torch.nn:Linear", "lecun", "--model-kwargs", '{"in_features": 6, "out_features": 3}')
+
+
+def diagnosed_linear(inputs: Any, *, manual_seed: int = 0, mode: Any = None) -> ti.Diagnosis:
+    """What `torchinit diagnose` on LINEAR should find: the same steps, in Python."""
+    torch.manual_seed(manual_seed)
+    model = nn.Linear(6, 3)
+    report = ti.init_model(model, "lecun")
+    return ti.diagnose(model, inputs, mode=mode, report=report)
+
+
+def seeded_inputs(*shape: int, seed: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def test_diagnose_prints_the_table_of_the_python_call(cli: Callable[..., Result]) -> None:
+    result = cli("diagnose", *LINEAR, "--input-shape", "5,6", "--manual-seed", "3")
+    assert (result.code, result.err) == (0, "")
+    assert result.out == f"{diagnosed_linear(seeded_inputs(5, 6, seed=3), manual_seed=3)}\n"
+    assert result.out.splitlines()[0] == (
+        "torchinit.diagnose: Linear (train mode): 1 layer calls, 2 parameters"
+    )
+
+
+def test_diagnose_json_in_eval_mode(cli: Callable[..., Result]) -> None:
+    argv = ["--input-shape", "5,6", "--mode", "eval", "--manual-seed", "0", "--json"]
+    result = cli("diagnose", *LINEAR, *argv)
+    assert (result.code, result.err) == (0, "")
+    expected = diagnosed_linear(seeded_inputs(5, 6, seed=0), mode="eval")
+    assert json.loads(result.out) == expected.to_dict()
+    assert json.loads(result.out)["mode"] == "eval"
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        lambda x: x,
+        lambda x: (x,),
+        lambda x: [x],
+        lambda x: {"input": x},
+    ],
+    ids=["tensor", "tuple", "list", "keywords"],
+)
+def test_diagnose_reads_inputs_from_a_file(
+    tmp_path: Path, cli: Callable[..., Result], saved: Callable[[torch.Tensor], Any]
+) -> None:
+    x = seeded_inputs(4, 6, seed=7)
+    path = tmp_path / "inputs.pt"
+    torch.save(saved(x), path)
+    result = cli("diagnose", *LINEAR, "--inputs", str(path), "--manual-seed", "0", "--json")
+    assert (result.code, result.err) == (0, "")
+    assert json.loads(result.out) == diagnosed_linear(x).to_dict()
+
+
+def test_diagnose_writes_the_plot(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed")
+    out = tmp_path / "diagnosis.png"
+    result = cli("diagnose", *LINEAR, "--input-shape", "5,6", "--plot", str(out))
+    assert (result.code, result.err) == (0, "")
+    assert result.out.splitlines()[-1] == f"wrote the plot to {out}"
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_diagnose_plot_without_matplotlib_names_the_extra(
+    tmp_path: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    out = tmp_path / "diagnosis.png"
+    result = cli("diagnose", *LINEAR, "--input-shape", "5,6", "--plot", str(out))
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        f"torchinit: error: plot: plot needs matplotlib: pip install torchinit[plot] "
+        f"(got {str(out)!r})\n"
+    )
+
+
+def test_diagnose_plot_into_a_missing_folder(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed")
+    out = tmp_path / "missing" / "diagnosis.png"
+    result = cli("diagnose", *LINEAR, "--input-shape", "5,6", "--plot", str(out))
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        f"torchinit: error: --plot: cannot write the file: No such file or directory "
+        f"(got {str(out)!r})\n"
+    )
+
+
+@pytest.mark.parametrize("content", ["text", {1: torch.ones(1)}], ids=["string", "integer-keys"])
+def test_diagnose_refuses_inputs_it_cannot_pass(
+    tmp_path: Path, cli: Callable[..., Result], content: object
+) -> None:
+    path = tmp_path / "inputs.pt"
+    torch.save(content, path)
+    result = cli("diagnose", *LINEAR, "--inputs", str(path))
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        "torchinit: error: --inputs: must hold a tensor, a tuple or list of positional "
+        f"arguments, or a dict of keyword arguments (got {str(path)!r})\n"
+    )
+
+
+def test_diagnose_inputs_are_read_with_weights_only(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    path = tmp_path / "inputs.pt"
+    torch.save(nn.Linear(1, 1), path)  # a pickled module: code, not tensors
+    result = cli("diagnose", *LINEAR, "--inputs", str(path))
+    assert (result.code, result.out) == (1, "")
+    assert result.err.startswith(
+        "torchinit: error: --inputs: cannot be read with weights_only=True:"
+    )
+    assert result.err.endswith(f"(got {str(path)!r})\n")
+    missing = tmp_path / "missing.pt"
+    result = cli("diagnose", *LINEAR, "--inputs", str(missing))
+    assert result.err == (
+        f"torchinit: error: --inputs: cannot read the file: No such file or directory "
+        f"(got {str(missing)!r})\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "one of the arguments --input-shape --inputs is required"),
+        (
+            ["--input-shape", "8,0"],
+            "argument --input-shape: expected positive integers separated by commas, e.g. "
+            "8,3,224,224: '8,0'",
+        ),
+        (
+            ["--input-shape", "5,6", "--inputs", "x.pt"],
+            "argument --inputs: not allowed with argument --input-shape",
+        ),
+    ],
+    ids=["no-inputs", "bad-shape", "both"],
+)
+def test_diagnose_usage_errors(cli: Callable[..., Result], argv: list[str], message: str) -> None:
+    result = cli("diagnose", *LINEAR, *argv)
+    assert result.code == 2
+    assert result.err.splitlines()[-1] == f"torchinit diagnose: error: {message}"

@@ -13,6 +13,7 @@ from torchinit import errors
 from torchinit.errors import (
     ArgumentTypeError,
     InvalidArgumentError,
+    MissingDependencyError,
     OutOfRangeError,
     PlanError,
     PolicyFileError,
@@ -31,6 +32,7 @@ ERROR_CLASSES = [
     (RegistryError, ValueError),
     (PlanError, ValueError),
     (PolicyFileError, ValueError),
+    (MissingDependencyError, ImportError),
 ]
 
 

@@ -89,3 +89,27 @@ def test_activation_gains() -> None:
         assert 1.1 < slope < 1.2  # unit variance is an unstable fixed point
         assert all(0.85 < std < 1.15 for std in stds[:2])  # layers 1 and 10
         assert rows[name, "relu"][1][-1] < 0.01  # ReLU's gain: the signal is gone
+
+
+def test_he_init_depth() -> None:
+    lines = run("he_init_depth.py").splitlines()
+    assert lines[0] == "output std by depth"
+    assert lines[9] == "gradient std by depth"
+    assert (
+        lines[1].split() == lines[10].split() == ["depth", "default", "xavier", "kaiming", "lsuv"]
+    )
+    assert lines[-1].startswith("add --plot FILE.png")
+    forward = {int(line.split()[0]): [float(x) for x in line.split()[1:]] for line in lines[2:9]}
+    backward = {int(line.split()[0]): [float(x) for x in line.split()[1:]] for line in lines[11:18]}
+    default, xavier, kaiming, lsuv = forward[30]
+    # measured (seed 0): 0.0157, 1.68e-05, 0.459, 0.586
+    assert 0.3 <= kaiming <= 3
+    assert 0.3 <= lsuv <= 3  # LSUV brings each Linear's output to std 1: its ReLU's is 0.58
+    assert xavier < 1e-3
+    assert default < 0.05  # what is left is the biases' signal, not the input's
+    # backward from the last layer (std 1) to the first: measured 6.2e-12, 3.9e-05, 1, 0.95
+    default, xavier, kaiming, lsuv = backward[1]
+    assert default < 1e-9
+    assert xavier < 1e-3
+    assert 0.3 <= kaiming <= 3
+    assert 0.3 <= lsuv <= 3

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from torchinit.probe import Probe, first_tensor, run
+from torchinit.probe import Probe, first_tensor, rng_preserved, run
 
 
 def _model() -> nn.Module:
@@ -54,6 +54,62 @@ def test_a_hook_cannot_change_an_output() -> None:
     with Probe(layer) as probe:
         probe.on_output(layer, lambda module, output: torch.zeros(2))
         assert run(layer, torch.ones(1, 2)).abs().sum() > 0
+
+
+def test_gradient_hooks_are_removed_on_exit() -> None:
+    layer = nn.Linear(2, 2)
+    x = torch.ones(1, 2, requires_grad=True)  # the caller's tensor: it outlives the probe
+    seen = []
+    with Probe(layer) as probe:
+        probe.on_grad(x, lambda grad: seen.append(grad.clone()))
+        torch.autograd.grad(run(layer, x).sum(), [x])
+    assert torch.equal(seen[0], layer.weight.detach().sum(0, keepdim=True))
+    assert not x._backward_hooks
+    torch.autograd.grad(run(layer, x).sum(), [x])
+    assert len(seen) == 1
+
+
+def test_a_gradient_hook_cannot_change_the_gradient() -> None:
+    x = torch.ones(3, requires_grad=True)
+    with Probe(nn.Identity()) as probe:
+        probe.on_grad(x, lambda grad: torch.zeros(3))
+        (grad,) = torch.autograd.grad((2 * x).sum(), [x])
+    assert torch.equal(grad, torch.full((3,), 2.0))
+
+
+class _Replaces(nn.Module):
+    """Assigns itself a new buffer tensor on each call (an EMA written as ``self.x = ...``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("average", torch.zeros(2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.average = 0.9 * self.average + 0.1 * x.mean(0)
+        return x
+
+
+def test_a_buffer_the_pass_replaces_is_put_back() -> None:
+    model = _Replaces()
+    buffer = model.average
+    with Probe(model):
+        run(model, torch.ones(4, 2))
+        assert model.average is not buffer
+    assert model.average is buffer
+    assert torch.equal(buffer, torch.zeros(2))
+
+
+def _draw_and_fail() -> None:
+    with rng_preserved():
+        torch.rand(3)
+        raise RuntimeError("boom")
+
+
+def test_rng_preserved_restores_after_an_error() -> None:
+    before = torch.get_rng_state()
+    with pytest.raises(RuntimeError, match="boom"):
+        _draw_and_fail()
+    assert torch.equal(torch.get_rng_state(), before)
 
 
 def test_mode_none_keeps_each_modules_own() -> None:

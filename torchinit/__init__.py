@@ -9,10 +9,19 @@ One line for a whole model::
 
 from torchinit import families as families
 from torchinit.checking import CheckReport, TensorCheck, check
+from torchinit.diagnosis import (
+    Comparison,
+    Diagnosis,
+    LayerRow,
+    ParamRow,
+    compare_policies,
+    diagnose,
+)
 from torchinit.engine import init_model, plan
 from torchinit.errors import (
     ArgumentTypeError,
     InvalidArgumentError,
+    MissingDependencyError,
     OutOfRangeError,
     PlanError,
     PolicyFileError,
@@ -71,7 +80,9 @@ __all__ = [
     "ArgumentTypeError",
     "AttrStrategy",
     "CheckReport",
+    "Comparison",
     "Constant",
+    "Diagnosis",
     "Dirac",
     "Eye",
     "FanTruncNormal",
@@ -87,14 +98,17 @@ __all__ = [
     "LSUVLayer",
     "LSUVReport",
     "Law",
+    "LayerRow",
     "LecunNormal",
     "LecunUniform",
+    "MissingDependencyError",
     "NameGlob",
     "Normal",
     "Ones",
     "Orthogonal",
     "OutOfRangeError",
     "PaddedNormal",
+    "ParamRow",
     "PlanError",
     "Policy",
     "PolicyFileError",
@@ -120,6 +134,8 @@ __all__ = [
     "calculate_fans",
     "calculate_gain",
     "check",
+    "compare_policies",
+    "diagnose",
     "get_preset",
     "get_strategy",
     "init_model",

@@ -274,7 +274,24 @@ def _suspect(name: str, strategy: Strategy, problem: str) -> TensorCheck:
 
 
 def law_moments(law: Law) -> tuple[float, float, tuple[float, float] | None]:
-    """The mean, std and support (``None`` when unbounded) of a random law."""
+    """The mean, std and support (``None`` when unbounded) of one element drawn from ``law``.
+
+    ``constant(c)``: ``c``, 0, ``(c, c)``; ``uniform(a, b)``: the midpoint,
+    :math:`(b - a)/\\sqrt{12}`, ``(a, b)``; ``normal``: its own; ``trunc_normal(mean, std,
+    a, b)``: the moments of the normal truncated to ``[a, b]``. This is the ``target_std`` of
+    :func:`torchinit.diagnose` too.
+
+    Example:
+        >>> from torchinit import TruncNormal, Uniform
+        >>> mean, std, support = law_moments(TruncNormal(std=1.0, a=-2.0, b=2.0).law((3, 3)))
+        >>> round(mean, 6), round(std, 6), support
+        (0.0, 0.879626, (-2.0, 2.0))
+        >>> round(law_moments(Uniform(-1.0, 1.0).law((3, 3)))[1], 6)
+        0.57735
+    """
+    if law.kind == "constant":
+        value = law.params[0]
+        return value, 0.0, (value, value)
     if law.kind == "uniform":
         low, high = law.params
         return (low + high) / 2, (high - low) / math.sqrt(12), (low, high)

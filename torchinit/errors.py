@@ -22,6 +22,7 @@ from typing import Any
 __all__ = [
     "ArgumentTypeError",
     "InvalidArgumentError",
+    "MissingDependencyError",
     "OutOfRangeError",
     "PlanError",
     "PolicyFileError",
@@ -178,6 +179,17 @@ class PolicyFileError(TorchInitError, ValueError):
 
 class PlanError(TorchInitError, ValueError):
     """A policy cannot be applied to a model: raised before any tensor is touched."""
+
+
+# ImportError's ``path`` is a module's file (``str | None``); here it is the key path, a ``str``
+class MissingDependencyError(TorchInitError, ImportError):  # type: ignore[misc]
+    """A feature needs an optional package that is not installed; the message names the extra
+    to install (``plot needs matplotlib: pip install torchinit[plot]``)."""
+
+    def __init__(self, problem: str, **context: Any) -> None:
+        super().__init__(problem, **context)
+        # ImportError.__init__ sets its own ``path`` (a module's file) to None; keep ours
+        self.path = context.get("path", "")
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep

@@ -23,7 +23,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
@@ -33,7 +33,7 @@ from torch.utils.hooks import RemovableHandle
 
 from torchinit import _validate
 
-__all__ = ["MODES", "Mode", "Probe", "first_tensor", "run"]
+__all__ = ["MODES", "Mode", "Probe", "first_tensor", "rng_preserved", "run"]
 
 Mode = Literal["eval", "train"]
 MODES: tuple[str, ...] = ("eval", "train")
@@ -58,12 +58,15 @@ class Probe:
     def __enter__(self) -> Probe:
         model = self.model
         training = [(module, module.training) for module in model.modules()]
-        buffers = [(buffer, buffer.detach().clone()) for buffer in model.buffers()]
+        # by slot, not only by value: a module that assigns itself a new buffer tensor during
+        # the pass gets its own tensor back, with its values
+        buffers = [
+            (module, name, buffer, buffer.detach().clone())
+            for module in model.modules()
+            for name, buffer in module._buffers.items()
+            if buffer is not None
+        ]
         parameters = [(p, p.grad, p.requires_grad) for p in model.parameters()]
-        cpu_state = torch.get_rng_state()
-        cuda_states = (
-            torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None  # type: ignore[no-untyped-call]
-        )
         mha = getattr(torch.backends, "mha", None)
         fast_path = mha.get_fastpath_enabled() if mha is not None else None
 
@@ -74,17 +77,16 @@ class Probe:
             for module, flag in training:
                 module.training = flag
             with torch.no_grad():
-                for buffer, value in buffers:
+                for module, name, buffer, value in buffers:
+                    module._buffers[name] = buffer
                     buffer.copy_(value)
             for parameter, grad, requires_grad in parameters:
                 parameter.grad = grad
                 parameter.requires_grad_(requires_grad)
-            torch.set_rng_state(cpu_state)
-            if cuda_states is not None:
-                torch.cuda.set_rng_state_all(cuda_states)
             if mha is not None:
                 mha.set_fastpath_enabled(fast_path)
 
+        self._exit.enter_context(rng_preserved())
         self._exit.callback(restore)
         if mha is not None:
             mha.set_fastpath_enabled(False)
@@ -111,6 +113,55 @@ class Probe:
         handle = module.register_forward_hook(observe)
         self._handles.append(handle)
         return handle
+
+    def on_grad(
+        self, tensor: torch.Tensor, hook: Callable[[torch.Tensor], None]
+    ) -> RemovableHandle:
+        """Call ``hook(grad)`` when the gradient with respect to ``tensor`` is computed; removed
+        on exit (``tensor`` may outlive the probe: a layer that returns its input unchanged
+        hands back the caller's own tensor).
+
+        Example:
+            >>> layer = torch.nn.Linear(2, 2)
+            >>> x = torch.ones(1, 2, requires_grad=True)
+            >>> with Probe(layer) as probe:
+            ...     seen = []
+            ...     _ = probe.on_grad(x, lambda grad: seen.append(grad.shape))
+            ...     run(layer, x).sum().backward()
+            >>> seen, x._backward_hooks
+            ([torch.Size([1, 2])], OrderedDict())
+        """
+
+        def observe(grad: torch.Tensor) -> None:
+            hook(grad)  # what it returns is dropped: a probe never changes a gradient
+
+        handle: RemovableHandle = tensor.register_hook(observe)  # type: ignore[no-untyped-call]
+        self._handles.append(handle)
+        return handle
+
+
+@contextlib.contextmanager
+def rng_preserved() -> Iterator[None]:
+    """Restore torch's global random state on leaving the block, even on an error: the CPU
+    generator, and every CUDA device's when CUDA is initialized.
+
+    Example:
+        >>> before = torch.get_rng_state()
+        >>> with rng_preserved():
+        ...     _ = torch.randn(3)
+        >>> torch.equal(torch.get_rng_state(), before)
+        True
+    """
+    cpu_state = torch.get_rng_state()
+    cuda_states = (
+        torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None  # type: ignore[no-untyped-call]
+    )
+    try:
+        yield
+    finally:
+        torch.set_rng_state(cpu_state)
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
 
 
 def run(model: nn.Module, inputs: Any) -> Any:

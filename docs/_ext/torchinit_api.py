@@ -15,11 +15,12 @@ Nothing in ``docs/`` names a module or an object by hand, so moving code between
 
 A ``missing-reference`` handler then points references to an object's defining module
 (``torchinit.policy.Policy`` in a signature or a base-class list) at the name it is
-documented under (``torchinit.Policy``).
+documented under (``torchinit.Policy``), and builtins in signatures are left unlinked.
 """
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import inspect
 import pkgutil
@@ -290,6 +291,19 @@ def redirect_reference(
     return None
 
 
+def unlink_builtins(app: Sphinx, doctree: nodes.document) -> None:
+    """Leave a builtin in a signature (``type[nn.Module]``, ``str``) as plain text.
+
+    Sphinx looks up the names of annotations in "refspecific" mode, which matches any
+    documented object whose name ends with the target: ``type`` would link to a dataclass
+    field called ``type`` (``LayerRow.type``), or be ambiguous between two of them.
+    """
+    for node in list(doctree.findall(pending_xref)):
+        target = node.get("reftarget", "")
+        if node.get("refdomain") == "py" and target in vars(builtins):
+            node.replace_self(node.children)
+
+
 def document_data(
     app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]
 ) -> None:
@@ -315,4 +329,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # before napoleon (priority 500), which would rewrite the type's docstring first
     app.connect("autodoc-process-docstring", document_data, priority=400)
     app.connect("missing-reference", redirect_reference)
+    app.connect("doctree-read", unlink_builtins)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,4 +1,5 @@
-"""The ``torchinit`` command: list strategies and presets, plan, validate and apply policies.
+"""The ``torchinit`` command: list strategies and presets; plan, validate, apply and check
+policies; diagnose an initialized model.
 
 ::
 
@@ -8,6 +9,7 @@
     torchinit plan torchvision.models:resnet50 resnet --option zero_init_residual=true
     torchinit validate policy.yaml --model torchvision.models:resnet50
     torchinit apply torchvision.models:resnet50 policy.yaml --manual-seed 0 --out weights.pt
+    torchinit diagnose torchvision.models:resnet50 resnet --input-shape 8,3,224,224
 
 ``MODEL`` is ``package.module:callable`` or ``path/to/file.py:callable``, called with no
 arguments or with ``--model-kwargs`` (a JSON object) and ``--config`` (a JSON file).

@@ -31,6 +31,7 @@ __all__ = [
     "model_config",
     "model_kwargs",
     "parse_option",
+    "parse_shape",
     "preset_options",
     "resolve_model",
 ]
@@ -67,6 +68,24 @@ def parse_option(text: str) -> tuple[str, Any]:
     except ValueError as error:  # an int past Python's digit limit, in JSON or a scalar
         problem = error.problem if isinstance(error, TorchInitError) else str(error)
         raise argparse.ArgumentTypeError(f"{key}: {problem}") from None
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """Parse ``--input-shape 8,3,224,224`` into ``(8, 3, 224, 224)``.
+
+    Example:
+        >>> parse_shape("8, 3,32,32")
+        (8, 3, 32, 32)
+    """
+    try:
+        shape = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        shape = ()
+    if not shape or any(size <= 0 for size in shape):
+        raise argparse.ArgumentTypeError(
+            f"expected positive integers separated by commas, e.g. 8,3,224,224: {text!r}"
+        )
+    return shape
 
 
 def preset_options(pairs: Sequence[tuple[str, Any]] | None) -> dict[str, Any]:

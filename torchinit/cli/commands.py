@@ -1,5 +1,6 @@
-"""The commands: ``list``, ``show``, ``plan``, ``validate``, ``apply`` and ``check``, each a
-function of the parsed arguments that prints its result and returns the exit code."""
+"""The commands: ``list``, ``show``, ``plan``, ``validate``, ``apply``, ``check`` and
+``diagnose``, each a function of the parsed arguments that prints its result and returns the
+exit code."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import importlib
 import inspect
 import json
 import os
+import pickle
 import shutil
 import sys
 import tempfile
@@ -38,6 +40,7 @@ from torchinit.config import (
     policy_to_yaml,
     resolve_policy,
 )
+from torchinit.diagnosis import diagnose
 from torchinit.engine import init_model, plan
 from torchinit.errors import InvalidArgumentError
 from torchinit.policy import Policy, Rule
@@ -48,6 +51,7 @@ from torchinit.strategies import STRATEGIES
 __all__ = [
     "cmd_apply",
     "cmd_check",
+    "cmd_diagnose",
     "cmd_list",
     "cmd_plan",
     "cmd_show",
@@ -422,7 +426,7 @@ def _load_weights(model: nn.Module, path: Path) -> list[str]:
                 ) from None
             state = reader.load_file(str(path))
         else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = _torch_load(path, "--weights")
     except OSError as error:
         raise InvalidArgumentError(
             f"cannot read the file: {error.strerror or error}", path="--weights", got=str(path)
@@ -440,3 +444,67 @@ def _load_weights(model: nn.Module, path: Path) -> list[str]:
             got=str(path),
         )
     return list(result.missing_keys)
+
+
+def _torch_load(path: Path, option: str) -> Any:
+    """``torch.load(path, weights_only=True)`` onto the CPU; a file that cannot be read, or
+    that holds more than tensors and plain containers (pickled code), is an error naming
+    ``option``."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as error:
+        raise InvalidArgumentError(
+            f"cannot read the file: {error.strerror or error}", path=option, got=str(path)
+        ) from None
+    except pickle.UnpicklingError as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InvalidArgumentError(
+            f"cannot be read with weights_only=True: {first}", path=option, got=str(path)
+        ) from None
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    """``torchinit diagnose``: build the model, initialize it with the policy, and measure one
+    forward and backward pass (:func:`torchinit.diagnose`): a table, or JSON; ``--plot``."""
+    if args.manual_seed is not None:
+        torch.manual_seed(args.manual_seed)
+    model = load_model(args.model, model_kwargs(args.model_kwargs), model_config(args.config))
+    report = init_model(model, args.policy, seed=args.seed, **_planpreset_options(args))
+    if args.inputs is not None:
+        inputs = _diagnose_inputs(Path(args.inputs))
+    else:
+        generator = torch.Generator().manual_seed(args.manual_seed or 0)
+        inputs = torch.randn(args.input_shape, generator=generator)
+    diagnosis = diagnose(model, inputs, mode=args.mode, report=report)
+    if args.plot is not None:
+        try:
+            diagnosis.plot(args.plot)
+        except OSError as error:
+            raise InvalidArgumentError(
+                f"cannot write the file: {error.strerror or error}", path="--plot", got=args.plot
+            ) from None
+    if args.json:
+        print(json.dumps(diagnosis.to_dict(), indent=2))
+    else:
+        print(diagnosis)
+        if args.plot is not None:
+            print(f"wrote the plot to {args.plot}")
+    return 0
+
+
+def _diagnose_inputs(path: Path) -> torch.Tensor | tuple[Any, ...] | dict[str, Any]:
+    """The inputs in a torch.save file: a tensor, positional arguments (a tuple or a list) or
+    keyword arguments (a dict with string keys)."""
+    inputs = _torch_load(path, "--inputs")
+    if isinstance(inputs, list):
+        inputs = tuple(inputs)
+    if isinstance(inputs, dict) and all(isinstance(key, str) for key in inputs):
+        return inputs
+    if isinstance(inputs, (torch.Tensor, tuple)):
+        return inputs
+    raise InvalidArgumentError(
+        "must hold a tensor, a tuple or list of positional arguments, or a dict of keyword "
+        "arguments",
+        path="--inputs",
+        got=str(path),
+    )

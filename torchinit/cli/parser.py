@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from torchinit import __version__
-from torchinit.cli.arguments import parse_option
+from torchinit.cli.arguments import parse_option, parse_shape
 from torchinit.cli.commands import (
     cmd_apply,
     cmd_check,
+    cmd_diagnose,
     cmd_list,
     cmd_plan,
     cmd_show,
@@ -40,6 +41,7 @@ Examples:
   torchinit validate policy.yaml --model torchvision.models:resnet50
   torchinit apply torchvision.models:resnet50 resnet --manual-seed 0 --out weights.pt
   torchinit check torchvision.models:resnet50 resnet --weights weights.pt
+  torchinit diagnose torchvision.models:resnet50 resnet --input-shape 8,3,224,224
 
 Run 'torchinit COMMAND --help' for a command's options.
 """
@@ -125,6 +127,28 @@ support. Exit status 1 when a tensor is a suspect. Without --weights, the model 
 its constructor left it (seeded with --manual-seed N).
 """
 
+_DIAGNOSE_EXAMPLE = """\
+Example:
+  torchinit diagnose torchvision.models:resnet18 resnet --input-shape 8,3,224,224
+  torchinit diagnose torchvision.models:resnet18 xavier --input-shape 8,3,224,224 --plot out.png
+  torchinit diagnose mypkg.models:Net policy.yaml --inputs batch.pt --mode eval --json
+
+is the same as, in Python:
+
+  torch.manual_seed(0)   # with --manual-seed 0
+  model = torchvision.models.resnet18()
+  report = torchinit.init_model(model, "resnet")
+  x = torch.randn(8, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+  print(torchinit.diagnose(model, x, report=report))
+
+One forward and one backward pass: per layer call, the std of the output and of the gradient
+arriving at it; with a good init both stay of one size from the first layer to the last.
+--input-shape draws standard-normal inputs from their own generator, seeded with
+--manual-seed's N (0 without it); --inputs reads them from a torch.save file (a tensor, a
+tuple or list of positional arguments, or a dict of keyword arguments), with
+weights_only=True. --plot needs matplotlib (pip install torchinit[plot]).
+"""
+
 
 # --------------------------------------------------------------------------- the parser
 
@@ -181,8 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         _PLAN_EXAMPLE,
         cmd_plan,
     )
-    plan_parser.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
-    plan_parser.add_argument("policy", metavar="POLICY", help=_POLICY_HELP)
+    _add_model_and_policy(plan_parser)
     _add_model_kwargs(plan_parser)
     _add_policy_arguments(plan_parser)
     plan_parser.add_argument(
@@ -214,8 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
         _APPLY_EXAMPLE,
         cmd_apply,
     )
-    apply_parser.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
-    apply_parser.add_argument("policy", metavar="POLICY", help=_POLICY_HELP)
+    _add_model_and_policy(apply_parser)
     apply_parser.add_argument(
         "--manual-seed",
         metavar="N",
@@ -270,8 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
         _CHECK_EXAMPLE,
         cmd_check,
     )
-    check_parser.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
-    check_parser.add_argument("policy", metavar="POLICY", help=_POLICY_HELP)
+    _add_model_and_policy(check_parser)
     check_parser.add_argument(
         "--weights",
         metavar="FILE",
@@ -296,7 +317,61 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_kwargs(check_parser)
     _add_policy_arguments(check_parser)
+
+    diagnose_parser = command(
+        "diagnose",
+        "Initialize a model with a policy and measure how a signal travels through it.",
+        _DIAGNOSE_EXAMPLE,
+        cmd_diagnose,
+    )
+    _add_model_and_policy(diagnose_parser)
+    inputs = diagnose_parser.add_mutually_exclusive_group(required=True)
+    inputs.add_argument(
+        "--input-shape",
+        metavar="N,C,...",
+        type=parse_shape,
+        help="random standard-normal inputs of this shape, e.g. 8,3,224,224",
+    )
+    inputs.add_argument(
+        "--inputs",
+        metavar="FILE.pt",
+        help="the inputs, from a torch.save file (read with weights_only=True): a tensor, a "
+        "tuple or list of positional arguments, or a dict of keyword arguments",
+    )
+    diagnose_parser.add_argument(
+        "--mode",
+        choices=("eval", "train"),
+        help="run the whole model in this mode (default: each module in its own, as built)",
+    )
+    diagnose_parser.add_argument(
+        "--manual-seed",
+        metavar="N",
+        type=int,
+        help="torch.manual_seed(N) before the model is built; also seeds --input-shape's draw",
+    )
+    diagnose_parser.add_argument(
+        "--seed",
+        metavar="N",
+        type=int,
+        help="keyed seeding of the initialization (init_model(..., seed=N))",
+    )
+    diagnose_parser.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="also write a PNG of the output and gradient std by depth (needs matplotlib)",
+    )
+    diagnose_parser.add_argument(
+        "--json", action="store_true", help="print the diagnosis as JSON (diagnosis.to_dict())"
+    )
+    _add_model_kwargs(diagnose_parser)
+    _add_policy_arguments(diagnose_parser)
     return parser
+
+
+def _add_model_and_policy(parser: argparse.ArgumentParser) -> None:
+    """Add the positional ``MODEL`` and ``POLICY``."""
+    parser.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
+    parser.add_argument("policy", metavar="POLICY", help=_POLICY_HELP)
 
 
 def _add_model_kwargs(parser: argparse.ArgumentParser) -> None:
