@@ -186,11 +186,11 @@ def _gather(mesh: Any, record: torch.Tensor, timeout: float) -> torch.Tensor:
         except RuntimeError as error:
             raise PlanError(
                 "not every rank of the device mesh answered within the timeout (does every "
-                f"rank call init_model on this model?); nothing was initialized ({error})",
+                "rank call init_model on this model?); nothing was initialized",
                 where=_WHERE,
                 path="seed_check_timeout",
                 got=timeout,
-            ) from None
+            ) from error
         gathered = torch.cat(parts)
     return gathered
 
