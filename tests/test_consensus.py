@@ -64,6 +64,8 @@ def two_ranks(rank: int, port: int, out: str) -> None:
     dist.init_process_group("gloo", rank=rank, world_size=2)
     try:
         mesh = init_device_mesh("cpu", (2,))
+        # checked over each of its dimensions in turn
+        hsdp = init_device_mesh("cpu", (1, 2), mesh_dim_names=("replicate", "shard"))
         second = rank == 1
         result = {
             "torchinit": ti.__file__,
@@ -71,6 +73,8 @@ def two_ranks(rank: int, port: int, out: str) -> None:
             "seed": attempt(sharded(mesh), POLICY, SEED + second),
             "broken": attempt(sharded(mesh), BROKEN_POLICY if second else POLICY, SEED),
             "policy": attempt(sharded(mesh), OTHER_POLICY if second else POLICY, SEED),
+            "hsdp_same": attempt(sharded(hsdp), POLICY, SEED),
+            "hsdp_seed": attempt(sharded(hsdp), POLICY, SEED + second),
         }
         torch.save(result, Path(out) / f"rank{rank}.pt")
     finally:
@@ -97,6 +101,7 @@ def test_ranks_that_agree_pass(ranks: list[dict[str, Any]]) -> None:
     for result in ranks:
         assert result["torchinit"] == ti.__file__  # the code under test, not an installed copy
         assert result["same"] == "no error"
+        assert result["hsdp_same"] == "no error"
 
 
 @pytest.mark.slow
@@ -105,6 +110,7 @@ def test_a_different_seed_fails_on_every_rank(ranks: list[dict[str, Any]]) -> No
         f"seed check: seed: differs across ranks: {SAME} (got {{'rank 0': 2026, 'rank 1': 2027}})"
     )
     assert [result["seed"] for result in ranks] == [expected, expected]
+    assert [result["hsdp_seed"] for result in ranks] == [expected, expected]
 
 
 @pytest.mark.slow
