@@ -20,7 +20,8 @@ the mesh in turn) carrying:
 On any difference every rank raises the same :class:`~torchinit.PlanError` naming what differs
 and on which ranks, before any tensor is touched. The collective waits at most
 ``seed_check_timeout`` seconds (300 by default). A model without DTensor parameters makes no
-collective at all: ``init_model`` on one rank of a job is never blocked.
+collective at all: ``init_model`` on one rank of a job is never blocked (and without an
+initialized process group the model is not even searched for DTensors).
 """
 
 from __future__ import annotations
@@ -96,8 +97,11 @@ def checked(
 
 def _mesh(model: Any) -> Any:
     """The device mesh spanning the most ranks among ``model``'s DTensor parameters; None
-    when it has none (or this rank is outside it: it holds nothing to check)."""
-    if not isinstance(model, nn.Module):
+    when it has none, or no process group is initialized, or this rank is outside the mesh
+    (it holds nothing to check)."""
+    # a DTensor needs a process group: without one (most calls) the model is not walked
+    initialized = torch.distributed.is_available() and torch.distributed.is_initialized()
+    if not initialized or not isinstance(model, nn.Module):
         return None
     meshes = [cast(Any, p).device_mesh for p in model.parameters() if distributed.is_dtensor(p)]
     if not meshes:
