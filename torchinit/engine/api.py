@@ -11,6 +11,7 @@ while tensors are written is rolled back (:mod:`torchinit.engine.rollback`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -22,6 +23,7 @@ from torch import nn
 from torchinit import _validate
 from torchinit._wrappers import unwrap
 from torchinit.config import resolve_policy
+from torchinit.engine import consensus
 from torchinit.engine.execution import execute
 from torchinit.engine.planning import Checks, Plan, build_plan
 from torchinit.errors import ArgumentTypeError, InvalidArgumentError, TorchInitError
@@ -216,6 +218,7 @@ def init_model(
     device: str | torch.device | None = None,
     progress: bool = False,
     rollback: bool = True,
+    seed_check_timeout: float = consensus.DEFAULT_TIMEOUT,
     **options: Any,
 ) -> InitReport:
     """Initialize ``model``'s parameters in place with a policy or preset.
@@ -274,6 +277,12 @@ def init_model(
             meta device is always put back on the meta device (and the random state
             restored), at no cost. Errors the plan finds are raised before anything is
             written, either way.
+        seed_check_timeout: seconds to wait for the other ranks in the seed check
+            (:mod:`torchinit.engine.consensus`), made only for a model holding DTensor
+            parameters: every rank of their device mesh compares the seed, the keyed scheme
+            with torchinit's version and a digest of the plan, and on any difference (or a
+            rank whose planning failed) every rank raises a :class:`~torchinit.PlanError`
+            before touching a tensor.
         **options: options of the preset (e.g. ``zero_init_residual=True`` for ``"resnet"``).
             Options a preset reads from the model (``gpt2``'s ``n_layer`` from
             ``model.config``) need not be given; given, they win. The report's ``options``
@@ -292,7 +301,9 @@ def init_model(
     """
     _validate.boolean(progress, "progress")
     _validate.boolean(rollback, "rollback")
-    built, keyed, meta = _prepare(
+    timeout = _validate.positive(seed_check_timeout, "seed_check_timeout")
+    prepare = functools.partial(
+        _prepare,
         model,
         policy,
         options,
@@ -306,6 +317,7 @@ def init_model(
         device=device,
         planning=False,
     )
+    built, keyed, meta = consensus.checked(model, prepare, timeout)
     with torch.no_grad():
         execute(built, generator, keyed, meta, progress=progress, rollback=rollback)
     return _report(built, applied=True, keyed=keyed)

@@ -20,7 +20,13 @@ from torchinit.engine.matching import (
     resolve_type_names,
     unused_rule_error,
 )
-from torchinit.errors import PlanError, TorchInitError, TorchInitWarning, did_you_mean
+from torchinit.errors import (
+    PlanError,
+    TorchInitError,
+    TorchInitWarning,
+    caller_stacklevel,
+    did_you_mean,
+)
 from torchinit.materialize import Materialization, meta_without_device
 from torchinit.patterns import NameGlob
 from torchinit.policy import Order, Policy
@@ -263,7 +269,7 @@ def build_plan(
         message = f"policy {policy.name or '<policy>'!r} matches nothing in {model_name}"
         if strict:
             raise PlanError(message, path="policy")
-        warnings.warn(message, TorchInitWarning, stacklevel=5)
+        warnings.warn(message, TorchInitWarning, stacklevel=caller_stacklevel())
     else:
         for rule_index in unused:
             rule = policy.rules[rule_index]
@@ -369,8 +375,7 @@ def _complain(error: TorchInitError, strict: bool) -> None:
     """Raise ``error`` under ``strict=True``, else warn with its message."""
     if strict:
         raise error
-    # build_plan <- _prepare <- plan/init_model <- its gc pause <- the caller
-    warnings.warn(str(error), TorchInitWarning, stacklevel=6)
+    warnings.warn(str(error), TorchInitWarning, stacklevel=caller_stacklevel())
 
 
 def _unused_globs(
