@@ -36,6 +36,7 @@ from torch.distributed.tensor import (  # noqa: E402
     Shard,
     distribute_tensor,
 )
+from torch.distributed.tensor.placement_types import _StridedShard  # noqa: E402
 
 SEED = 2026
 POLICY = ti.Policy(
@@ -58,8 +59,8 @@ POLICY = ti.Policy(
     ]
 )
 UNSUPPORTED = (
-    "unsupported.weight: rules[0].weight: keyed init supports the DTensor placements Shard(0) "
-    "and Replicate() only, not Shard(dim=1) (got (Shard(dim=1),))"
+    "unsupported.weight: rules[0].weight: keyed init supports the DTensor placements Shard, "
+    "_StridedShard and Replicate only, not Partial(sum) (got (Partial(sum),))"
 )
 
 
@@ -88,14 +89,14 @@ def replicated_net(mesh: Any, row_mesh: Any) -> nn.Sequential:
 
 
 def unsupported_net(mesh: Any) -> nn.Sequential:
-    """A supported parameter first, then one sharded by columns."""
+    """A supported parameter first, then a partial sum."""
     model = nn.Sequential(
         collections.OrderedDict(first=nn.Linear(4, 6), unsupported=nn.Linear(4, 6))
     )
     with torch.no_grad():
         model.first.weight = nn.Parameter(distribute_tensor(model.first.weight, mesh, [Shard(0)]))
         model.unsupported.weight = nn.Parameter(
-            distribute_tensor(model.unsupported.weight, mesh, [Shard(1)])
+            DTensor.from_local(model.unsupported.weight.detach().clone(), mesh, [Partial()])
         )
     return model
 
@@ -310,7 +311,8 @@ def test_a_non_contiguous_local_shard_gets_the_unsharded_values(mesh: Any) -> No
 
 
 @pytest.mark.parametrize(
-    ("placement", "shown"), [(Shard(1), "Shard(dim=1)"), (Partial(), "Partial(sum)")]
+    ("placement", "shown"),
+    [(Partial(), "Partial(sum)"), (Partial("max"), "Partial(max)")],
 )
 def test_each_unsupported_placement_is_refused(mesh: Any, placement: Any, shown: str) -> None:
     model = one_rank_net(mesh, placement)
@@ -319,7 +321,7 @@ def test_each_unsupported_placement_is_refused(mesh: Any, placement: Any, shown:
         ti.init_model(model, POLICY, seed=SEED)
     assert str(caught.value) == (
         "unsupported.weight: rules[0].weight: keyed init supports the DTensor placements "
-        f"Shard(0) and Replicate() only, not {shown} (got ({shown},))"
+        f"Shard, _StridedShard and Replicate only, not {shown} (got ({shown},))"
     )
     assert all(torch.equal(before[k], v) for k, v in local(model).items())
 
@@ -367,22 +369,48 @@ def test_a_parametrized_dtensor_is_refused(mesh: Any) -> None:
     )
 
 
-def test_an_offset_that_disagrees_with_the_local_shard_is_refused(
-    mesh: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import torch.distributed.tensor._utils as dtensor_utils
-
-    monkeypatch.setattr(
-        dtensor_utils, "compute_local_shape_and_global_offset", lambda *_: ((5, 4), (1, 0))
-    )
-    model = one_rank_net(mesh, Replicate())
+def test_a_local_shard_that_disagrees_with_the_placements_is_refused(mesh: Any) -> None:
+    model = nn.Linear(4, 6)
+    # six local rows, but a global shape of five: no split of five rows gives six
+    wrong = DTensor.from_local(torch.zeros(6, 4), mesh, [Shard(0)], shape=(5, 4), stride=(4, 1))
+    model.weight = nn.Parameter(wrong)
     with pytest.raises(ti.PlanError) as caught:
         ti.init_model(model, POLICY, seed=SEED)
     assert str(caught.value) == (
-        "first.weight: rules[0].weight: DTensor's compute_local_shape_and_global_offset gives "
-        "shape (5, 4) at offset (1, 0), but the local shard has shape (6, 4) "
-        "(got (Shard(dim=0),))"
+        "weight: rules[0].weight: DTensor's split of the placements gives a shard of shape "
+        "(5, 4), but the local shard has shape (6, 4) (got (Shard(dim=0),))"
     )
+    assert torch.equal(model.weight.to_local(), torch.zeros(6, 4))
+
+
+@pytest.mark.parametrize(
+    ("shape", "mesh_shape", "coordinate", "placements", "expected"),
+    [
+        # uneven, as torch.chunk: 7 columns are 2 + 2 + 2 + 1, 5 are 2 + 2 + 1 + 0
+        ((2, 7), (4,), (3,), [Shard(1)], [[0, 1], [6]]),
+        ((2, 5), (4,), (3,), [Shard(1)], [[0, 1], []]),
+        # a 2-D block, and two mesh dims splitting one tensor dim left to right
+        ((5, 9), (2, 2), (1, 0), [Shard(0), Shard(1)], [[3, 4], [0, 1, 2, 3, 4]]),
+        ((9,), (2, 2), (1, 1), [Shard(0), Shard(0)], [[7, 8]]),
+        # FSDP2 over TP: the rows of the TP shard a rank holds are two runs
+        ((8, 2), (2, 2), (1, 0), [_StridedShard(0, sf=2), Shard(0)], [[2, 3], [0, 1]]),
+        ((8, 2), (2, 2), (0, 1), [_StridedShard(0, sf=2), Shard(0)], [[4, 5], [0, 1]]),
+        # uneven: TP rank 0 holds rows 0 to 4, FSDP rank 0 the first three of them
+        ((9, 1), (2, 2), (0, 0), [_StridedShard(0, sf=2), Shard(0)], [[0, 1, 2], [0]]),
+        ((9, 1), (2, 2), (1, 1), [_StridedShard(0, sf=2), Shard(0)], [[7, 8], [0]]),
+        ((3, 4), (2,), (1,), [Replicate()], [[0, 1, 2], [0, 1, 2, 3]]),
+        ((), (2,), (1,), [Replicate()], []),
+    ],
+)
+def test_local_indices_follow_dtensors_split(
+    shape: tuple[int, ...],
+    mesh_shape: tuple[int, ...],
+    coordinate: tuple[int, ...],
+    placements: list[Any],
+    expected: list[list[int]],
+) -> None:
+    held = ti.distributed.local_indices(shape, mesh_shape, coordinate, placements)
+    assert [index.tolist() for index in held] == expected
 
 
 @pytest.mark.slow
