@@ -161,6 +161,18 @@ class Block:
             rest //= len(held)
         return flat
 
+    def span(self, first: int, stop: int) -> torch.Tensor:
+        """The global flat indices of local elements ``[first, stop)``, as :meth:`flat`."""
+        if not self.indices:
+            return self.flat(torch.arange(first, stop))
+        # line by line along the last dim: an add per element instead of a div and mod per dim
+        last = self.indices[-1]
+        size = len(last)
+        lines = torch.arange(first // size, (stop - 1) // size + 1) * size
+        starts = self.flat(lines) - last[0]
+        grid = (starts[:, None] + last[None, :]).view(-1)
+        return grid[first - int(lines[0]) : stop - int(lines[0])]
+
     def below(self, flat: torch.Tensor) -> torch.Tensor:
         """How many of the shard's elements have a global flat index below each of ``flat``."""
         count = torch.zeros_like(flat)
@@ -289,7 +301,7 @@ class KeyedSeeding:
                 if int(picks[1] - picks[0]) == last - first - 1:
                     picks = int(picks[0]) - low
                 else:
-                    picks = block.flat(torch.arange(first, last)) - low
+                    picks = block.span(first, last) - low
             # grad mode is per thread: the engine's no_grad does not reach the pool's threads
             with torch.no_grad():
                 target = out[first:last]
@@ -301,6 +313,8 @@ class KeyedSeeding:
                 if not whole:
                     if isinstance(picks, int):
                         target.copy_(drawn[picks : picks + last - first])
+                    elif direct:
+                        torch.index_select(drawn, 0, picks, out=target)
                     else:
                         target.copy_(drawn[picks])
 
