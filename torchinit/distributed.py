@@ -1,30 +1,37 @@
-"""Keyed init of sharded parameters: FSDP2 (``fully_shard``) and DTensor.
+"""Keyed init of sharded parameters: FSDP2, tensor parallelism, DTensor on any mesh.
 
 A model whose parameters are DTensors, for example one sharded with
-``torch.distributed.fsdp.fully_shard``, is initialized with the same call as any other::
+``torch.distributed.fsdp.fully_shard`` or ``parallelize_module``, is initialized with the same
+call as any other::
 
     init_model(model, policy, seed=N)
 
 run on every rank. Afterwards each parameter's ``full_tensor()`` equals, bit for bit, what the
 unsharded model gets from the same call on one process. Each rank writes only its own shard,
-in place, into ``param.to_local()`` (the ``Parameter`` objects are kept):
+in place, into ``param.to_local()`` (the ``Parameter`` objects are kept).
+
+Supported placements: ``Shard(d)`` on any dim, ``_StridedShard`` (FSDP2 over tensor
+parallelism) and ``Replicate()``, in any combination, on a mesh of any number of dimensions;
+uneven shards and ranks without elements are fine. Placements act on each dim on their own, so
+a shard is a :class:`~torchinit.seeding.Block`: per dim, the global indices it holds, found by
+applying DTensor's own split to ``arange(size)`` (:func:`local_indices`, checked against
+``to_local().shape``). What it costs:
 
 * a strategy with an elementwise law (:meth:`~torchinit.Strategy.law`: constant, uniform,
-  normal, truncated normal and everything built from them) draws only the keyed chunks that
-  the rank's rows overlap (:meth:`~torchinit.seeding.KeyedSeeding.chunk_tasks`), so a rank's
-  work and memory follow its shard, not the tensor;
+  normal, truncated normal and everything built from them) draws every keyed chunk that holds
+  one of the rank's elements and keeps those
+  (:meth:`~torchinit.seeding.KeyedSeeding.chunk_tasks`), with a chunk of scratch memory. A row
+  shard (``Shard(0)``, FSDP2, colwise TP) draws about its own size; a column shard
+  (``Shard(1)``, rowwise TP) holds part of every row, so it draws every chunk: the whole
+  tensor's draws, time not memory (``bench/layouts_cost.py`` prints the cost per layout);
 * a strategy without one (orthogonal, sparse, eye, dirac, gate_constant) needs the whole
-  tensor: every rank draws it whole on the CPU and keeps its own rows. That costs each rank
+  tensor: every rank draws it whole on the CPU and keeps its own elements. That costs each rank
   the full tensor's memory and time (an orthogonal 8192 x 8192 weight is a QR of the whole
   matrix on every rank), but no communication.
 
-Supported placements: ``Shard(0)`` and ``Replicate()``, on a mesh of any number of dimensions
-(FSDP2 and HSDP use nothing else); the local shard of such a DTensor is a contiguous range of
-rows of the global tensor, found with DTensor's own ``compute_local_shape_and_global_offset``
-(checked against ``to_local().shape``). Uneven shards and ranks without rows are fine. Any
-other placement (``Shard(1)``, ``Partial``, ``_StridedShard`` from FSDP + tensor parallelism,
-...) is refused with a :class:`~torchinit.PlanError` before any tensor is touched, and so are:
+Refused with a :class:`~torchinit.PlanError` before any tensor is touched:
 
+* ``Partial`` and any other placement (the message names it);
 * DTensor parameters without ``seed=``: torch's random ops on DTensors only follow the global
   tensor on CUDA-like meshes (on a CPU mesh each rank draws its shard from its own global
   generator, so the shards repeat each other), and orthogonal or the fast truncated normal do

@@ -28,8 +28,9 @@ So the values do not depend on:
   from the key; a tied parameter is keyed by the smallest of its names;
 * the device: values are drawn on the CPU and copied to the tensor's device, so a CUDA model
   gets the same values bit for bit as a CPU one;
-* sharding: a rank holding rows of a tensor (FSDP2/DTensor ``Shard(0)``) draws only the chunks
-  its rows overlap and gets exactly the values of the same rows of the unsharded tensor.
+* sharding: a rank holding any shard of a tensor (a DTensor placed by ``Shard``,
+  ``_StridedShard`` or ``Replicate`` on any mesh: a :class:`Block`) draws only the chunks its
+  elements fall in and gets exactly the values of the same elements of the unsharded tensor.
 
 Keyed init never touches torch's global random state. The report records the scheme and its
 version; ``tests/test_seeding.py`` pins golden values so that no release changes them silently.
