@@ -273,11 +273,11 @@ class KeyedSeeding:
             raise ValueError(f"range [{start}, {stop}) is outside a tensor of {numel} elements")
         if block is None:
             # (k, first, last): chunk k holds local elements [first, last)
+            size = CHUNK_ELEMENTS
+            chunks = range(start // size, (stop - 1) // size + 1) if stop > start else range(0)
             ranges = [
-                (k, max(low, start) - start, min(low + CHUNK_ELEMENTS, stop) - start)
-                for k in range(start // CHUNK_ELEMENTS, (stop - 1) // CHUNK_ELEMENTS + 1)
-                for low in [k * CHUNK_ELEMENTS]
-            ] if stop > start else []  # fmt: skip
+                (k, max(k * size, start) - start, min((k + 1) * size, stop) - start) for k in chunks
+            ]
         else:
             if start or out.numel() != block.numel:
                 raise ValueError(f"a block of {block.numel} elements needs start 0 and as many")
