@@ -36,6 +36,7 @@ from torch.distributed.tensor import (  # noqa: E402
     Shard,
     distribute_tensor,
 )
+from torch.distributed.tensor.placement_types import _StridedShard  # noqa: E402
 
 SEED = 2026
 POLICY = ti.Policy(
@@ -58,8 +59,8 @@ POLICY = ti.Policy(
     ]
 )
 UNSUPPORTED = (
-    "unsupported.weight: rules[0].weight: keyed init supports the DTensor placements Shard(0) "
-    "and Replicate() only, not Shard(dim=1) (got (Shard(dim=1),))"
+    "unsupported.weight: rules[0].weight: keyed init supports the DTensor placements Shard, "
+    "_StridedShard and Replicate only, not Partial(sum) (got (Partial(sum),))"
 )
 
 
@@ -88,14 +89,14 @@ def replicated_net(mesh: Any, row_mesh: Any) -> nn.Sequential:
 
 
 def unsupported_net(mesh: Any) -> nn.Sequential:
-    """A supported parameter first, then one sharded by columns."""
+    """A supported parameter first, then a partial sum."""
     model = nn.Sequential(
         collections.OrderedDict(first=nn.Linear(4, 6), unsupported=nn.Linear(4, 6))
     )
     with torch.no_grad():
         model.first.weight = nn.Parameter(distribute_tensor(model.first.weight, mesh, [Shard(0)]))
         model.unsupported.weight = nn.Parameter(
-            distribute_tensor(model.unsupported.weight, mesh, [Shard(1)])
+            DTensor.from_local(model.unsupported.weight.detach().clone(), mesh, [Partial()])
         )
     return model
 
@@ -224,6 +225,292 @@ def test_an_unsupported_placement_is_refused_before_anything_is_touched(
         assert result["unchanged"]
 
 
+# ------------------------------------------------------ tensor parallel and 2-D meshes
+
+#: The Llama model's tests draw in chunks this small, so that every weight spans several.
+SMALL_CHUNK = 1000
+STRATEGIES = {
+    "normal": ti.Normal(0.0, 0.02),
+    "uniform": ti.Uniform(-0.05, 0.05),
+    "trunc_normal": ti.TruncNormal(std=0.02, a=-0.04, b=0.04),
+    "kaiming": ti.KaimingNormal(),
+    "xavier": ti.XavierUniform(),
+    "orthogonal": ti.Orthogonal(),  # no law: drawn whole on every rank
+}
+LLAMA_POLICIES = {
+    name: ti.Policy(
+        [
+            ti.Rule(nn.Linear, weight=strategy, bias=ti.Normal(0.0, 0.02)),
+            # the model with the big weights has neither
+            ti.Rule(nn.Embedding, weight=strategy, optional=True),
+            ti.Rule(nn.RMSNorm, weight=ti.Constant(1.0), optional=True),
+        ]
+    )
+    for name, strategy in STRATEGIES.items()
+}
+#: Colwise splits the out features (weight rows, Shard(0)), rowwise the in features (Shard(1)).
+TP_PLAN = {
+    "attention.q": "colwise",
+    "attention.k": "colwise",
+    "attention.v": "colwise",
+    "attention.o": "rowwise",
+    "feed_forward.gate": "colwise",
+    "feed_forward.up": "colwise",
+    "feed_forward.down": "rowwise",
+}
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.q = nn.Linear(dim, dim)  # biased, as in Qwen: a colwise bias is Shard(0)
+        self.k = nn.Linear(dim, dim)
+        self.v = nn.Linear(dim, dim)
+        self.o = nn.Linear(dim, dim, bias=False)
+
+
+class FeedForward(nn.Module):
+    """SwiGLU: down(silu(gate(x)) * up(x))."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.gate = nn.Linear(dim, hidden, bias=False)
+        self.up = nn.Linear(dim, hidden, bias=False)
+        self.down = nn.Linear(hidden, dim, bias=False)
+
+
+class Layer(nn.Module):
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.attention_norm = nn.RMSNorm(dim)
+        self.attention = Attention(dim)
+        self.ffn_norm = nn.RMSNorm(dim)
+        self.feed_forward = FeedForward(dim, hidden)
+
+
+class Llama(nn.Module):
+    """The parameters of a Llama-style decoder (no forward: only the layouts matter)."""
+
+    def __init__(self, vocab: int = 67, dim: int = 48, hidden: int = 130, layers: int = 2):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.layers = nn.ModuleList(Layer(dim, hidden) for _ in range(layers))
+        self.norm = nn.RMSNorm(dim)
+        self.head = nn.Linear(dim, vocab, bias=False)
+        self.head.weight = self.embed.weight  # tied
+
+
+def parallelize(model: nn.Module, layers: Any, layout: str, mesh: Any) -> None:
+    """``layout``: "fsdp" (a 1-D mesh), "tp" (a 1-D mesh) or "fsdp_tp" (mesh ("dp", "tp"))."""
+    from torch.distributed.tensor.parallel import (
+        ColwiseParallel,
+        RowwiseParallel,
+        parallelize_module,
+    )
+
+    styles = {"colwise": ColwiseParallel, "rowwise": RowwiseParallel}
+    tp_mesh = mesh if layout == "tp" else mesh["tp"] if layout == "fsdp_tp" else None
+    dp_mesh = mesh if layout == "fsdp" else mesh["dp"] if layout == "fsdp_tp" else None
+    for layer in layers:
+        if tp_mesh is not None:
+            present = dict(layer.named_modules())
+            plan = {name: styles[style]() for name, style in TP_PLAN.items() if name in present}
+            parallelize_module(layer, tp_mesh, plan)
+        if dp_mesh is not None:
+            fully_shard(layer, mesh=dp_mesh)
+    if dp_mesh is not None and not any(layer is model for layer in layers):
+        fully_shard(model, mesh=dp_mesh)
+
+
+class Big(nn.Module):
+    """Weights of 2.2M elements: three chunks of the real size, cut by the shards."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.feed_forward = FeedForward(1100, 2000)
+
+
+def placements_of(model: nn.Module) -> dict[str, str]:
+    return {
+        name: repr(tuple(p.placements)) if isinstance(p, DTensor) else "tensor"
+        for name, p in model.named_parameters()
+    }
+
+
+#: Shards distribute_tensor makes on a 2 x 2 mesh: uneven, strided, columns of columns, 3-D.
+BLOCKS = {
+    "blocks": ((7, 9), (Shard(0), Shard(1))),
+    "strided": ((9, 5), (_StridedShard(0, split_factor=2), Shard(0))),
+    "columns": ((5, 9), (Shard(1), Shard(1))),
+    "hsdp_tp": ((6, 7), (Replicate(), Shard(1))),
+    "cube": ((3, 5, 6), (Shard(2), Shard(0))),
+}
+
+
+class Holder(nn.Module):
+    def __init__(self, value: torch.Tensor) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(value)
+
+
+def blocks_net(mesh: Any | None) -> nn.ModuleDict:
+    """One parameter per entry of :data:`BLOCKS` (plain tensors when ``mesh`` is None)."""
+    net = nn.ModuleDict()
+    for name, (shape, placements) in BLOCKS.items():
+        value = torch.zeros(shape)
+        if mesh is not None:
+            # every rank splits its own zeros: torch's scatter of an uneven _StridedShard fails
+            value = distribute_tensor(value, mesh, placements, src_data_rank=None)
+        net[name] = Holder(value)
+    return net
+
+
+BLOCKS_POLICY = ti.Policy([ti.Rule(Holder, weight=ti.Normal(0.0, 1.0))])
+
+
+def layout_ranks(rank: int, world: int, port: int, out: str) -> None:
+    """One rank of a run of every layout of ``world`` ranks; rank 0 saves the global values."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)  # up to four ranks on two cores
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(rank)  # different garbage on each rank: keyed init must not care
+        layouts = ["fsdp", "tp"] if world == 2 else ["fsdp_tp"]
+        result: dict[str, Any] = {"torchinit": ti.__file__}
+        for layout in layouts:
+            shape = (2, 2) if layout == "fsdp_tp" else (2,)
+            names = ("dp", "tp") if layout == "fsdp_tp" else None
+            mesh = init_device_mesh("cpu", shape, mesh_dim_names=names)
+            real_chunk = ti.seeding.CHUNK_ELEMENTS
+            ti.seeding.CHUNK_ELEMENTS = SMALL_CHUNK
+            with torch.device("meta"):
+                model = Llama()
+            parallelize(model, model.layers, layout, mesh)
+            for name, policy in LLAMA_POLICIES.items():
+                ti.init_model(model, policy, device="cpu", seed=SEED)
+                result[f"{layout}/{name}"] = full(model)
+            result[f"{layout}/placements"] = placements_of(model)
+            if layout == "fsdp_tp":
+                net = blocks_net(mesh)
+                ti.init_model(net, BLOCKS_POLICY, seed=SEED)
+                result["blocks"] = full(net)
+                result["blocks/placements"] = placements_of(net)
+            ti.seeding.CHUNK_ELEMENTS = real_chunk
+            with torch.device("meta"):
+                big = Big()
+            parallelize(big, [big], layout, mesh)
+            for name in ("trunc_normal", "xavier"):
+                ti.init_model(big, LLAMA_POLICIES[name], device="cpu", seed=SEED)
+                result[f"{layout}/big/{name}"] = full(big)
+            result[f"{layout}/big/placements"] = placements_of(big)
+        if rank == 0:
+            torch.save(result, Path(out) / "result.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def run_layouts(out: Path, world: int) -> dict[str, Any]:
+    torch.multiprocessing.start_processes(
+        layout_ranks, args=(world, free_port(), str(out)), nprocs=world, start_method="spawn"
+    )
+    return dict(torch.load(out / "result.pt", weights_only=False))
+
+
+@pytest.fixture(scope="module")
+def two_layouts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return run_layouts(tmp_path_factory.mktemp("two_layouts"), 2)
+
+
+@pytest.fixture(scope="module")
+def four_layouts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return run_layouts(tmp_path_factory.mktemp("four_layouts"), 4)
+
+
+@pytest.fixture(scope="module")
+def llama_reference() -> dict[str, dict[str, torch.Tensor]]:
+    """Each strategy's values on one process, unsharded (small chunks, as in the ranks)."""
+    threads = torch.get_num_threads()
+    # on one thread, as the ranks: the QR of orthogonal gives other bits on other numbers of
+    # threads (sharded or not)
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ti.seeding, "CHUNK_ELEMENTS", SMALL_CHUNK)
+        expected = {}
+        for name, policy in LLAMA_POLICIES.items():
+            model = Llama()
+            ti.init_model(model, policy, seed=SEED)
+            expected[name] = {k: v.detach() for k, v in model.named_parameters()}
+        blocks = blocks_net(None)
+        ti.init_model(blocks, BLOCKS_POLICY, seed=SEED)
+        expected["blocks"] = {k: v.detach() for k, v in blocks.named_parameters()}
+    for name in ("trunc_normal", "xavier"):
+        big = Big()
+        ti.init_model(big, LLAMA_POLICIES[name], seed=SEED)
+        expected[f"big/{name}"] = {k: v.detach() for k, v in big.named_parameters()}
+    torch.set_num_threads(threads)
+    return expected
+
+
+def assert_same(got: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
+    assert got.keys() == expected.keys()
+    for name, value in got.items():
+        assert torch.equal(value, expected[name]), name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", ["fsdp", "tp"])
+def test_llama_on_two_ranks_gets_the_unsharded_values(
+    two_layouts: dict[str, Any], llama_reference: dict[str, Any], layout: str
+) -> None:
+    assert two_layouts["torchinit"] == ti.__file__
+    for name in STRATEGIES:
+        assert_same(two_layouts[f"{layout}/{name}"], llama_reference[name])
+    for name in ("trunc_normal", "xavier"):
+        assert_same(two_layouts[f"{layout}/big/{name}"], llama_reference[f"big/{name}"])
+
+
+@pytest.mark.slow
+def test_llama_on_a_2x2_fsdp_tp_mesh_gets_the_unsharded_values(
+    four_layouts: dict[str, Any], llama_reference: dict[str, Any]
+) -> None:
+    assert four_layouts["torchinit"] == ti.__file__
+    for name in STRATEGIES:
+        assert_same(four_layouts[f"fsdp_tp/{name}"], llama_reference[name])
+    for name in ("trunc_normal", "xavier"):
+        assert_same(four_layouts[f"fsdp_tp/big/{name}"], llama_reference[f"big/{name}"])
+
+
+@pytest.mark.slow
+def test_any_shard_of_a_2x2_mesh_gets_the_unsharded_values(
+    four_layouts: dict[str, Any], llama_reference: dict[str, Any]
+) -> None:
+    assert_same(four_layouts["blocks"], llama_reference["blocks"])
+    assert four_layouts["blocks/placements"] == {
+        f"{name}.weight": repr(placements) for name, (_, placements) in BLOCKS.items()
+    }
+
+
+@pytest.mark.slow
+def test_the_layouts_are_the_ones_named(
+    two_layouts: dict[str, Any], four_layouts: dict[str, Any]
+) -> None:
+    """What torch makes of each layout: FSDP2 rows, TP rows and columns, strided rows."""
+    fsdp, tp = two_layouts["fsdp/placements"], two_layouts["tp/placements"]
+    both = four_layouts["fsdp_tp/placements"]
+    assert fsdp["layers.0.feed_forward.down.weight"] == "(Shard(dim=0),)"
+    assert fsdp["embed.weight"] == "(Shard(dim=0),)"
+    assert tp["layers.0.attention.q.weight"] == "(Shard(dim=0),)"
+    assert tp["layers.0.attention.q.bias"] == "(Shard(dim=0),)"
+    assert tp["layers.0.feed_forward.down.weight"] == "(Shard(dim=1),)"
+    assert tp["embed.weight"] == "tensor"
+    assert both["layers.0.feed_forward.up.weight"] == "(_StridedShard(dim=0, sf=2), Shard(dim=0))"
+    assert both["layers.0.feed_forward.down.weight"] == "(Shard(dim=0), Shard(dim=1))"
+    assert both["embed.weight"] == "(Shard(dim=0),)"
+    big = four_layouts["fsdp_tp/big/placements"]
+    assert big["feed_forward.down.weight"] == "(Shard(dim=0), Shard(dim=1))"
+    assert 2 * ti.seeding.CHUNK_ELEMENTS < 1100 * 2000
+
+
 # --------------------------------------------------------------------------- one rank
 
 
@@ -310,7 +597,8 @@ def test_a_non_contiguous_local_shard_gets_the_unsharded_values(mesh: Any) -> No
 
 
 @pytest.mark.parametrize(
-    ("placement", "shown"), [(Shard(1), "Shard(dim=1)"), (Partial(), "Partial(sum)")]
+    ("placement", "shown"),
+    [(Partial(), "Partial(sum)"), (Partial("max"), "Partial(max)")],
 )
 def test_each_unsupported_placement_is_refused(mesh: Any, placement: Any, shown: str) -> None:
     model = one_rank_net(mesh, placement)
@@ -319,7 +607,7 @@ def test_each_unsupported_placement_is_refused(mesh: Any, placement: Any, shown:
         ti.init_model(model, POLICY, seed=SEED)
     assert str(caught.value) == (
         "unsupported.weight: rules[0].weight: keyed init supports the DTensor placements "
-        f"Shard(0) and Replicate() only, not {shown} (got ({shown},))"
+        f"Shard, _StridedShard and Replicate only, not {shown} (got ({shown},))"
     )
     assert all(torch.equal(before[k], v) for k, v in local(model).items())
 
@@ -367,22 +655,48 @@ def test_a_parametrized_dtensor_is_refused(mesh: Any) -> None:
     )
 
 
-def test_an_offset_that_disagrees_with_the_local_shard_is_refused(
-    mesh: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import torch.distributed.tensor._utils as dtensor_utils
-
-    monkeypatch.setattr(
-        dtensor_utils, "compute_local_shape_and_global_offset", lambda *_: ((5, 4), (1, 0))
-    )
-    model = one_rank_net(mesh, Replicate())
+def test_a_local_shard_that_disagrees_with_the_placements_is_refused(mesh: Any) -> None:
+    model = nn.Linear(4, 6)
+    # six local rows, but a global shape of five: no split of five rows gives six
+    wrong = DTensor.from_local(torch.zeros(6, 4), mesh, [Shard(0)], shape=(5, 4), stride=(4, 1))
+    model.weight = nn.Parameter(wrong)
     with pytest.raises(ti.PlanError) as caught:
         ti.init_model(model, POLICY, seed=SEED)
     assert str(caught.value) == (
-        "first.weight: rules[0].weight: DTensor's compute_local_shape_and_global_offset gives "
-        "shape (5, 4) at offset (1, 0), but the local shard has shape (6, 4) "
-        "(got (Shard(dim=0),))"
+        "weight: rules[0].weight: DTensor's split of the placements gives a shard of shape "
+        "(5, 4), but the local shard has shape (6, 4) (got (Shard(dim=0),))"
     )
+    assert torch.equal(model.weight.to_local(), torch.zeros(6, 4))
+
+
+@pytest.mark.parametrize(
+    ("shape", "mesh_shape", "coordinate", "placements", "expected"),
+    [
+        # uneven, as torch.chunk: 7 columns are 2 + 2 + 2 + 1, 5 are 2 + 2 + 1 + 0
+        ((2, 7), (4,), (3,), [Shard(1)], [[0, 1], [6]]),
+        ((2, 5), (4,), (3,), [Shard(1)], [[0, 1], []]),
+        # a 2-D block, and two mesh dims splitting one tensor dim left to right
+        ((5, 9), (2, 2), (1, 0), [Shard(0), Shard(1)], [[3, 4], [0, 1, 2, 3, 4]]),
+        ((9,), (2, 2), (1, 1), [Shard(0), Shard(0)], [[7, 8]]),
+        # FSDP2 over TP: the rows of the TP shard a rank holds are two runs
+        ((8, 2), (2, 2), (1, 0), [_StridedShard(0, sf=2), Shard(0)], [[2, 3], [0, 1]]),
+        ((8, 2), (2, 2), (0, 1), [_StridedShard(0, sf=2), Shard(0)], [[4, 5], [0, 1]]),
+        # uneven: TP rank 0 holds rows 0 to 4, FSDP rank 0 the first three of them
+        ((9, 1), (2, 2), (0, 0), [_StridedShard(0, sf=2), Shard(0)], [[0, 1, 2], [0]]),
+        ((9, 1), (2, 2), (1, 1), [_StridedShard(0, sf=2), Shard(0)], [[7, 8], [0]]),
+        ((3, 4), (2,), (1,), [Replicate()], [[0, 1, 2], [0, 1, 2, 3]]),
+        ((), (2,), (1,), [Replicate()], []),
+    ],
+)
+def test_local_indices_follow_dtensors_split(
+    shape: tuple[int, ...],
+    mesh_shape: tuple[int, ...],
+    coordinate: tuple[int, ...],
+    placements: list[Any],
+    expected: list[list[int]],
+) -> None:
+    held = ti.distributed.local_indices(shape, mesh_shape, coordinate, placements)
+    assert [index.tolist() for index in held] == expected
 
 
 @pytest.mark.slow

@@ -246,6 +246,64 @@ def test_a_range_outside_the_tensor_is_refused() -> None:
         keyed.chunk_tasks(["w"], ti.Normal(), law, (10,), torch.empty(5), start=6)
 
 
+def _block(shape: tuple[int, ...], *held: list[int]) -> seeding.Block:
+    return seeding.Block(shape, tuple(torch.tensor(index, dtype=torch.int64) for index in held))
+
+
+@pytest.mark.parametrize(
+    ("strategy", "block"),
+    [
+        # columns: every row's run of columns is scattered over the chunks
+        (ti.Normal(), _block((40, 30), list(range(40)), [4, 5, 6, 29])),
+        # a 2-D block whose rows are whole runs, and one whose runs fill whole chunks
+        (ti.Uniform(-1.0, 2.0), _block((40, 30), [3, 4, 5, 17], list(range(30)))),
+        (ti.Uniform(), _block((40, 25), [0, 1, 2, 3, 8, 9, 10, 11], list(range(25)))),
+        # the zero row (padding_idx 6) cut by the block, and a constant
+        (ti.PaddedNormal(std=2.0, padding_idx=6), _block((10, 20), [5, 6, 9], [0, 7, 8, 19])),
+        (ti.Constant(3.0), _block((10, 20), [1, 2], [3])),
+        (ti.TruncNormal(a=-1.0, b=1.0), _block((3, 4, 5), [1, 2], [0, 3], [1, 2, 4])),
+        (
+            ti.Normal(),
+            _block(
+                (),
+            ),
+        ),
+    ],
+)
+def test_a_block_holds_the_same_elements_of_the_whole(
+    strategy: ti.Strategy, block: seeding.Block, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a rank holding any DTensor shard computes (chunks of 100 elements: many of them)."""
+    monkeypatch.setattr(seeding, "CHUNK_ELEMENTS", 100)
+    keyed = seeding.KeyedSeeding(5, nn.Linear(1, 1))
+    law = strategy.law(block.shape)
+    assert law is not None
+    whole = torch.empty(block.shape)
+    seeding.run_tasks(keyed.chunk_tasks(["w"], strategy, law, block.shape, whole.view(-1)))
+    expected = whole
+    for dim, index in enumerate(block.indices):
+        expected = expected.index_select(dim, index)
+    # float32 is written in place (a chunk the block holds whole is drawn right there)
+    for dtype in (torch.float32, torch.bfloat16):
+        part = torch.empty(block.numel, dtype=dtype)
+        tasks = keyed.chunk_tasks(["w"], strategy, law, block.shape, part, block=block)
+        seeding.run_tasks(tasks, threads=2)
+        assert torch.equal(part, expected.reshape(-1).to(dtype))
+    # a task per chunk the block overlaps, and no other
+    flat = block.flat(torch.arange(block.numel))
+    assert len(tasks) == len(set((flat // 100).tolist()))
+
+
+def test_a_block_and_a_range_together_are_refused() -> None:
+    keyed = seeding.KeyedSeeding(5, nn.Linear(1, 1))
+    law = ti.Normal().law((10,))
+    assert law is not None
+    with pytest.raises(ValueError, match=r"^a block of 2 elements needs start 0 and as many$"):
+        keyed.chunk_tasks(
+            ["w"], ti.Normal(), law, (10,), torch.empty(2), 1, block=_block((10,), [1, 2])
+        )
+
+
 def test_layout_and_dtype_do_not_change_the_values() -> None:
     """Contiguous, transposed (non-contiguous), bfloat16 and parametrized tensors of the same
     name get the same values (drawn in float32, then cast)."""

@@ -1,30 +1,37 @@
-"""Keyed init of sharded parameters: FSDP2 (``fully_shard``) and DTensor.
+"""Keyed init of sharded parameters: FSDP2, tensor parallelism, DTensor on any mesh.
 
 A model whose parameters are DTensors, for example one sharded with
-``torch.distributed.fsdp.fully_shard``, is initialized with the same call as any other::
+``torch.distributed.fsdp.fully_shard`` or ``parallelize_module``, is initialized with the same
+call as any other::
 
     init_model(model, policy, seed=N)
 
 run on every rank. Afterwards each parameter's ``full_tensor()`` equals, bit for bit, what the
 unsharded model gets from the same call on one process. Each rank writes only its own shard,
-in place, into ``param.to_local()`` (the ``Parameter`` objects are kept):
+in place, into ``param.to_local()`` (the ``Parameter`` objects are kept).
+
+Supported placements: ``Shard(d)`` on any dim, ``_StridedShard`` (FSDP2 over tensor
+parallelism) and ``Replicate()``, in any combination, on a mesh of any number of dimensions;
+uneven shards and ranks without elements are fine. Placements act on each dim on their own, so
+a shard is a :class:`~torchinit.seeding.Block`: per dim, the global indices it holds, found by
+applying DTensor's own split to ``arange(size)`` (:func:`local_indices`, checked against
+``to_local().shape``). What it costs:
 
 * a strategy with an elementwise law (:meth:`~torchinit.Strategy.law`: constant, uniform,
-  normal, truncated normal and everything built from them) draws only the keyed chunks that
-  the rank's rows overlap (:meth:`~torchinit.seeding.KeyedSeeding.chunk_tasks`), so a rank's
-  work and memory follow its shard, not the tensor;
+  normal, truncated normal and everything built from them) draws every keyed chunk that holds
+  one of the rank's elements and keeps those
+  (:meth:`~torchinit.seeding.KeyedSeeding.chunk_tasks`), with a chunk of scratch memory. A row
+  shard (``Shard(0)``, FSDP2, colwise TP) draws about its own size; a column shard
+  (``Shard(1)``, rowwise TP) holds part of every row, so it draws every chunk: the whole
+  tensor's draws, time not memory (``bench/layouts_cost.py`` prints the cost per layout);
 * a strategy without one (orthogonal, sparse, eye, dirac, gate_constant) needs the whole
-  tensor: every rank draws it whole on the CPU and keeps its own rows. That costs each rank
+  tensor: every rank draws it whole on the CPU and keeps its own elements. That costs each rank
   the full tensor's memory and time (an orthogonal 8192 x 8192 weight is a QR of the whole
   matrix on every rank), but no communication.
 
-Supported placements: ``Shard(0)`` and ``Replicate()``, on a mesh of any number of dimensions
-(FSDP2 and HSDP use nothing else); the local shard of such a DTensor is a contiguous range of
-rows of the global tensor, found with DTensor's own ``compute_local_shape_and_global_offset``
-(checked against ``to_local().shape``). Uneven shards and ranks without rows are fine. Any
-other placement (``Shard(1)``, ``Partial``, ``_StridedShard`` from FSDP + tensor parallelism,
-...) is refused with a :class:`~torchinit.PlanError` before any tensor is touched, and so are:
+Refused with a :class:`~torchinit.PlanError` before any tensor is touched:
 
+* ``Partial`` and any other placement (the message names it);
 * DTensor parameters without ``seed=``: torch's random ops on DTensors only follow the global
   tensor on CUDA-like meshes (on a CPU mesh each rank draws its shard from its own global
   generator, so the shards repeat each other), and orthogonal or the fast truncated normal do
@@ -34,8 +41,9 @@ other placement (``Shard(1)``, ``Partial``, ``_StridedShard`` from FSDP + tensor
   draws through torch's DTensor random ops, with the problem above;
 * a parametrized tensor whose value is a DTensor.
 
-Every rank must run the same call with the same policy and seed; nothing is exchanged between
-ranks. This module imports nothing from ``torch.distributed`` until it meets a DTensor, and a
+Every rank must run the same call with the same policy and seed. No tensor data is exchanged
+between ranks: ``init_model`` only checks, with one small collective, that every rank has the
+same seed, policy and torchinit version (:mod:`torchinit.engine.consensus`). This module imports nothing from ``torch.distributed`` until it meets a DTensor, and a
 torch built without distributed support simply has none.
 """
 
@@ -50,12 +58,12 @@ from typing import Any
 import torch
 
 from torchinit.errors import PlanError
-from torchinit.seeding import KeyedSeeding, Task, run_tasks
+from torchinit.seeding import Block, KeyedSeeding, Task, run_tasks
 from torchinit.strategies import Strategy
 
-__all__ = ["check", "is_dtensor", "is_dtensor_type", "keyed_tasks"]
+__all__ = ["check", "is_dtensor", "is_dtensor_type", "keyed_tasks", "local_indices"]
 
-_SUPPORTED = "Shard(0) and Replicate()"
+_SUPPORTED = "Shard, _StridedShard and Replicate"
 
 
 def is_dtensor(value: torch.Tensor) -> bool:
@@ -71,43 +79,99 @@ def is_dtensor_type(cls: type) -> bool:
     return module is not None and issubclass(cls, module.DTensor)
 
 
+def _splitting() -> tuple[type, ...]:
+    """The placement types that split a dim: ``Shard``, and ``_StridedShard`` where it exists."""
+    from torch.distributed.tensor import Shard
+
+    try:
+        from torch.distributed.tensor.placement_types import _StridedShard
+    except ImportError:  # a private class: older releases lack it
+        return (Shard,)
+    return (Shard, _StridedShard)
+
+
 def _unsupported(placements: Sequence[Any]) -> list[Any]:
-    from torch.distributed.tensor import Replicate, Shard
+    from torch.distributed.tensor import Replicate
 
-    # exact types: _StridedShard has been a subclass of Shard in some releases
-    return [
-        p for p in placements if not (type(p) is Replicate or (type(p) is Shard and p.dim == 0))
-    ]
+    # exact types: a subclass (Partial's MaskPartial, a new kind of shard) may place elements
+    # in a way the split below does not know
+    known = (Replicate, *_splitting())
+    return [p for p in placements if type(p) not in known]
 
 
-def _first_row(value: Any) -> int:
-    """The global row at which ``value``'s local shard starts (it holds whole rows).
+def local_indices(
+    shape: Sequence[int],
+    mesh_shape: Sequence[int],
+    coordinate: Sequence[int],
+    placements: Sequence[Any],
+) -> tuple[torch.Tensor, ...]:
+    """Per dim of a DTensor of global ``shape``, the global indices the rank at ``coordinate``
+    of a mesh of ``mesh_shape`` holds, in order.
+
+    The placements act left to right, each on one dim alone, with DTensor's own split
+    (``_split_tensor``, which ``distribute_tensor`` uses): applied to ``arange(shape[d])``,
+    it gives the indices along ``d``. No process group is needed.
+
+    Args:
+        shape: the global shape.
+        mesh_shape: the device mesh's shape.
+        coordinate: the rank's coordinate in the mesh.
+        placements: one per mesh dim: ``Shard``, ``_StridedShard`` or ``Replicate``.
 
     Raises:
-        ValueError: DTensor's offset utility disagrees with the local shard.
-    """
-    try:
-        from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
-    except ImportError:
-        # a private helper: a torch release may move it; refuse rather than guess the offset
-        raise ValueError(
-            "this torch has no torch.distributed.tensor._utils."
-            "compute_local_shape_and_global_offset, which keyed init needs to place a shard"
-        ) from None
+        ValueError: a placement is none of those.
 
-    shape = tuple(value.shape)
-    local = tuple(value.to_local().shape)
-    if not shape or value.device_mesh.get_coordinate() is None:
-        return 0  # a replicated scalar, or a rank outside the mesh (its shard is empty)
-    local_shape, offset = compute_local_shape_and_global_offset(
-        shape, value.device_mesh, value.placements
-    )
-    if tuple(local_shape) != local or any(offset[1:]) or local[1:] != shape[1:]:
+    Example:
+        >>> from torch.distributed.tensor import Shard
+        >>> local_indices((3, 5), (2, 2), (0, 1), [Shard(0), Shard(1)])
+        (tensor([0, 1]), tensor([3, 4]))
+    """
+    splitting = _splitting()
+    unsupported = _unsupported(placements)
+    if unsupported:
         raise ValueError(
-            f"DTensor's compute_local_shape_and_global_offset gives shape {tuple(local_shape)} "
-            f"at offset {tuple(offset)}, but the local shard has shape {local}"
+            f"keyed init supports the DTensor placements {_SUPPORTED} only, not {unsupported[0]!r}"
         )
-    return int(offset[0])
+    held = [torch.arange(size) for size in shape]
+    for placement, chunks, index in zip(placements, mesh_shape, coordinate, strict=True):
+        if type(placement) in splitting:
+            dim = placement.dim % len(shape)
+            # the split works on a tensor of the global rank: the indices along its dim
+            along = [1] * len(shape)
+            along[dim] = len(held[dim])
+            pieces, _ = placement._split_tensor(
+                held[dim].view(along), chunks, with_padding=False, contiguous=False
+            )
+            held[dim] = pieces[index].reshape(-1)
+    return tuple(held)
+
+
+def _block(value: Any) -> Block | None:
+    """The elements ``value``'s local shard holds; None on a rank outside the mesh.
+
+    Raises:
+        ValueError: an unsupported placement, or the indices disagree with the local shard.
+    """
+    shape = tuple(value.shape)
+    mesh = value.device_mesh
+    coordinate = mesh.get_coordinate()
+    if coordinate is None:
+        return None  # a rank outside the mesh holds nothing
+    try:
+        indices = local_indices(shape, tuple(mesh.shape), coordinate, value.placements)
+    except AttributeError:
+        # a private method: a torch release may rename it; refuse rather than guess
+        raise ValueError(
+            "this torch's placements have no _split_tensor, which keyed init needs to place a shard"
+        ) from None
+    local = tuple(value.to_local().shape)
+    held = tuple(len(index) for index in indices)
+    if held != local or not all(bool((index.diff() > 0).all()) for index in indices):
+        raise ValueError(
+            f"DTensor's split of the placements gives a shard of shape {held}, but the local "
+            f"shard has shape {local}"
+        )
+    return Block(shape, indices)
 
 
 def check(
@@ -155,16 +219,8 @@ def check(
             path=path,
             got=placements,
         )
-    unsupported = _unsupported(placements)
-    if unsupported:
-        raise PlanError(
-            f"keyed init supports the DTensor placements {_SUPPORTED} only, not {unsupported[0]!r}",
-            where=where,
-            path=path,
-            got=placements,
-        )
     try:
-        _first_row(dtensor)
+        _block(dtensor)
     except ValueError as error:
         raise PlanError(str(error), where=where, path=path, got=placements) from None
 
@@ -183,15 +239,14 @@ def keyed_tasks(
     dtensor: Any = value
     shape = tuple(dtensor.shape)
     local: torch.Tensor = dtensor.to_local()
-    if local.numel() == 0:
+    block = _block(dtensor)
+    if block is None or local.numel() == 0:
         return []
-    first = _first_row(dtensor)
     law = strategy.law(shape)
     if law is None:
-        whole = functools.partial(_whole, keyed, names, strategy, shape, local, first)
+        whole = functools.partial(_whole, keyed, names, strategy, block, local)
         return [(math.prod(shape), whole)]
-    start = first * math.prod(shape[1:])
-    chunks, staging = chunk_into(keyed, names, strategy, law, local, shape=shape, start=start)
+    chunks, staging = chunk_into(keyed, names, strategy, law, local, shape=shape, block=block)
     if staging is None:
         return chunks
 
@@ -207,14 +262,15 @@ def _whole(
     keyed: KeyedSeeding,
     names: Sequence[str],
     strategy: Strategy,
-    shape: tuple[int, ...],
+    block: Block,
     local: torch.Tensor,
-    first: int,
 ) -> None:
-    """Draw the whole tensor (a strategy without a law) and keep this rank's rows."""
+    """Draw the whole tensor (a strategy without a law) and keep this rank's elements."""
     from torchinit.engine.execution import draw_whole
 
     # grad mode is per thread: the engine's no_grad does not reach the pool's threads
     with torch.no_grad():
-        drawn = draw_whole(keyed, names, strategy, shape, local.dtype)
-        local.copy_(drawn[first : first + local.shape[0]] if shape else drawn)
+        drawn = draw_whole(keyed, names, strategy, block.shape, local.dtype)
+        for dim, index in enumerate(block.indices):
+            drawn = drawn.index_select(dim, index)
+        local.copy_(drawn)

@@ -28,8 +28,9 @@ So the values do not depend on:
   from the key; a tied parameter is keyed by the smallest of its names;
 * the device: values are drawn on the CPU and copied to the tensor's device, so a CUDA model
   gets the same values bit for bit as a CPU one;
-* sharding: a rank holding rows of a tensor (FSDP2/DTensor ``Shard(0)``) draws only the chunks
-  its rows overlap and gets exactly the values of the same rows of the unsharded tensor.
+* sharding: a rank holding any shard of a tensor (a DTensor placed by ``Shard``,
+  ``_StridedShard`` or ``Replicate`` on any mesh: a :class:`Block`) draws only the chunks its
+  elements fall in and gets exactly the values of the same elements of the unsharded tensor.
 
 Keyed init never touches torch's global random state. The report records the scheme and its
 version; ``tests/test_seeding.py`` pins golden values so that no release changes them silently.
@@ -41,6 +42,7 @@ presets stay bit-exact with the libraries they reproduce.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -60,7 +62,7 @@ from torchinit.errors import InvalidArgumentError
 from torchinit.sampling import trunc_normal_
 from torchinit.strategies import Law, LawKind, Strategy
 
-__all__ = ["CHUNK_ELEMENTS", "SCHEME", "VERSION", "KeyedSeeding", "run_tasks"]
+__all__ = ["CHUNK_ELEMENTS", "SCHEME", "VERSION", "Block", "KeyedSeeding", "run_tasks"]
 
 #: The scheme's name, hashed into every key and recorded in reports.
 SCHEME = "torchinit-keyed"
@@ -118,6 +120,92 @@ def _scratch(size: int, dtype: torch.dtype) -> torch.Tensor:
     return cast(torch.Tensor, buffer[:size])
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class Block:
+    """The elements of a tensor that one shard holds: every combination of the global indices
+    ``indices[d]`` along each dim ``d`` (strictly increasing), in row-major order.
+
+    Any DTensor shard is one (its placements act on each dim on its own), so local element
+    ``(i0, ..., in)`` is global element ``(indices[0][i0], ..., indices[n][in])``. As the
+    indices increase, the shard's row-major elements are in the global row-major order too:
+    the local elements inside one keyed chunk are a contiguous range of the local flat view.
+
+    Args:
+        shape: the global tensor's shape.
+        indices: per dim, the global indices held (int64 tensors).
+
+    Example:
+        >>> block = Block((4, 6), (torch.arange(4), torch.tensor([3, 4, 5])))
+        >>> block.flat(torch.tensor([0, 1, 3]))
+        tensor([3, 4, 9])
+        >>> block.chunks(8)  # chunk 1 holds elements 8 to 15: local 3 to 6 are 9, 10, 11, 15
+        [(0, 0, 3), (1, 3, 7), (2, 7, 12)]
+    """
+
+    shape: tuple[int, ...]
+    indices: tuple[torch.Tensor, ...]
+
+    @property
+    def numel(self) -> int:
+        """How many elements the shard holds."""
+        return math.prod(len(held) for held in self.indices)
+
+    def _strides(self) -> list[int]:
+        return [math.prod(self.shape[d + 1 :]) for d in range(len(self.shape))]
+
+    def flat(self, positions: torch.Tensor) -> torch.Tensor:
+        """The global flat indices of the local elements at flat ``positions``."""
+        rest = positions.clone()
+        flat = torch.zeros_like(positions)
+        for held, stride in zip(self.indices[::-1], self._strides()[::-1], strict=True):
+            flat += held[rest % len(held)] * stride
+            rest //= len(held)
+        return flat
+
+    def span(self, first: int, stop: int) -> torch.Tensor:
+        """The global flat indices of local elements ``[first, stop)``, as :meth:`flat`."""
+        if not self.indices:
+            return self.flat(torch.arange(first, stop))
+        # line by line along the last dim: an add per element instead of a div and mod per dim
+        last = self.indices[-1]
+        size = len(last)
+        lines = torch.arange(first // size, (stop - 1) // size + 1) * size
+        starts = self.flat(lines) - last[0]
+        grid = (starts[:, None] + last[None, :]).view(-1)
+        return grid[first - int(lines[0]) : stop - int(lines[0])]
+
+    def below(self, flat: torch.Tensor) -> torch.Tensor:
+        """How many of the shard's elements have a global flat index below each of ``flat``."""
+        count = torch.zeros_like(flat)
+        # still on the path of a held element: every dim so far hit a held index exactly
+        exact = torch.ones_like(flat, dtype=torch.bool)
+        rest = flat
+        after = self.numel
+        for held, stride in zip(self.indices, self._strides(), strict=True):
+            after //= len(held)
+            index, rest = rest // stride, rest % stride
+            before = torch.searchsorted(held, index)
+            count += torch.where(exact, before * after, 0)
+            found = held[before.clamp(max=len(held) - 1)] == index
+            exact &= (before < len(held)) & found
+        # a scalar: its one element (flat index 0) is below any positive index
+        return count + (exact & (rest > 0))
+
+    def chunks(self, size: int) -> list[tuple[int, int, int]]:
+        """``(k, first, stop)`` for each chunk ``k`` of ``size`` elements of the global flat
+        view that holds some of the shard's elements: local elements ``[first, stop)``."""
+        numel = math.prod(self.shape)
+        if self.numel == 0:
+            return []
+        bounds = torch.arange(0, numel + size, size).clamp(max=numel)
+        counts = self.below(bounds).tolist()
+        return [
+            (k, counts[k], counts[k + 1])
+            for k in range(len(counts) - 1)
+            if counts[k + 1] > counts[k]
+        ]
+
+
 class KeyedSeeding:
     """The per-tensor generators of one ``init_model(..., seed=N)`` call.
 
@@ -166,19 +254,34 @@ class KeyedSeeding:
         shape: Sequence[int],
         out: torch.Tensor,
         start: int = 0,
+        *,
+        block: Block | None = None,
     ) -> list[Task]:
         """Tasks that fill ``out`` with elements ``[start, start + out.numel())`` of the
-        tensor's keyed values.
+        tensor's keyed values, or with the elements of ``block``.
 
         ``out`` is a contiguous 1-D tensor on any device, of the tensor's dtype or of its
         :func:`draw_dtype` (the values are drawn in ``draw_dtype(out.dtype)``, then cast); the
-        rows of a shard hold a contiguous range of the flat view. The tasks are independent and
-        may run in any order, on any thread.
+        rows of a shard hold a contiguous range of the flat view, any other shard is a
+        :class:`Block` (``start`` is then 0). Each task draws one whole chunk the elements
+        overlap and keeps those. The tasks are independent and may run in any order, on any
+        thread.
         """
         numel = math.prod(shape)
         stop = start + out.numel()
         if not 0 <= start <= stop <= numel:
             raise ValueError(f"range [{start}, {stop}) is outside a tensor of {numel} elements")
+        if block is None:
+            # (k, first, last): chunk k holds local elements [first, last)
+            size = CHUNK_ELEMENTS
+            chunks = range(start // size, (stop - 1) // size + 1) if stop > start else range(0)
+            ranges = [
+                (k, max(k * size, start) - start, min((k + 1) * size, stop) - start) for k in chunks
+            ]
+        else:
+            if start or out.numel() != block.numel:
+                raise ValueError(f"a block of {block.numel} elements needs start 0 and as many")
+            ranges = block.chunks(CHUNK_ELEMENTS)
         row = None
         if law.zero_row is not None:
             row_size = numel // shape[0]
@@ -187,35 +290,41 @@ class KeyedSeeding:
         dtype = draw_dtype(out.dtype)
         direct = out.device.type == "cpu" and out.dtype == dtype
 
-        def task(index: int) -> None:
+        def task(index: int, first: int, last: int) -> None:
             low = index * CHUNK_ELEMENTS
             high = min(low + CHUNK_ELEMENTS, numel)
             generator = None if law.kind == "constant" else _seeded(f"{prefix},{index}]")
-            first, last = max(low, start), min(high, stop)
+            # where the local elements are in the chunk: a run from an offset on, or scattered
+            if block is None:
+                picks: int | torch.Tensor = start + first - low
+            else:
+                picks = block.flat(torch.tensor([first, last - 1]))
+                if int(picks[1] - picks[0]) == last - first - 1:
+                    picks = int(picks[0]) - low
+                else:
+                    picks = block.span(first, last) - low
             # grad mode is per thread: the engine's no_grad does not reach the pool's threads
             with torch.no_grad():
-                target = out[first - start : last - start]
-                if direct and (first, last) == (low, high):
-                    _draw(law, target, generator)
-                    part = target
-                else:
-                    drawn = _scratch(high - low, dtype)
-                    _draw(law, drawn, generator)
-                    part = drawn[first - low : last - low]
-                if row is not None and row[0] < last and row[1] > first:
-                    part[max(row[0], first) - first : min(row[1], last) - first].zero_()
-                if part is not target:
-                    target.copy_(part)
+                target = out[first:last]
+                whole = direct and isinstance(picks, int) and last - first == high - low
+                drawn = target if whole else _scratch(high - low, dtype)
+                _draw(law, drawn, generator)
+                if row is not None and row[0] < high and row[1] > low:
+                    drawn[max(row[0], low) - low : min(row[1], high) - low].zero_()
+                if not whole:
+                    if isinstance(picks, int):
+                        target.copy_(drawn[picks : picks + last - first])
+                    elif direct:
+                        torch.index_select(drawn, 0, picks, out=target)
+                    else:
+                        target.copy_(drawn[picks])
 
-        if stop == start:
-            return []
-        first_chunk, last_chunk = start // CHUNK_ELEMENTS, (stop - 1) // CHUNK_ELEMENTS
         # a constant costs a fill, not a draw: it goes to the cheap end of the queue
         weight = 0 if law.kind == "constant" else 1
         return [
             (weight * (min((index + 1) * CHUNK_ELEMENTS, numel) - index * CHUNK_ELEMENTS),
-             functools.partial(task, index))
-            for index in range(first_chunk, last_chunk + 1)
+             functools.partial(task, index, first, last))
+            for index, first, last in ranges
         ]  # fmt: skip
 
     def describe(self) -> dict[str, Any]:

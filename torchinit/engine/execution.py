@@ -19,7 +19,7 @@ from torchinit.engine.rollback import Journal, Reset, Rollback
 from torchinit.errors import TorchInitWarning
 from torchinit.fans import warn_zero_element
 from torchinit.materialize import Materialization
-from torchinit.seeding import KeyedSeeding, Task, draw_dtype, run_tasks
+from torchinit.seeding import Block, KeyedSeeding, Task, draw_dtype, run_tasks
 from torchinit.strategies import Law, Strategy, TorchDefault
 
 _intercepted = torch.overrides.has_torch_function_variadic
@@ -327,19 +327,23 @@ def chunk_into(
     *,
     shape: tuple[int, ...] | None = None,
     start: int = 0,
+    block: Block | None = None,
     in_place: bool = True,
 ) -> tuple[list[Task], torch.Tensor | None]:
     """Tasks that draw ``target``'s keyed chunks: those of a tensor of ``shape`` (default:
-    ``target``'s) from element ``start`` on, as many as ``target`` has.
+    ``target``'s) from element ``start`` on, as many as ``target`` has, or those of the
+    shard ``block`` (see :meth:`KeyedSeeding.chunk_tasks`).
 
     They write straight into ``target`` when it is contiguous and ``in_place``; otherwise into
     a staging tensor like it, returned: copy it into place once the tasks ran.
     """
     shape = tuple(target.shape) if shape is None else shape
     if in_place and target.is_contiguous():
-        return keyed.chunk_tasks(names, strategy, law, shape, target.view(-1), start), None
-    staging = torch.empty(target.shape, dtype=draw_dtype(target.dtype))
-    return keyed.chunk_tasks(names, strategy, law, shape, staging.view(-1), start), staging
+        out, staging = target.view(-1), None
+    else:
+        staging = torch.empty(target.shape, dtype=draw_dtype(target.dtype))
+        out = staging.view(-1)
+    return keyed.chunk_tasks(names, strategy, law, shape, out, start, block=block), staging
 
 
 def _reset(
