@@ -43,8 +43,9 @@ Refused with a :class:`~torchinit.PlanError` before any tensor is touched:
 
 Every rank must run the same call with the same policy and seed. No tensor data is exchanged
 between ranks: ``init_model`` only checks, with one small collective, that every rank has the
-same seed, policy and torchinit version (:mod:`torchinit.engine.consensus`). This module imports nothing from ``torch.distributed`` until it meets a DTensor, and a
-torch built without distributed support simply has none.
+same seed, policy and torchinit version (:mod:`torchinit.engine.consensus`). This module
+imports nothing from ``torch.distributed`` until it meets a DTensor, and a torch built without
+distributed support simply has none.
 """
 
 from __future__ import annotations
