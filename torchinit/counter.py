@@ -67,7 +67,9 @@ _EXPONENT_BIAS = 1023
 _MANTISSA_BITS = 52
 _MANTISSA_MASK = (1 << _MANTISSA_BITS) - 1
 
-MAX_ATTEMPTS = 64
+# rejection leaves an element undrawn with probability (1 - p)**MAX_ATTEMPTS: for p = 0.15,
+# below 1e-70
+MAX_ATTEMPTS = 1024
 _DTYPES = (torch.float32, torch.float64)
 
 
@@ -117,10 +119,10 @@ def philox4x32(key: tuple[int, int] | torch.Tensor, counter: torch.Tensor) -> to
     return torch.stack([c0, c1, c2, c3], dim=-1)
 
 
-def _check_key(key: int) -> tuple[int, int]:
-    value = _validate.integer(key, "counter.key", minimum=0)
+def _check_key(key: int, where: str) -> tuple[int, int]:
+    value = _validate.integer(key, f"{where}.key", minimum=0)
     if value >= 1 << 64:
-        raise OutOfRangeError("must be < 2**64", path="counter.key", got=key)
+        raise OutOfRangeError("must be < 2**64", path=f"{where}.key", got=key)
     return value & _MASK32, value >> 32
 
 
@@ -130,13 +132,13 @@ def _check_dtype(dtype: torch.dtype, where: str) -> None:
 
 
 def _words(
-    key: int, index: torch.Tensor, stream: int, attempt: int
+    key: tuple[int, int], index: torch.Tensor, stream: int, attempt: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     low, high = index & _MASK32, index >> 32
     counter = torch.stack(
         [low, high, torch.full_like(index, stream), torch.full_like(index, attempt)], dim=-1
     )
-    w0, w1, w2, w3 = philox4x32(_check_key(key), counter).unbind(-1)
+    w0, w1, w2, w3 = philox4x32(key, counter).unbind(-1)
     return w0, w1, w2, w3
 
 
@@ -230,7 +232,7 @@ def cos_turns(bits: torch.Tensor, fraction_bits: int) -> torch.Tensor:
 
     Example:
         >>> cos_turns(torch.tensor([0, 2, 4]), 3).tolist()
-        [1.0, 6.123233995736766e-17, -1.0]
+        [1.0, 0.0, -1.0]
     """
     octant = bits >> (fraction_bits - 3)
     within = (bits & ((1 << (fraction_bits - 3)) - 1)).to(torch.float64)
@@ -244,7 +246,7 @@ def cos_turns(bits: torch.Tensor, fraction_bits: int) -> torch.Tensor:
 
 
 def _uniform_at(
-    key: int, index: torch.Tensor, dtype: torch.dtype, stream: int, attempt: int
+    key: tuple[int, int], index: torch.Tensor, dtype: torch.dtype, stream: int, attempt: int
 ) -> torch.Tensor:
     w0, w1, _, _ = _words(key, index, stream, attempt)
     if dtype == torch.float32:
@@ -252,7 +254,9 @@ def _uniform_at(
     return _bits53(w0, w1).to(torch.float64) * 2.0**-53
 
 
-def _normal_at(key: int, index: torch.Tensor, stream: int, attempt: int) -> torch.Tensor:
+def _normal_at(
+    key: tuple[int, int], index: torch.Tensor, stream: int, attempt: int
+) -> torch.Tensor:
     w0, w1, w2, w3 = _words(key, index, stream, attempt)
     # radius from u in (0, 1] (never log(0)), angle from 53 more bits
     u = (_bits53(w0, w1) + 1).to(torch.float64) * 2.0**-53
@@ -287,7 +291,9 @@ def uniform(
         True
     """
     _check_dtype(dtype, "uniform.dtype")
-    return _uniform_at(key, _index(start, stop, device, "uniform"), dtype, stream, 0)
+    return _uniform_at(
+        _check_key(key, "uniform"), _index(start, stop, device, "uniform"), dtype, stream, 0
+    )
 
 
 def normal(
@@ -315,7 +321,9 @@ def normal(
         True
     """
     _check_dtype(dtype, "normal.dtype")
-    return _normal_at(key, _index(start, stop, device, "normal"), stream, 0).to(dtype)
+    return _normal_at(
+        _check_key(key, "normal"), _index(start, stop, device, "normal"), stream, 0
+    ).to(dtype)
 
 
 def trunc_normal(
@@ -353,13 +361,14 @@ def trunc_normal(
         >>> bool(values.abs().max() <= 1.0)
         True
     """
+    words = _check_key(key, "trunc_normal")
     low, high = _validate.bounds(a, b, "trunc_normal")
     _check_dtype(dtype, "trunc_normal.dtype")
     pending = _index(start, stop, device, "trunc_normal")
     result = torch.empty(pending.shape, dtype=dtype, device=device)
     position = pending - pending[:1]
     for attempt in range(MAX_ATTEMPTS):
-        values = _normal_at(key, pending, stream, attempt).to(dtype)
+        values = _normal_at(words, pending, stream, attempt).to(dtype)
         accepted = (values >= low) & (values <= high)
         result[position[accepted]] = values[accepted]
         rejected = ~accepted
