@@ -86,6 +86,8 @@ ALLOWED_OPS = {
     "aten.slice.Tensor",
     "aten.unbind.int",
     "aten.stack.default",
+    "aten.split.Tensor",
+    "aten.cat.default",
     "aten.index.Tensor",
     "aten.index_put_.default",
 }
@@ -145,8 +147,12 @@ SAMPLERS = {
 }
 
 
+@pytest.mark.parametrize("block", [counter.BLOCK, 128])
 @pytest.mark.parametrize("name", list(SAMPLERS))
-def test_samplers_use_only_exact_ops(name: str) -> None:
+def test_samplers_use_only_exact_ops(
+    name: str, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(counter, "BLOCK", block)
     with _OpRecorder() as recorder:
         SAMPLERS[name]()
     assert recorder.ops <= ALLOWED_OPS, sorted(recorder.ops - ALLOWED_OPS)
@@ -330,6 +336,13 @@ def test_subset_is_slice_of_whole(sampler: str) -> None:
     whole = draw(0, 3000)
     for start, stop in [(0, 1), (17, 1041), (2999, 3000), (5, 5), (1024, 3000)]:
         assert torch.equal(draw(start, stop), whole[start:stop])
+
+
+@pytest.mark.parametrize("sampler", [uniform, normal, trunc_normal])
+def test_block_size_does_not_change_values(sampler: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = sampler(KEY, 5, 1000)
+    monkeypatch.setattr(counter, "BLOCK", 100)
+    assert torch.equal(sampler(KEY, 5, 1000), whole)
 
 
 def test_streams_and_keys_differ() -> None:

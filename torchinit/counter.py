@@ -28,6 +28,7 @@ This is the first step of scheme 3; the engine does not use it yet.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -70,6 +71,8 @@ _MANTISSA_MASK = (1 << _MANTISSA_BITS) - 1
 # rejection leaves an element undrawn with probability (1 - p)**MAX_ATTEMPTS: for p = 0.15,
 # below 1e-70
 MAX_ATTEMPTS = 1024
+# elements drawn at a time (the values do not depend on it)
+BLOCK = 2**14
 _DTYPES = (torch.float32, torch.float64)
 
 
@@ -245,23 +248,36 @@ def cos_turns(bits: torch.Tensor, fraction_bits: int) -> torch.Tensor:
     return octant_cos * cos_phi - octant_sin * sin_phi
 
 
+def _blocked(draw: Callable[[torch.Tensor], torch.Tensor], index: torch.Tensor) -> torch.Tensor:
+    # each of the ~400 elementwise ops then works on tensors that stay in cache
+    if index.numel() <= BLOCK:
+        return draw(index)
+    return torch.cat([draw(part) for part in torch.split(index, BLOCK)])
+
+
 def _uniform_at(
     key: tuple[int, int], index: torch.Tensor, dtype: torch.dtype, stream: int, attempt: int
 ) -> torch.Tensor:
-    w0, w1, _, _ = _words(key, index, stream, attempt)
-    if dtype == torch.float32:
-        return (w0 >> 8).to(torch.float32) * 2.0**-24
-    return _bits53(w0, w1).to(torch.float64) * 2.0**-53
+    def draw(part: torch.Tensor) -> torch.Tensor:
+        w0, w1, _, _ = _words(key, part, stream, attempt)
+        if dtype == torch.float32:
+            return (w0 >> 8).to(torch.float32) * 2.0**-24
+        return _bits53(w0, w1).to(torch.float64) * 2.0**-53
+
+    return _blocked(draw, index)
 
 
 def _normal_at(
-    key: tuple[int, int], index: torch.Tensor, stream: int, attempt: int
+    key: tuple[int, int], index: torch.Tensor, stream: int, attempt: int, dtype: torch.dtype
 ) -> torch.Tensor:
-    w0, w1, w2, w3 = _words(key, index, stream, attempt)
-    # radius from u in (0, 1] (never log(0)), angle from 53 more bits
-    u = (_bits53(w0, w1) + 1).to(torch.float64) * 2.0**-53
-    radius = sqrt(log(u) * -2.0)
-    return radius * cos_turns(_bits53(w2, w3), 53)
+    def draw(part: torch.Tensor) -> torch.Tensor:
+        w0, w1, w2, w3 = _words(key, part, stream, attempt)
+        # radius from u in (0, 1] (never log(0)), angle from 53 more bits
+        u = (_bits53(w0, w1) + 1).to(torch.float64) * 2.0**-53
+        radius = sqrt(log(u) * -2.0)
+        return (radius * cos_turns(_bits53(w2, w3), 53)).to(dtype)
+
+    return _blocked(draw, index)
 
 
 def uniform(
@@ -322,8 +338,8 @@ def normal(
     """
     _check_dtype(dtype, "normal.dtype")
     return _normal_at(
-        _check_key(key, "normal"), _index(start, stop, device, "normal"), stream, 0
-    ).to(dtype)
+        _check_key(key, "normal"), _index(start, stop, device, "normal"), stream, 0, dtype
+    )
 
 
 def trunc_normal(
@@ -368,7 +384,7 @@ def trunc_normal(
     result = torch.empty(pending.shape, dtype=dtype, device=device)
     position = pending - pending[:1]
     for attempt in range(MAX_ATTEMPTS):
-        values = _normal_at(words, pending, stream, attempt).to(dtype)
+        values = _normal_at(words, pending, stream, attempt, dtype)
         accepted = (values >= low) & (values <= high)
         result[position[accepted]] = values[accepted]
         rejected = ~accepted
