@@ -345,6 +345,16 @@ def test_block_size_does_not_change_values(sampler: Any, monkeypatch: pytest.Mon
     assert torch.equal(sampler(KEY, 5, 1000), whole)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("sampler", [uniform, normal, trunc_normal])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cuda_equals_cpu_bit_for_bit(sampler: Any, dtype: torch.dtype) -> None:
+    on_cpu = sampler(KEY, 7, 100_007, dtype=dtype)
+    on_cuda = sampler(KEY, 7, 100_007, dtype=dtype, device="cuda")
+    assert on_cuda.device.type == "cuda"
+    assert torch.equal(on_cuda.cpu(), on_cpu)
+
+
 def test_streams_and_keys_differ() -> None:
     base = uniform(KEY, 0, 100)
     assert not torch.equal(base, uniform(KEY, 0, 100, stream=1))
