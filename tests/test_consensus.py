@@ -8,13 +8,13 @@ one-rank tests run a gloo group of one rank in this process, on an in-memory sto
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from gloo_ranks import two_rank_results
 from torch import nn
 
 import torchinit as ti
@@ -81,19 +81,9 @@ def two_ranks(rank: int, port: int, out: str) -> None:
         dist.destroy_process_group()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    out = tmp_path_factory.mktemp("ranks")
-    torch.multiprocessing.start_processes(
-        two_ranks, args=(free_port(), str(out)), nprocs=2, start_method="spawn"
-    )
-    return [torch.load(out / f"rank{rank}.pt", weights_only=False) for rank in range(2)]
+    return two_rank_results(two_ranks, tmp_path_factory.mktemp("ranks"))
 
 
 @pytest.mark.slow

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from typing import Any
 
 import pytest
 import torch
+from gloo_ranks import free_port, two_rank_results
 from torch import nn
 
 import torchinit as ti
@@ -163,19 +163,9 @@ def two_ranks(rank: int, port: int, out: str) -> None:
         dist.destroy_process_group()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    out = tmp_path_factory.mktemp("ranks")
-    torch.multiprocessing.start_processes(
-        two_ranks, args=(free_port(), str(out)), nprocs=2, start_method="spawn"
-    )
-    return [torch.load(out / f"rank{rank}.pt", weights_only=False) for rank in range(2)]
+    return two_rank_results(two_ranks, tmp_path_factory.mktemp("ranks"))
 
 
 @pytest.mark.slow
