@@ -341,15 +341,7 @@ def _saver(out: Path, *, force: bool = False) -> Callable[[nn.Module, Path], Non
     if kind == "torch":
         return _save_torch
     if kind == "safetensors":
-        try:
-            # imported by name: safetensors is optional, and not needed for .pt files
-            writer = importlib.import_module("safetensors.torch")
-        except ImportError:
-            raise InvalidArgumentError(
-                "writing .safetensors needs the safetensors package: pip install safetensors",
-                path="--out",
-                got=str(out),
-            ) from None
+        writer = _safetensors("writing", "--out", out)
         return functools.partial(_save_safetensors, writer.save_model)
     raise AssertionError(f"no writer for {kind!r}")
 
@@ -410,21 +402,26 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _safetensors(doing: str, flag: str, file: Path) -> Any:
+    """``safetensors.torch``, imported by name when a .safetensors file is met: the package is
+    optional, and not needed for .pt files."""
+    try:
+        return importlib.import_module("safetensors.torch")
+    except ImportError:
+        raise InvalidArgumentError(
+            f"{doing} .safetensors needs the safetensors package: pip install safetensors",
+            path=flag,
+            got=str(file),
+        ) from None
+
+
 def _load_weights(model: nn.Module, path: Path) -> list[str]:
     """Load the state_dict in ``path`` (.safetensors, or a torch.save file, read with
     ``weights_only=True``) into ``model``; the keys the file lacks are returned, a key the
     model lacks is an error."""
     try:
         if path.suffix.lower() == ".safetensors":
-            try:
-                reader = importlib.import_module("safetensors.torch")
-            except ImportError:
-                raise InvalidArgumentError(
-                    "reading .safetensors needs the safetensors package: pip install safetensors",
-                    path="--weights",
-                    got=str(path),
-                ) from None
-            state = reader.load_file(str(path))
+            state = _safetensors("reading", "--weights", path).load_file(str(path))
         else:
             state = _torch_load(path, "--weights")
     except OSError as error:
