@@ -59,7 +59,16 @@ ALLOWED_OPS = {
     "aten.bitwise_and.Tensor",
     "aten.bitwise_or.Scalar",
     "aten.bitwise_xor.Tensor",
+    "aten.bitwise_xor.Scalar",
     "aten.bitwise_not.default",
+    # the same, in place
+    "aten.__ilshift__.Scalar",
+    "aten.__irshift__.Scalar",
+    "aten.bitwise_and_.Scalar",
+    "aten.bitwise_xor_.Scalar",
+    "aten.bitwise_xor_.Tensor",
+    "aten.add_.Tensor",
+    "aten.mul_.Tensor",
     # arithmetic (div checked below to have tensors on both sides)
     "aten.add.Tensor",
     "aten.sub.Tensor",
