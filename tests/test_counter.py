@@ -86,7 +86,9 @@ ALLOWED_OPS = {
     "aten.view.dtype",
     # creation, views, indexing
     "aten.arange.start",
+    "aten.arange.default",
     "aten.empty.memory_format",
+    "aten.full.default",
     "aten.full_like.default",
     "aten.scalar_tensor.default",
     "aten.lift_fresh.default",
@@ -153,6 +155,12 @@ SAMPLERS = {
     "normal32": lambda: normal(KEY, 3, 500, torch.float32),
     "normal64": lambda: normal(KEY, 3, 500, torch.float64),
     "trunc_normal": lambda: trunc_normal(KEY, 3, 500, -0.5, 1.0, torch.float32),
+    "draw_constant": lambda: counter.draw("constant", (0.5,), KEY, torch.arange(3, 500)),
+    "draw_uniform": lambda: counter.draw("uniform", (-0.1, 0.3), KEY, torch.arange(3, 500)),
+    "draw_normal": lambda: counter.draw("normal", (0.1, 0.02), KEY, torch.arange(3, 500)),
+    "draw_trunc_normal": lambda: counter.draw(
+        "trunc_normal", (0.0, 0.02, -0.01, 0.04), KEY, torch.arange(3, 500)
+    ),
 }
 
 
@@ -205,11 +213,11 @@ def _np_philox(key: tuple[int, int], words: list[np.ndarray]) -> list[np.ndarray
     return [c0, c1, c2, c3]
 
 
-def _np_words(key: int, start: int, stop: int) -> list[np.ndarray]:
-    index = np.arange(start, stop, dtype=np.uint64)
+def _np_words(key: int, index: np.ndarray, attempt: int = 0) -> list[np.ndarray]:
     zero = np.zeros_like(index)
     return _np_philox(
-        (key & 0xFFFFFFFF, key >> 32), [index & _M32, index >> np.uint64(32), zero, zero]
+        (key & 0xFFFFFFFF, key >> 32),
+        [index & _M32, index >> np.uint64(32), zero, zero + np.uint64(attempt)],
     )
 
 
@@ -224,8 +232,8 @@ def _np_horner(coefficients: tuple[float, ...], x: np.ndarray) -> np.ndarray:
     return result
 
 
-def _np_normal(key: int, start: int, stop: int) -> np.ndarray:
-    w0, w1, w2, w3 = _np_words(key, start, stop)
+def _np_normal(key: int, index: np.ndarray, attempt: int = 0) -> np.ndarray:
+    w0, w1, w2, w3 = _np_words(key, index, attempt)
     u = (_np_bits53(w0, w1) + np.uint64(1)).astype(np.float64) * 2.0**-53
     mantissa, exponent = np.frexp(u)
     small = mantissa < counter.HALF_SQRT2
@@ -260,7 +268,7 @@ def _np_normal(key: int, start: int, stop: int) -> np.ndarray:
 
 
 def test_uniform_equals_numpy_reference() -> None:
-    w0, w1, _, _ = _np_words(KEY, 100, 5100)
+    w0, w1, _, _ = _np_words(KEY, np.arange(100, 5100, dtype=np.uint64))
     expected32 = (w0 >> np.uint64(8)).astype(np.float32) * np.float32(2.0**-24)
     expected64 = _np_bits53(w0, w1).astype(np.float64) * 2.0**-53
     assert np.array_equal(uniform(KEY, 100, 5100, torch.float32).numpy(), expected32)
@@ -268,10 +276,64 @@ def test_uniform_equals_numpy_reference() -> None:
 
 
 def test_normal_equals_numpy_reference() -> None:
-    expected = _np_normal(KEY, 100, 5100)
+    expected = _np_normal(KEY, np.arange(100, 5100, dtype=np.uint64))
     assert np.array_equal(normal(KEY, 100, 5100, torch.float64).numpy(), expected)
     assert np.array_equal(
         normal(KEY, 100, 5100, torch.float32).numpy(), expected.astype(np.float32)
+    )
+
+
+def _np_trunc_normal(
+    key: int, index: np.ndarray, mean: float, std: float, a: float, b: float
+) -> np.ndarray:
+    result = np.full(index.shape, np.nan)
+    pending = np.arange(index.size)
+    for attempt in range(counter.MAX_ATTEMPTS):
+        values = _np_normal(key, index[pending], attempt) * std + mean
+        accepted = (values >= a) & (values <= b)
+        result[pending[accepted]] = values[accepted]
+        pending = pending[~accepted]
+        if pending.size == 0:
+            return result
+    raise AssertionError("the reference ran out of attempts")
+
+
+def test_trunc_normal_equals_numpy_reference() -> None:
+    index = np.arange(100, 5100, dtype=np.uint64)
+    expected = _np_trunc_normal(KEY, index, 0.0, 1.0, -0.5, 1.0)
+    got = trunc_normal(KEY, 100, 5100, -0.5, 1.0, torch.float64).numpy()
+    assert np.array_equal(got, expected)
+    assert np.array_equal(
+        trunc_normal(KEY, 100, 5100, -0.5, 1.0, torch.float32).numpy(),
+        expected.astype(np.float32),
+    )
+
+
+def test_draw_equals_numpy_reference_at_scattered_indices() -> None:
+    index = np.array([7, 3, 2**40 + 5, 123_456_789, 0, 3], dtype=np.uint64)
+    at = torch.from_numpy(index.astype(np.int64))
+    w0, w1, _, _ = _np_words(KEY, index)
+    uniform53 = _np_bits53(w0, w1).astype(np.float64) * 2.0**-53
+    cases = {
+        ("uniform", (-0.25, 0.75)): uniform53 * (0.75 - -0.25) + -0.25,
+        ("normal", (0.5, 0.02)): _np_normal(KEY, index) * 0.02 + 0.5,
+        ("trunc_normal", (0.0, 0.02, -0.01, 0.04)): _np_trunc_normal(
+            KEY, index, 0.0, 0.02, -0.01, 0.04
+        ),
+        ("constant", (0.125,)): np.full(index.shape, 0.125),
+    }
+    for (kind, params), expected in cases.items():
+        got = counter.draw(kind, params, KEY, at)
+        assert got.dtype == torch.float64
+        assert np.array_equal(got.numpy(), expected), kind
+
+
+def test_draw_refuses_unknown_kinds() -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        counter.draw("laplace", (0.0, 1.0), KEY, torch.arange(3))
+    assert str(caught.value) == (
+        "draw.kind: must be one of ['constant', 'normal', 'trunc_normal', 'uniform'] "
+        "(got 'laplace')"
     )
 
 
@@ -362,6 +424,19 @@ def test_cuda_equals_cpu_bit_for_bit(sampler: Any, dtype: torch.dtype) -> None:
     on_cuda = sampler(KEY, 7, 100_007, dtype=dtype, device="cuda")
     assert on_cuda.device.type == "cuda"
     assert torch.equal(on_cuda.cpu(), on_cpu)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [("uniform", (-0.3, 0.1)), ("normal", (0.0, 0.02)), ("trunc_normal", (0.0, 1.0, -0.5, 2.0))],
+)
+def test_cuda_draw_equals_cpu_bit_for_bit(kind: str, params: tuple[float, ...]) -> None:
+    # more than one accelerator block, scattered indices
+    index = torch.arange(0, 3 * counter.ACCELERATOR_BLOCK, 3)
+    on_cuda = counter.draw(kind, params, KEY, index.cuda())
+    assert on_cuda.device.type == "cuda"
+    assert torch.equal(on_cuda.cpu(), counter.draw(kind, params, KEY, index))
 
 
 def test_streams_and_keys_differ() -> None:

@@ -22,7 +22,8 @@ undefined). So the samplers use only:
 * the log, sqrt and sin/cos of Box–Muller as fixed polynomials (and Newton steps) after exact
   range reduction, in float64.
 
-This is the first step of scheme 3; the engine does not use it yet.
+Scheme 3 of keyed seeding (:mod:`torchinit.seeding`, ``init_model(..., seed=N,
+scheme_version=3)``) fills every tensor with a law through :func:`draw`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import torch
 from torchinit import _validate
 from torchinit.errors import InvalidArgumentError, OutOfRangeError
 
-__all__ = ["normal", "philox4x32", "trunc_normal", "uniform"]
+__all__ = ["draw", "normal", "philox4x32", "trunc_normal", "uniform"]
 
 #: A 32-bit word: an int64 tensor of uint32 values, or a Python int for a constant word.
 Word: TypeAlias = "torch.Tensor | int"
@@ -76,8 +77,9 @@ _MANTISSA_MASK = (1 << _MANTISSA_BITS) - 1
 # rejection leaves an element undrawn with probability (1 - p)**MAX_ATTEMPTS: for p = 0.15,
 # below 1e-70
 MAX_ATTEMPTS = 1024
-# elements drawn at a time (the values do not depend on it)
+# elements drawn at a time on a CPU and on an accelerator (the values do not depend on it)
 BLOCK = 2**15
+ACCELERATOR_BLOCK = 2**22
 _DTYPES = (torch.float32, torch.float64)
 
 
@@ -275,10 +277,12 @@ def cos_turns(bits: torch.Tensor, fraction_bits: int) -> torch.Tensor:
 
 
 def _blocked(draw: Callable[[torch.Tensor], torch.Tensor], index: torch.Tensor) -> torch.Tensor:
-    # each of the ~400 elementwise ops then works on tensors that stay in cache
-    if index.numel() <= BLOCK:
+    # on a CPU each of the ~300 elementwise ops then works on tensors that stay in cache; an
+    # accelerator wants large launches instead
+    size = BLOCK if index.device.type == "cpu" else ACCELERATOR_BLOCK
+    if index.numel() <= size:
         return draw(index)
-    return torch.cat([draw(part) for part in torch.split(index, BLOCK)])
+    return torch.cat([draw(part) for part in torch.split(index, size)])
 
 
 def _uniform_at(
@@ -381,8 +385,9 @@ def trunc_normal(
 ) -> torch.Tensor:
     """Standard normal values truncated to ``[a, b]`` for the flat indices ``[start, stop)``.
 
-    Each element is redrawn with the attempt number in its counter until it lands in
-    ``[a, b]`` (after the cast to ``dtype``), so its value depends on its index only.
+    Each element is redrawn with the attempt number in its counter until its float64 value
+    lands in ``[a, b]``, so its value depends on its index only; then it is cast to ``dtype``
+    (rounding is monotone: the cast value lies in ``[a, b]`` rounded).
 
     Args:
         key: an integer in ``[0, 2**64)``.
@@ -406,11 +411,21 @@ def trunc_normal(
     words = _check_key(key, "trunc_normal")
     low, high = _validate.bounds(a, b, "trunc_normal")
     _check_dtype(dtype, "trunc_normal.dtype")
-    pending = _index(start, stop, device, "trunc_normal")
-    result = torch.empty(pending.shape, dtype=dtype, device=device)
-    position = pending - pending[:1]
+    index = _index(start, stop, device, "trunc_normal")
+    return _trunc_normal_at(words, index, (0.0, 1.0, low, high), stream).to(dtype)
+
+
+def _trunc_normal_at(
+    key: tuple[int, int], index: torch.Tensor, params: tuple[float, ...], stream: int
+) -> torch.Tensor:
+    mean, std, low, high = params
+    result = torch.empty(index.shape, dtype=torch.float64, device=index.device)
+    pending = index
+    position = torch.arange(index.numel(), device=index.device)
     for attempt in range(MAX_ATTEMPTS):
-        values = _normal_at(words, pending, stream, attempt, dtype)
+        values = _normal_at(key, pending, stream, attempt, torch.float64)
+        values *= std
+        values += mean
         accepted = (values >= low) & (values <= high)
         result[position[accepted]] = values[accepted]
         rejected = ~accepted
@@ -421,5 +436,57 @@ def trunc_normal(
         f"{pending.numel()} elements outside [a, b] after {MAX_ATTEMPTS} attempts; "
         "the interval holds too little of the normal's mass",
         path="trunc_normal",
-        got=(a, b),
+        got=(low, high),
+    )
+
+
+def draw(
+    kind: str, params: tuple[float, ...], key: int, index: torch.Tensor, *, stream: int = 0
+) -> torch.Tensor:
+    """float64 values of a law at the flat indices ``index`` (any int64 tensor, on any
+    device, computed there): what scheme 3 of keyed seeding fills a tensor with.
+
+    The laws are those of :class:`torchinit.strategies.Law`, each value computed in float64
+    from the element's own counter and rounded once, where the caller casts it:
+
+    * ``constant`` ``(value,)``: ``value``;
+    * ``uniform`` ``(low, high)``: ``u * (high - low) + low``, ``u`` the 53-bit uniform;
+    * ``normal`` ``(mean, std)``: ``z * std + mean``, ``z`` the Box–Muller normal;
+    * ``trunc_normal`` ``(mean, std, a, b)``: ``z * std + mean`` redrawn (attempt number in
+      the counter) until it lies in ``[a, b]`` (absolute bounds).
+
+    Args:
+        kind: the law's kind.
+        params: its parameters.
+        key: an integer in ``[0, 2**64)``.
+        index: the flat indices, in ``[0, 2**64)``.
+        stream: the counter's third word.
+
+    Example:
+        >>> index = torch.tensor([5, 2, 9])
+        >>> values = draw("uniform", (-1.0, 1.0), 7, index)
+        >>> torch.equal(values[1:2], draw("uniform", (-1.0, 1.0), 7, torch.tensor([2])))
+        True
+    """
+    words = _check_key(key, "draw")
+    if kind == "constant":
+        return torch.full(index.shape, params[0], dtype=torch.float64, device=index.device)
+    if kind == "uniform":
+        low, high = params
+        values = _uniform_at(words, index, torch.float64, stream, 0)
+        values *= high - low
+        values += low
+        return values
+    if kind == "normal":
+        mean, std = params
+        values = _normal_at(words, index, stream, 0, torch.float64)
+        values *= std
+        values += mean
+        return values
+    if kind == "trunc_normal":
+        return _trunc_normal_at(words, index, params, stream)
+    raise InvalidArgumentError(
+        "must be one of ['constant', 'normal', 'trunc_normal', 'uniform']",
+        path="draw.kind",
+        got=kind,
     )
