@@ -137,6 +137,7 @@ def prepared(model: nn.Module, policy: ti.Policy, order: str | None = None) -> A
         exclude=None,
         strict=False,
         seed=SEED,
+        scheme_version=None,
         device=None,
         planning=False,
     )[:2]

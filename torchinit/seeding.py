@@ -56,18 +56,33 @@ from typing import Any, cast, get_args
 import torch
 from torch import nn
 
-from torchinit import _validate
+from torchinit import _validate, counter
 from torchinit._wrappers import bare_name, unwrap
 from torchinit.errors import InvalidArgumentError
 from torchinit.sampling import trunc_normal_
 from torchinit.strategies import Law, LawKind, Strategy
 
-__all__ = ["CHUNK_ELEMENTS", "SCHEME", "VERSION", "Block", "KeyedSeeding", "run_tasks"]
+__all__ = [
+    "CHUNK_ELEMENTS",
+    "COUNTER_TASK_ELEMENTS",
+    "SCHEME",
+    "VERSION",
+    "VERSIONS",
+    "Block",
+    "KeyedSeeding",
+    "run_tasks",
+]
 
 #: The scheme's name, hashed into every key and recorded in reports.
 SCHEME = "torchinit-keyed"
-#: The scheme's version, bumped by any change to the values a seed gives.
+#: The default version of the scheme (what ``seed=N`` alone means), bumped by any change to
+#: the values a seed gives.
 VERSION = 2
+#: The versions ``scheme_version=`` selects: 2 (chunks of torch's CPU generators) and 3
+#: (counter-based: :mod:`torchinit.counter`).
+VERSIONS = (2, 3)
+#: Elements per task of scheme 3 on a CPU (tasks run in parallel; values do not depend on it).
+COUNTER_TASK_ELEMENTS = 1 << 18
 #: Elements per keyed chunk; part of the scheme, so changing it changes the values.
 CHUNK_ELEMENTS = 1 << 20
 _MAX_SEED = 2**64 - 1
@@ -82,10 +97,14 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
+def _digest64(text: str) -> int:
+    """The first 8 bytes (little-endian) of sha256(text)."""
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
+
+
 def _seeded(text: str) -> torch.Generator:
-    """A CPU generator seeded from the first 8 bytes (little-endian) of sha256(text)."""
-    digest = hashlib.sha256(text.encode("utf-8")).digest()
-    return torch.Generator(device="cpu").manual_seed(int.from_bytes(digest[:8], "little"))
+    """A CPU generator seeded from :func:`_digest64` of ``text``."""
+    return torch.Generator(device="cpu").manual_seed(_digest64(text))
 
 
 def draw_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -212,6 +231,7 @@ class KeyedSeeding:
     Args:
         seed: the seed, an integer in ``[0, 2**64)``.
         model: the model passed to ``init_model`` (wrappers included).
+        version: the scheme's version, one of :data:`VERSIONS` (default :data:`VERSION`).
 
     Example:
         >>> keyed = KeyedSeeding(0, torch.nn.Linear(2, 2))
@@ -219,12 +239,19 @@ class KeyedSeeding:
         'weight'
     """
 
-    def __init__(self, seed: Any, model: nn.Module) -> None:
+    def __init__(self, seed: Any, model: nn.Module, version: Any = None) -> None:
         self.seed = _validate.integer(seed, "seed", minimum=0)
         if self.seed > _MAX_SEED:
             raise InvalidArgumentError("must be < 2**64", path="seed", got=seed)
+        if version is None:
+            version = VERSION
+        elif isinstance(version, bool) or version not in VERSIONS:
+            raise InvalidArgumentError(
+                f"must be one of {list(VERSIONS)}", path="scheme_version", got=version
+            )
+        self.version: int = version
         self.prefix = unwrap(model)[1]
-        self._head = f"[{_json(SCHEME)},{VERSION},{self.seed},"
+        self._head = f"[{_json(SCHEME)},{self.version},{self.seed},"
         self._specs: dict[int, tuple[Strategy, str]] = {}
 
     def key_name(self, names: Sequence[str]) -> str:
@@ -245,6 +272,11 @@ class KeyedSeeding:
     def generator(self, names: Sequence[str], strategy: Strategy) -> torch.Generator:
         """The CPU generator a tensor without a law (or a layer reset) is drawn whole from."""
         return _seeded(self._prefix(names, strategy) + "]")
+
+    def counter_key(self, names: Sequence[str], strategy: Strategy) -> int:
+        """Scheme 3: the 64-bit Philox key of a tensor with a law (the digest
+        :meth:`generator` is seeded with)."""
+        return _digest64(self._prefix(names, strategy) + "]")
 
     def chunk_tasks(
         self,
@@ -271,6 +303,10 @@ class KeyedSeeding:
         stop = start + out.numel()
         if not 0 <= start <= stop <= numel:
             raise ValueError(f"range [{start}, {stop}) is outside a tensor of {numel} elements")
+        if block is not None and (start or out.numel() != block.numel):
+            raise ValueError(f"a block of {block.numel} elements needs start 0 and as many")
+        if self.version == 3:
+            return self._counter_tasks(names, strategy, law, shape, out, start, block)
         if block is None:
             # (k, first, last): chunk k holds local elements [first, last)
             size = CHUNK_ELEMENTS
@@ -279,13 +315,8 @@ class KeyedSeeding:
                 (k, max(k * size, start) - start, min((k + 1) * size, stop) - start) for k in chunks
             ]
         else:
-            if start or out.numel() != block.numel:
-                raise ValueError(f"a block of {block.numel} elements needs start 0 and as many")
             ranges = block.chunks(CHUNK_ELEMENTS)
-        row = None
-        if law.zero_row is not None:
-            row_size = numel // shape[0]
-            row = (law.zero_row * row_size, (law.zero_row + 1) * row_size)
+        row = _zero_row(law, shape)
         prefix = self._prefix(names, strategy)
         dtype = draw_dtype(out.dtype)
         direct = out.device.type == "cpu" and out.dtype == dtype
@@ -327,9 +358,65 @@ class KeyedSeeding:
             for index, first, last in ranges
         ]  # fmt: skip
 
+    def _counter_tasks(
+        self,
+        names: Sequence[str],
+        strategy: Strategy,
+        law: Law,
+        shape: Sequence[int],
+        out: torch.Tensor,
+        start: int,
+        block: Block | None,
+    ) -> list[Task]:
+        """Scheme 3's :meth:`chunk_tasks`: each element drawn from its own counter on
+        ``out``'s device (:func:`torchinit.counter.draw`), nothing more than ``out`` holds."""
+        key = self.counter_key(names, strategy)
+        row = _zero_row(law, shape)
+        dtype = draw_dtype(out.dtype)
+        local = out.numel()
+        # an accelerator is parallel inside each op: one task; on a CPU, tasks for the threads
+        piece = COUNTER_TASK_ELEMENTS if out.device.type == "cpu" else max(local, 1)
+
+        def task(first: int, last: int) -> None:
+            index = _global_index(start, block, first, last, out.device)
+            values = counter.draw(law.kind, law.params, key, index)
+            if row is not None:
+                values = torch.where((index >= row[0]) & (index < row[1]), 0.0, values)
+            # grad mode is per thread: the engine's no_grad does not reach the pool's threads
+            with torch.no_grad():
+                out[first:last].copy_(values.to(dtype))
+
+        weight = 0 if law.kind == "constant" else 1
+        return [
+            (weight * (min(first + piece, local) - first),
+             functools.partial(task, first, min(first + piece, local)))
+            for first in range(0, local, piece)
+        ]  # fmt: skip
+
     def describe(self) -> dict[str, Any]:
         """What the report records: ``{"scheme": ..., "version": ..., "seed": ...}``."""
-        return {"scheme": SCHEME, "version": VERSION, "seed": self.seed}
+        return {"scheme": SCHEME, "version": self.version, "seed": self.seed}
+
+
+def _zero_row(law: Law, shape: Sequence[int]) -> tuple[int, int] | None:
+    """The flat range of the law's zero row (an embedding's padding row), if any."""
+    if law.zero_row is None:
+        return None
+    row_size = math.prod(shape) // shape[0]
+    return law.zero_row * row_size, (law.zero_row + 1) * row_size
+
+
+def _global_index(
+    start: int, block: Block | None, first: int, last: int, device: torch.device
+) -> torch.Tensor:
+    """The global flat indices of local elements ``[first, last)``, on ``device``: a range
+    made there when they are contiguous (rows of a shard), else computed on the CPU."""
+    if block is None:
+        return torch.arange(start + first, start + last, device=device)
+    ends = block.flat(torch.tensor([first, last - 1]))
+    if int(ends[1] - ends[0]) == last - first - 1:
+        return torch.arange(int(ends[0]), int(ends[1]) + 1, device=device)
+    return block.span(first, last).to(device)
 
 
 def run_tasks(tasks: Sequence[Task], threads: int | None = None) -> None:

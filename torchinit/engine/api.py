@@ -69,13 +69,14 @@ def _prepare(
     exclude: str | Iterable[str] | None,
     strict: bool,
     seed: int | None,
+    scheme_version: int | None,
     device: Any,
     planning: bool,
 ) -> tuple[Plan, KeyedSeeding | None, Materialization | None]:
     """Check the arguments and resolve ``policy`` against ``model``: the validated plan, and
     the keyed seeding and materialization it is to be applied with (``planning``: for
     :func:`plan`, which needs no ``device=`` for a meta model)."""
-    keyed = _keyed(seed, generator, model)
+    keyed = _keyed(seed, scheme_version, generator, model)
     meta = _materialization(model, device, planning)
     # a preset reads the model inside the wrappers (model.config, its layers' bare names)
     resolved = resolve_policy(policy, options, model=unwrap(model)[0])
@@ -117,15 +118,24 @@ def _globs(value: Any, path: str) -> list[NameGlob] | None:
 
 
 def _keyed(
-    seed: int | None, generator: torch.Generator | None, model: nn.Module
+    seed: int | None,
+    scheme_version: int | None,
+    generator: torch.Generator | None,
+    model: nn.Module,
 ) -> KeyedSeeding | None:
     if seed is None:
+        if scheme_version is not None:
+            raise InvalidArgumentError(
+                "selects a keyed seeding scheme: give seed= too",
+                path="scheme_version",
+                got=scheme_version,
+            )
         return None
     if generator is not None:
         raise InvalidArgumentError(
             "give either seed= (keyed seeding) or generator=, not both", path="seed", got=seed
         )
-    return KeyedSeeding(seed, model)
+    return KeyedSeeding(seed, model, scheme_version)
 
 
 def _materialization(model: nn.Module, device: Any, planning: bool) -> Materialization | None:
@@ -159,6 +169,7 @@ def plan(
     exclude: str | Iterable[str] | None = None,
     strict: bool = False,
     seed: int | None = None,
+    scheme_version: int | None = None,
     device: str | torch.device | None = None,
     **options: Any,
 ) -> InitReport:
@@ -197,6 +208,7 @@ def plan(
         exclude=exclude,
         strict=strict,
         seed=seed,
+        scheme_version=scheme_version,
         device=device,
         planning=True,
     )
@@ -215,6 +227,7 @@ def init_model(
     exclude: str | Iterable[str] | None = None,
     strict: bool = False,
     seed: int | None = None,
+    scheme_version: int | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
     rollback: bool = True,
@@ -256,6 +269,11 @@ def init_model(
             function of the seed, its name and its strategy, independent of traversal order,
             other parameters, wrappers and device; torch's global generator is not touched.
             Not with ``generator``.
+        scheme_version: with ``seed``, the keyed scheme: ``2`` (the default: each chunk of
+            a tensor drawn by torch's CPU generators, fast on a CPU) or ``3`` (counter-based,
+            :mod:`torchinit.counter`: every element drawn on the tensor's own device from its
+            own counter, so a shard draws only its elements; slower on a CPU). The two give
+            different values; the report records which was used.
         device: for a model on the meta device, where to materialize it
             (:mod:`torchinit.materialize`): its tensors are allocated there and initialized in
             one pass; parameters no rule sets get their layer's default init, buffers their
@@ -314,6 +332,7 @@ def init_model(
         exclude=exclude,
         strict=strict,
         seed=seed,
+        scheme_version=scheme_version,
         device=device,
         planning=False,
     )

@@ -11,7 +11,7 @@ the mesh in turn) carrying:
 * whether the rank's planning failed: a rank whose policy cannot be applied still takes part,
   so the other ranks fail with a message naming it instead of waiting for it forever;
 * the seed;
-* the scheme: :data:`~torchinit.seeding.SCHEME`, :data:`~torchinit.seeding.VERSION` and
+* the scheme: :data:`~torchinit.seeding.SCHEME`, the version in use (``scheme_version``) and
   torchinit's version;
 * the plan's digest: a SHA-256 of every tensor's keyed name, shape, dtype, status and strategy
   spec (what :meth:`~torchinit.InitReport` lists), so a different policy, preset option or
@@ -125,10 +125,11 @@ def plan_digest(built: Plan, keyed: KeyedSeeding | None) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 
-def _scheme_text() -> str:
+def _scheme_text(keyed: KeyedSeeding | None) -> str:
     from torchinit import __version__  # the package imports the engine
 
-    return f"{SCHEME} v{VERSION}, torchinit {__version__}"
+    version = keyed.version if keyed is not None else VERSION
+    return f"{SCHEME} v{version}, torchinit {__version__}"
 
 
 def _record(built: Plan | None, keyed: KeyedSeeding | None) -> torch.Tensor:
@@ -137,7 +138,7 @@ def _record(built: Plan | None, keyed: KeyedSeeding | None) -> torch.Tensor:
     failed = built is None
     seed = keyed.seed if keyed is not None else 0
     digest = bytes(_DIGEST) if built is None else plan_digest(built, keyed)
-    scheme = _scheme_text().encode("utf-8")[:_SCHEME_TEXT].ljust(_SCHEME_TEXT, b"\0")
+    scheme = _scheme_text(keyed).encode("utf-8")[:_SCHEME_TEXT].ljust(_SCHEME_TEXT, b"\0")
     data = (
         rank.to_bytes(_RANK, "little")
         + bytes([failed, keyed is not None])
