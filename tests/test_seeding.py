@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import collections
 import functools
+import hashlib
+import json
 import time
 
 import pytest
@@ -11,7 +13,7 @@ import torch
 from torch import nn
 
 import torchinit as ti
-from torchinit import seeding
+from torchinit import counter, seeding
 
 
 def net(extra: bool = False) -> nn.Module:
@@ -70,27 +72,138 @@ def test_golden_values_of_a_second_chunk_and_of_the_fast_trunc_normal() -> None:
     assert torch.equal(big.bias[:3], torch.tensor(bias))
 
 
-def test_independent_of_traversal_order_and_of_other_parameters() -> None:
+VERSIONS = pytest.mark.parametrize("version", seeding.VERSIONS, ids=lambda v: f"v{v}")
+
+
+def test_golden_values_pin_scheme_3() -> None:
+    """Changing these numbers changes every scheme-3 init: add a version instead."""
+    model = nn.Sequential(nn.Conv2d(3, 2, 2), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(2, 2))
+    report = ti.init_model(model, "vgg", seed=2026, scheme_version=3)
+    expected_conv = torch.tensor(
+        [-0.26207035779953003, 0.42862483859062195, 0.1534573882818222, 0.16353720426559448,
+         0.5102415680885315, -0.25112712383270264]
+    )  # fmt: skip
+    expected_fc = torch.tensor(
+        [-0.011607845313847065, -0.006142087746411562, 0.007123442366719246, -0.009013713337481022]
+    )  # fmt: skip
+    assert torch.equal(model[0].weight.flatten()[:6], expected_conv)
+    assert torch.equal(model[3].weight.flatten(), expected_fc)
+    assert report.seeding == {"scheme": "torchinit-keyed", "version": 3, "seed": 2026}
+    assert "torchinit-keyed v3 seed=2026" in report.summary()
+
+    big = nn.Linear(1100, 1000)
+    policy = ti.Policy(
+        [
+            ti.Rule(
+                nn.Linear,
+                weight=ti.TruncNormal(std=0.02, a=-0.04, b=0.04),
+                bias=ti.Uniform(-1.0, 1.0),
+            )
+        ]
+    )
+    ti.init_model(big, policy, seed=2026, scheme_version=3)
+    flat = big.weight.flatten()
+    expected = {
+        0: [-6.044453402864747e-05, -0.012202500365674496, 0.015638425946235657],
+        2**20: [-0.03437386825680733, -0.002404315397143364, -0.03923424705862999],
+    }
+    for start, numbers in expected.items():
+        assert torch.equal(flat[start : start + 3], torch.tensor(numbers))
+    bias = [0.6180558204650879, 0.513489842414856, 0.602053701877594]
+    assert torch.equal(big.bias[:3], torch.tensor(bias))
+
+
+def test_scheme_3_is_counter_draw_at_the_flat_indices_under_the_tensors_key() -> None:
+    """The scheme as documented, recomputed from its parts: key = the first 8 bytes
+    (little-endian) of sha256(json([scheme, 3, seed, name, spec])), values = counter.draw at
+    the row-major flat indices, rounded to float32."""
+    model = nn.Linear(30, 20)
+    strategy = ti.TruncNormal(std=0.5, a=-0.6, b=1.0)
+    ti.init_model(model, _big_policy(strategy), seed=77, scheme_version=3)
+    text = json.dumps(
+        ["torchinit-keyed", 3, 77, "weight", strategy.to_spec()],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    key = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+    law = strategy.law((20, 30))
+    assert law is not None
+    expected = counter.draw(law.kind, law.params, key, torch.arange(600)).float().view(20, 30)
+    assert torch.equal(model.weight, expected)
+    assert torch.equal(model.bias, torch.zeros(20))
+
+
+def test_scheme_3_gives_other_values_than_scheme_2_for_every_strategy() -> None:
+    """Laws come from the counters, the rest (orthogonal, a layer's reset) from generators
+    keyed with the version: no tensor repeats scheme 2's values."""
+    policy = ti.Policy(
+        [
+            ti.Rule(nn.Linear, name="0", weight=ti.Orthogonal(), bias=ti.Normal()),
+            ti.Rule(nn.Linear, name="1", weight="torch_default", bias="torch_default"),
+        ]
+    )
+    two, three = (nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 3)) for _ in range(2))
+    ti.init_model(two, policy, seed=6)
+    ti.init_model(three, policy, seed=6, scheme_version=3)
+    for name, value in values(two).items():
+        assert not torch.equal(value, values(three)[name]), name
+
+
+def test_scheme_3_tasks_and_blocks_do_not_change_the_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    policy = _big_policy(ti.KaimingNormal())
+    reference = nn.Linear(700, 900)
+    ti.init_model(reference, policy, seed=4, scheme_version=3)
+    monkeypatch.setattr(seeding, "COUNTER_TASK_ELEMENTS", 1000)
+    monkeypatch.setattr(counter, "BLOCK", 333)
+    small = nn.Linear(700, 900)
+    ti.init_model(small, policy, seed=4, scheme_version=3)
+    assert torch.equal(small.weight, reference.weight)
+
+
+def test_scheme_3_float64_tensors_hold_the_values_float32_ones_round() -> None:
+    """Each value is computed in float64 and rounded once, to the tensor's dtype."""
+    policy = _big_policy(ti.TruncNormal(std=0.02))
+    single, double = nn.Linear(50, 40), nn.Linear(50, 40).double()
+    ti.init_model(single, policy, seed=12, scheme_version=3)
+    ti.init_model(double, policy, seed=12, scheme_version=3)
+    assert torch.equal(double.weight.float(), single.weight)
+    assert not torch.equal(double.weight, single.weight.double())
+
+
+def test_scheme_3_on_a_meta_model_equals_the_model_built_in_memory() -> None:
+    built = net()
+    ti.init_model(built, "vgg", seed=9, scheme_version=3)
+    with torch.device("meta"):
+        lazy = net()
+    ti.init_model(lazy, "vgg", seed=9, scheme_version=3, device="cpu")
+    assert all(torch.equal(v, values(lazy)[k]) for k, v in values(built).items())
+
+
+@VERSIONS
+def test_independent_of_traversal_order_and_of_other_parameters(version: int) -> None:
     reference = net()
-    ti.init_model(reference, "vgg", seed=7)
+    ti.init_model(reference, "vgg", seed=7, scheme_version=version)
     in_apply_order = net()
-    ti.init_model(in_apply_order, "vgg", seed=7, order="apply")
+    ti.init_model(in_apply_order, "vgg", seed=7, order="apply", scheme_version=version)
     with_extra = net(extra=True)
-    ti.init_model(with_extra, "vgg", seed=7)
+    ti.init_model(with_extra, "vgg", seed=7, scheme_version=version)
     expected = values(reference)
     assert all(torch.equal(v, values(in_apply_order)[k]) for k, v in expected.items())
     assert all(torch.equal(v, values(with_extra)[k]) for k, v in expected.items())
 
 
-def test_independent_of_the_number_of_threads() -> None:
+@VERSIONS
+def test_independent_of_the_number_of_threads(version: int) -> None:
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
         one = net()
-        ti.init_model(one, "vgg", seed=3)
+        ti.init_model(one, "vgg", seed=3, scheme_version=version)
         torch.set_num_threads(max(2, threads))
         many = net()
-        ti.init_model(many, "vgg", seed=3)
+        ti.init_model(many, "vgg", seed=3, scheme_version=version)
     finally:
         torch.set_num_threads(threads)
     assert all(torch.equal(v, values(many)[k]) for k, v in values(one).items())
@@ -105,11 +218,12 @@ def test_independent_of_the_number_of_threads() -> None:
     ],
     ids=["DataParallel", "torch.compile", "both"],
 )
-def test_independent_of_wrappers_that_prefix_names(wrap, prefix: str) -> None:
+@VERSIONS
+def test_independent_of_wrappers_that_prefix_names(wrap, prefix: str, version: int) -> None:
     plain = net()
-    ti.init_model(plain, "vgg", seed=11)
+    ti.init_model(plain, "vgg", seed=11, scheme_version=version)
     wrapped = wrap(net())
-    report = ti.init_model(wrapped, "vgg", seed=11)
+    report = ti.init_model(wrapped, "vgg", seed=11, scheme_version=version)
     assert report.initialized[0].name.startswith(prefix)
     assert all(torch.equal(v, values(wrapped, prefix)[k]) for k, v in values(plain).items())
 
@@ -126,34 +240,45 @@ class Tied(nn.Module):
         self.lm_head.weight = self.embed.weight
 
 
-def test_a_tied_parameter_is_keyed_by_its_smallest_name() -> None:
+@VERSIONS
+def test_a_tied_parameter_is_keyed_by_its_smallest_name(version: int) -> None:
     policy = ti.Policy([ti.Rule((nn.Embedding, nn.Linear), weight=ti.Normal(0.0, 0.02))])
     first, second = Tied(head_first=False), Tied(head_first=True)
-    ti.init_model(first, policy, seed=1)
-    ti.init_model(second, policy, seed=1)
+    ti.init_model(first, policy, seed=1, scheme_version=version)
+    ti.init_model(second, policy, seed=1, scheme_version=version)
     assert torch.equal(first.embed.weight, second.embed.weight)
 
 
-def test_seed_and_strategy_change_the_values() -> None:
+@VERSIONS
+def test_seed_and_strategy_change_the_values(version: int) -> None:
     a, b, c = net(), net(), net()
-    ti.init_model(a, "vgg", seed=1)
-    ti.init_model(b, "vgg", seed=2)
+    ti.init_model(a, "vgg", seed=1, scheme_version=version)
+    ti.init_model(b, "vgg", seed=2, scheme_version=version)
     ti.init_model(
-        c, ti.get_preset("vgg").then(ti.Rule(nn.Linear, weight=ti.Normal(0.0, 0.02))), seed=1
+        c,
+        ti.get_preset("vgg").then(ti.Rule(nn.Linear, weight=ti.Normal(0.0, 0.02))),
+        seed=1,
+        scheme_version=version,
     )
     assert not torch.equal(a.fc.weight, b.fc.weight)
     assert not torch.equal(a.fc.weight, c.fc.weight)
     assert torch.equal(a.conv.weight, c.conv.weight)
 
 
-def test_the_global_generator_is_never_touched() -> None:
-    model = nn.Sequential(nn.Linear(3, 3), nn.LayerNorm(3))
-    policy = ti.Policy([ti.Rule(nn.Linear, weight="torch_default", bias="torch_default")])
+@VERSIONS
+def test_the_global_generator_is_never_touched(version: int) -> None:
+    model = nn.Sequential(nn.Linear(3, 3), nn.LayerNorm(3), nn.Linear(3, 2))
+    policy = ti.Policy(
+        [
+            ti.Rule(nn.Linear, name="0", weight="torch_default", bias="torch_default"),
+            ti.Rule(nn.Linear, weight=ti.Normal(), bias=ti.Uniform()),
+        ]
+    )
     state = torch.get_rng_state()
-    ti.init_model(model, policy, seed=9)
+    ti.init_model(model, policy, seed=9, scheme_version=version)
     assert torch.equal(torch.get_rng_state(), state)
-    again = nn.Sequential(nn.Linear(3, 3), nn.LayerNorm(3))
-    ti.init_model(again, policy, seed=9)
+    again = nn.Sequential(nn.Linear(3, 3), nn.LayerNorm(3), nn.Linear(3, 2))
+    ti.init_model(again, policy, seed=9, scheme_version=version)
     assert torch.equal(model[0].weight, again[0].weight)
 
 
@@ -180,6 +305,26 @@ def test_plan_reports_the_scheme_and_draws_nothing() -> None:
             ti.InvalidArgumentError,
             "seed: give either seed= (keyed seeding) or generator=, not both (got 1)",
         ),
+        (
+            {"scheme_version": 3},
+            ti.InvalidArgumentError,
+            "scheme_version: selects a keyed seeding scheme: give seed= too (got 3)",
+        ),
+        (
+            {"seed": 1, "scheme_version": 1},
+            ti.InvalidArgumentError,
+            "scheme_version: must be one of [2, 3] (got 1)",
+        ),
+        (
+            {"seed": 1, "scheme_version": True},
+            ti.InvalidArgumentError,
+            "scheme_version: must be one of [2, 3] (got True)",
+        ),
+        (
+            {"seed": 1, "scheme_version": "3"},
+            ti.InvalidArgumentError,
+            "scheme_version: must be one of [2, 3] (got '3')",
+        ),
     ],
 )
 def test_bad_seeds(kwargs: dict[str, object], error: type, message: str) -> None:
@@ -192,11 +337,12 @@ def test_bad_seeds(kwargs: dict[str, object], error: type, message: str) -> None
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_gets_the_same_values_as_the_cpu() -> None:
+@VERSIONS
+def test_cuda_gets_the_same_values_as_the_cpu(version: int) -> None:
     cpu = net()
-    ti.init_model(cpu, "vgg", seed=21)
+    ti.init_model(cpu, "vgg", seed=21, scheme_version=version)
     cuda = net().cuda()
-    ti.init_model(cuda, "vgg", seed=21)
+    ti.init_model(cuda, "vgg", seed=21, scheme_version=version)
     assert all(torch.equal(v, values(cuda)[k].cpu()) for k, v in values(cpu).items())
 
 
@@ -225,9 +371,12 @@ def test_chunks_are_the_same_on_any_number_of_threads(threads: int) -> None:
     ("start", "stop"),
     [(0, 10), (1000, 2_500_000), (2**20, 2**21), (2**20 - 1, 2**20 + 1), (2_999_990, 3_000_000)],
 )
-def test_any_range_of_elements_equals_the_same_range_of_the_whole(start: int, stop: int) -> None:
+@VERSIONS
+def test_any_range_of_elements_equals_the_same_range_of_the_whole(
+    start: int, stop: int, version: int
+) -> None:
     """What a rank holding some rows of a sharded tensor computes."""
-    keyed = ti.seeding.KeyedSeeding(5, nn.Linear(1, 1))
+    keyed = ti.seeding.KeyedSeeding(5, nn.Linear(1, 1), version)
     strategy = ti.TruncNormal(std=1.0, a=-1.0, b=1.5)
     law = strategy.law((3000, 1000))
     assert law is not None
@@ -270,12 +419,15 @@ def _block(shape: tuple[int, ...], *held: list[int]) -> seeding.Block:
         ),
     ],
 )
+@VERSIONS
 def test_a_block_holds_the_same_elements_of_the_whole(
-    strategy: ti.Strategy, block: seeding.Block, monkeypatch: pytest.MonkeyPatch
+    strategy: ti.Strategy, block: seeding.Block, version: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """What a rank holding any DTensor shard computes (chunks of 100 elements: many of them)."""
+    """What a rank holding any DTensor shard computes (chunks of 100 elements, or tasks of 7
+    under scheme 3: many of them)."""
     monkeypatch.setattr(seeding, "CHUNK_ELEMENTS", 100)
-    keyed = seeding.KeyedSeeding(5, nn.Linear(1, 1))
+    monkeypatch.setattr(seeding, "COUNTER_TASK_ELEMENTS", 7)
+    keyed = seeding.KeyedSeeding(5, nn.Linear(1, 1), version)
     law = strategy.law(block.shape)
     assert law is not None
     whole = torch.empty(block.shape)
@@ -289,9 +441,12 @@ def test_a_block_holds_the_same_elements_of_the_whole(
         tasks = keyed.chunk_tasks(["w"], strategy, law, block.shape, part, block=block)
         seeding.run_tasks(tasks, threads=2)
         assert torch.equal(part, expected.reshape(-1).to(dtype))
-    # a task per chunk the block overlaps, and no other
-    flat = block.flat(torch.arange(block.numel))
-    assert len(tasks) == len(set((flat // 100).tolist()))
+    if version == 2:
+        # a task per chunk the block overlaps, and no other
+        flat = block.flat(torch.arange(block.numel))
+        assert len(tasks) == len(set((flat // 100).tolist()))
+    else:
+        assert len(tasks) == -(-block.numel // 7)
 
 
 def test_a_block_and_a_range_together_are_refused() -> None:
@@ -304,35 +459,37 @@ def test_a_block_and_a_range_together_are_refused() -> None:
         )
 
 
-def test_layout_and_dtype_do_not_change_the_values() -> None:
+@VERSIONS
+def test_layout_and_dtype_do_not_change_the_values(version: int) -> None:
     """Contiguous, transposed (non-contiguous), bfloat16 and parametrized tensors of the same
     name get the same values (drawn in float32, then cast)."""
     policy = _big_policy(ti.XavierUniform())
     plain = nn.Linear(1200, 1000)
-    ti.init_model(plain, policy, seed=8)
+    ti.init_model(plain, policy, seed=8, scheme_version=version)
 
     transposed = nn.Linear(1200, 1000)
     transposed.weight = nn.Parameter(torch.empty(1200, 1000).t())
     assert not transposed.weight.is_contiguous()
-    ti.init_model(transposed, policy, seed=8)
+    ti.init_model(transposed, policy, seed=8, scheme_version=version)
     assert torch.equal(transposed.weight, plain.weight)
 
     half = nn.Linear(1200, 1000).to(torch.bfloat16)
-    ti.init_model(half, policy, seed=8)
+    ti.init_model(half, policy, seed=8, scheme_version=version)
     assert torch.equal(half.weight, plain.weight.to(torch.bfloat16))
 
     normed = torch.nn.utils.parametrizations.weight_norm(nn.Linear(1200, 1000))
-    ti.init_model(normed, policy, seed=8)
+    ti.init_model(normed, policy, seed=8, scheme_version=version)
     torch.testing.assert_close(normed.weight, plain.weight)
 
 
-def test_a_padding_row_is_zero_in_whichever_chunk_it_falls() -> None:
+@VERSIONS
+def test_a_padding_row_is_zero_in_whichever_chunk_it_falls(version: int) -> None:
     vocab, dim = 3000, 700  # the padding row 1497 straddles the chunk boundary at 2**20
     embedding = nn.Embedding(vocab, dim, padding_idx=1497)
     plain = nn.Embedding(vocab, dim)
     policy = ti.Policy([ti.Rule(nn.Embedding, weight=ti.PaddedNormal(std=0.02, padding_idx=1497))])
-    ti.init_model(embedding, policy, seed=3)
-    ti.init_model(plain, policy, seed=3)
+    ti.init_model(embedding, policy, seed=3, scheme_version=version)
+    ti.init_model(plain, policy, seed=3, scheme_version=version)
     assert 1497 * dim < ti.seeding.CHUNK_ELEMENTS < 1499 * dim
     assert torch.equal(embedding.weight[1497], torch.zeros(dim))
     keep = torch.arange(vocab) != 1497
@@ -345,10 +502,13 @@ def test_a_padding_row_is_zero_in_whichever_chunk_it_falls() -> None:
     [ti.TruncNormal(std=0.02, a=-0.04, b=0.04), ti.LecunNormal(), ti.Uniform(-0.3, 0.1)],
     ids=str,
 )
-def test_keyed_values_follow_the_strategys_distribution(strategy: ti.Strategy) -> None:
+@VERSIONS
+def test_keyed_values_follow_the_strategys_distribution(
+    strategy: ti.Strategy, version: int
+) -> None:
     scipy_stats = pytest.importorskip("scipy.stats")
     model = nn.Linear(1000, 1500)
-    ti.init_model(model, _big_policy(strategy), seed=13)
+    ti.init_model(model, _big_policy(strategy), seed=13, scheme_version=version)
     values = model.weight.detach().double().flatten().numpy()
     law = strategy.law((1500, 1000))
     assert law is not None
@@ -363,7 +523,10 @@ def test_keyed_values_follow_the_strategys_distribution(strategy: ti.Strategy) -
     assert abs(values.mean() - reference.mean()) < 6 * reference.std() / len(values) ** 0.5
 
 
-def test_a_model_with_multi_chunk_tensors_is_the_same_on_one_or_many_threads() -> None:
+@VERSIONS
+def test_a_model_with_multi_chunk_tensors_is_the_same_on_one_or_many_threads(
+    version: int,
+) -> None:
     def model() -> nn.Module:
         return nn.Sequential(nn.Embedding(3000, 800), nn.Linear(800, 1500), nn.LayerNorm(1500))
 
@@ -380,7 +543,7 @@ def test_a_model_with_multi_chunk_tensors_is_the_same_on_one_or_many_threads() -
         for count in (1, 2, 4):
             torch.set_num_threads(count)
             built = model()
-            ti.init_model(built, policy, seed=17)
+            ti.init_model(built, policy, seed=17, scheme_version=version)
             results.append(values(built))
     finally:
         torch.set_num_threads(threads)
