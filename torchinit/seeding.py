@@ -2,9 +2,10 @@
 
 ``init_model(model, policy, seed=N)`` draws every tensor from generators of its own, seeded from
 a SHA-256 digest of the scheme name and version, ``N``, the tensor's full dotted name and the
-strategy with its arguments (its ``to_spec()``).
+strategy with its arguments (its ``to_spec()``). Two versions of the scheme exist;
+``scheme_version=`` picks one, and ``seed=N`` alone means version 2.
 
-The scheme (version 2):
+Version 2 (the default):
 
 * A strategy whose elements are independent draws (constant, uniform, normal, truncated normal
   and everything built from them: Xavier, Kaiming, LeCun, variance scaling; see
@@ -17,27 +18,40 @@ The scheme (version 2):
   draws the whole tensor from one generator seeded from ``json([scheme, version, N, name,
   spec])``.
 
+Version 3 (``scheme_version=3``, counter-based):
+
+* A strategy with a law fills element ``i`` of the row-major flat view with
+  :func:`torchinit.counter.draw` of the law at ``i``, under the 64-bit key made of the first
+  8 bytes (little-endian) of ``sha256(json([scheme, 3, N, name, spec]))``: Philox4x32-10 of
+  the counter ``(i mod 2**32, i // 2**32, 0, attempt)``, turned into the law's value in
+  float64 with exact operations only, then rounded to float32 (float64 tensors keep it) and
+  cast. It is computed on the tensor's own device, and a shard computes exactly its own
+  elements.
+* Any other strategy and a layer's reset: as in version 2, with 3 in the digest.
+
 So the values do not depend on:
 
 * the traversal order or on which other parameters the model has (nothing is shared
   between tensors);
-* the number of threads: chunks are filled in parallel on ``torch.get_num_threads()``
-  threads, each from its own generator;
+* the number of threads: chunks (version 2) or ranges of elements (version 3) are filled in
+  parallel on ``torch.get_num_threads()`` threads, each from its own generator or counters;
 * wrappers that prefix names: the prefixes of ``DistributedDataParallel``/``DataParallel``
   (``module.``) and ``torch.compile`` (``_orig_mod.``) on the model passed in are removed
   from the key; a tied parameter is keyed by the smallest of its names;
-* the device: values are drawn on the CPU and copied to the tensor's device, so a CUDA model
-  gets the same values bit for bit as a CPU one;
+* the device: version 2 draws on the CPU and copies to the tensor's device; version 3 computes
+  on the device with operations that round the same way on every device; either way a CUDA
+  model gets the same values bit for bit as a CPU one;
 * sharding: a rank holding any shard of a tensor (a DTensor placed by ``Shard``,
-  ``_StridedShard`` or ``Replicate`` on any mesh: a :class:`Block`) draws only the chunks its
-  elements fall in and gets exactly the values of the same elements of the unsharded tensor.
+  ``_StridedShard`` or ``Replicate`` on any mesh: a :class:`Block`) gets exactly the values of
+  the same elements of the unsharded tensor. Under version 2 it draws the chunks its elements
+  fall in; under version 3, only its elements.
 
 Keyed init never touches torch's global random state. The report records the scheme and its
-version; ``tests/test_seeding.py`` pins golden values so that no release changes them silently.
-The digest includes the strategy's spec, so a release that changed a strategy's default
-arguments would change its keyed values too: such a change bumps :data:`VERSION`.
-Without ``seed`` nothing changes: the global generator (or ``generator=``) is used, and the
-presets stay bit-exact with the libraries they reproduce.
+version; ``tests/test_seeding.py`` pins golden values of both versions so that no release
+changes them silently. The digest includes the strategy's spec, so a release that changed a
+strategy's default arguments would change its keyed values too: such a change needs a new
+version. Without ``seed`` nothing changes: the global generator (or ``generator=``) is used,
+and the presets stay bit-exact with the libraries they reproduce.
 """
 
 from __future__ import annotations

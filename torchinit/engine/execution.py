@@ -341,7 +341,9 @@ def chunk_into(
     if in_place and target.is_contiguous():
         out, staging = target.view(-1), None
     else:
-        staging = torch.empty(target.shape, dtype=draw_dtype(target.dtype))
+        # scheme 2 draws on the CPU, scheme 3 on the tensor's device: stage where it draws
+        device = target.device if keyed.version == 3 else "cpu"
+        staging = torch.empty(target.shape, dtype=draw_dtype(target.dtype), device=device)
         out = staging.view(-1)
     return keyed.chunk_tasks(names, strategy, law, shape, out, start, block=block), staging
 
