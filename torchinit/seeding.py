@@ -97,6 +97,8 @@ VERSION = 2
 VERSIONS = (2, 3)
 #: Elements per task of scheme 3 on a CPU (tasks run in parallel; values do not depend on it).
 COUNTER_TASK_ELEMENTS = 1 << 18
+# ... and on an accelerator: about 1 GiB of the sampler's float64 and int64 temporaries
+ACCELERATOR_TASK_ELEMENTS = 1 << 24
 #: Elements per keyed chunk; part of the scheme, so changing it changes the values.
 CHUNK_ELEMENTS = 1 << 20
 _MAX_SEED = 2**64 - 1
@@ -388,8 +390,9 @@ class KeyedSeeding:
         row = _zero_row(law, shape)
         dtype = draw_dtype(out.dtype)
         local = out.numel()
-        # an accelerator is parallel inside each op: one task; on a CPU, tasks for the threads
-        piece = COUNTER_TASK_ELEMENTS if out.device.type == "cpu" else max(local, 1)
+        # on a CPU, tasks for the threads; an accelerator is parallel inside each op, and its
+        # tasks only bound the memory the sampler's temporaries take
+        piece = COUNTER_TASK_ELEMENTS if out.device.type == "cpu" else ACCELERATOR_TASK_ELEMENTS
 
         def task(first: int, last: int) -> None:
             index = _global_index(start, block, first, last, out.device)
