@@ -138,7 +138,7 @@ def recording_draws() -> Iterator[dict[int, list[torch.Tensor]]]:
     def recording(
         kind: str, params: tuple[float, ...], key: int, index: torch.Tensor, **options: Any
     ) -> torch.Tensor:
-        asked[key].append(index.cpu())
+        asked[key].append(index.to("cpu", copy=True))
         return draw(kind, params, key, index, **options)
 
     with pytest.MonkeyPatch.context() as patch:
@@ -847,9 +847,9 @@ def test_importing_torchinit_does_not_import_dtensor() -> None:
     assert done.stdout.strip() == "False"
 
 
-#: (global shape, mesh shape, the rank's coordinate, placements, the rank's elements of a
-#: tensor, by torch.chunk as DTensor's Shard splits: the rows (columns) of mesh dim 1's chunk,
-#: then mesh dim 0's chunk of those for _StridedShard, FSDP2 over TP)
+#: name: (global shape, mesh shape, a rank's coordinate, placements, that rank's elements of
+#: a tensor of the global shape, written with torch.chunk as DTensor splits: each mesh dim's
+#: chunk in turn, but FSDP2 over TP (_StridedShard) takes the TP chunk (mesh dim 1) first)
 SHARDS = {
     "rows": ((9, 13), (2,), (1,), [Shard(0)], lambda x: x.chunk(2, 0)[1]),
     "columns, uneven": ((9, 13), (4,), (3,), [Shard(1)], lambda x: x.chunk(4, 1)[3]),
