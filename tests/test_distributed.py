@@ -887,7 +887,7 @@ SHARDS = {
 
 @pytest.mark.parametrize(
     "strategy",
-    [ti.Normal(0.0, 1.0), ti.TruncNormal(std=1.0, a=-0.5, b=0.5)],
+    [ti.Normal(0.0, 1.0), ti.TruncNormal(std=1.0, a=-1.0, b=1.0)],
     ids=["normal", "trunc_normal"],
 )
 @pytest.mark.parametrize("case", SHARDS)
