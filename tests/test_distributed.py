@@ -2,13 +2,17 @@
 
 The two-rank tests spawn two real processes (gloo on the loopback interface, one CPU mesh of
 two ranks) once per module and compare, here, each parameter's ``full_tensor()`` with an
-unsharded twin initialized in this process. The one-rank tests run a gloo group of one rank in
-this process, on an in-memory store.
+unsharded twin initialized in this process, under scheme 2 and scheme 3 of keyed seeding (each
+against a twin of its own scheme). Under scheme 3 each rank also records the flat indices
+``counter.draw`` is asked for: exactly its own elements. The one-rank tests run a gloo group of
+one rank in this process, on an in-memory store.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import math
 import os
 import subprocess
 import sys
@@ -39,6 +43,8 @@ from torch.distributed.tensor import (  # noqa: E402
 from torch.distributed.tensor.placement_types import _StridedShard  # noqa: E402
 
 SEED = 2026
+#: The keyed schemes every layout is checked under (``init_model(..., scheme_version=)``).
+SCHEMES = (2, 3)
 POLICY = ti.Policy(
     [
         ti.Rule(
@@ -116,6 +122,88 @@ def local(model: nn.Module) -> dict[str, torch.Tensor]:
     }
 
 
+def assert_same(got: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
+    assert got.keys() == expected.keys()
+    for name, value in got.items():
+        assert torch.equal(value, expected[name]), name
+
+
+@contextlib.contextmanager
+def recording_draws() -> Iterator[dict[int, list[torch.Tensor]]]:
+    """Per counter key, the flat indices ``counter.draw`` is asked for inside the block (seeding
+    calls it through the module attribute, so this wrapper sees every scheme-3 draw)."""
+    asked: dict[int, list[torch.Tensor]] = collections.defaultdict(list)
+    draw = ti.counter.draw
+
+    def recording(
+        kind: str, params: tuple[float, ...], key: int, index: torch.Tensor, **options: Any
+    ) -> torch.Tensor:
+        asked[key].append(index.to("cpu", copy=True))
+        return draw(kind, params, key, index, **options)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ti.counter, "draw", recording)
+        yield asked
+
+
+def held_indices(value: torch.Tensor) -> torch.Tensor:
+    """The global flat indices of the elements of ``value`` this rank holds, sorted: a tensor
+    of flat indices distributed by torch with ``value``'s placements (not torchinit's index
+    arithmetic). A collective-free split: every rank splits its own copy."""
+    flat = torch.arange(value.numel(), dtype=torch.float64).view(value.shape)  # exact below 2^53
+    if isinstance(value, DTensor):
+        flat = distribute_tensor(
+            flat, value.device_mesh, value.placements, src_data_rank=None
+        ).to_local()
+    return flat.reshape(-1).long().sort().values
+
+
+def drawn_elements(
+    model: nn.Module, report: ti.InitReport, asked: dict[int, list[torch.Tensor]]
+) -> dict[str, str]:
+    """Per parameter, "exact" when the indices scheme 3 asked ``counter.draw`` for on this rank
+    (``asked``, see :func:`recording_draws`) are its local elements' global flat indices, each
+    once and nothing else; "no law" when its strategy has none (nothing may be asked for); else
+    what differs. Elements, not candidate draws: truncated-normal rejection happens inside
+    ``draw``."""
+    keyed = ti.seeding.KeyedSeeding(SEED, model, version=3)
+    found = {}
+    for name, value in model.named_parameters():
+        strategy = report[name].strategy
+        calls = asked.pop(keyed.counter_key([name], strategy), [])
+        drawn = torch.cat([torch.zeros(0, dtype=torch.int64), *calls]).sort().values
+        if strategy.law(tuple(value.shape)) is None:
+            found[name] = "no law" if not calls else f"{drawn.numel()} drawn without a law"
+            continue
+        held = held_indices(value)
+        if torch.equal(drawn, held):
+            found[name] = "exact"
+        else:
+            elsewhere = int(torch.isin(drawn, held, invert=True).sum())
+            found[name] = (
+                f"{drawn.numel()} drawn for {held.numel()} local elements, {elsewhere} elsewhere"
+            )
+    if asked:
+        found["<no parameter>"] = f"{len(asked)} other keys drawn"
+    return found
+
+
+def keyed_init(
+    model: nn.Module,
+    policy: ti.Policy,
+    version: int,
+    drawn: dict[str, dict[str, str]],
+    case: str,
+    **options: Any,
+) -> None:
+    """``init_model`` with ``seed=SEED`` under scheme ``version``; under scheme 3,
+    ``drawn[case]`` says what each parameter drew on this rank (:func:`drawn_elements`)."""
+    with recording_draws() as asked:
+        report = ti.init_model(model, policy, seed=SEED, scheme_version=version, **options)
+    if version == 3:
+        drawn[case] = drawn_elements(model, report, asked)
+
+
 def two_ranks(rank: int, port: int, out: str) -> None:
     """One rank of the two-process run: every case, results saved by rank 0."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
@@ -126,38 +214,30 @@ def two_ranks(rank: int, port: int, out: str) -> None:
         row_mesh = init_device_mesh("cpu", (1, 2))
         torch.manual_seed(rank)  # different garbage on each rank: keyed init must not care
 
-        model = sharded_net()
-        for layer in model:
-            fully_shard(layer, mesh=mesh)
-        fully_shard(model, mesh=mesh)
-        parameters = [id(p) for p in model.parameters()]
-        shard_rows = {name: p.to_local().shape[0] for name, p in model.named_parameters()}
-        ti.init_model(model, POLICY, seed=SEED)
-        same_parameters = parameters == [id(p) for p in model.parameters()]
-        sharded = full(model)
-
-        replicated = replicated_net(mesh, row_mesh)
-        ti.init_model(replicated, POLICY, seed=SEED)
-        replicated_local = local(replicated)
+        result: dict[str, Any] = {"torchinit": ti.__file__, "drawn": {}}
+        for version in SCHEMES:
+            model = sharded_net()
+            for layer in model:
+                fully_shard(layer, mesh=mesh)
+            fully_shard(model, mesh=mesh)
+            parameters = [id(p) for p in model.parameters()]
+            rows = {name: p.to_local().shape[0] for name, p in model.named_parameters()}
+            keyed_init(model, POLICY, version, result["drawn"], "fsdp2")
+            result[f"sharded/{version}"] = full(model)
+            result[f"same_parameters/{version}"] = parameters == [id(p) for p in model.parameters()]
+            replicated = replicated_net(mesh, row_mesh)
+            keyed_init(replicated, POLICY, version, result["drawn"], "replicated")
+            result[f"replicated_local/{version}"] = local(replicated)
+        result["shard_rows"] = rows
 
         refused = unsupported_net(mesh)
         before = local(refused)
         try:
             ti.init_model(refused, POLICY, seed=SEED)
-            message = "no error"
+            result["message"] = "no error"
         except ti.PlanError as error:
-            message = str(error)
-        unchanged = all(torch.equal(before[k], v) for k, v in local(refused).items())
-
-        result = {
-            "torchinit": ti.__file__,
-            "sharded": sharded,
-            "shard_rows": shard_rows,
-            "same_parameters": same_parameters,
-            "replicated_local": replicated_local,
-            "message": message,
-            "unchanged": unchanged,
-        }
+            result["message"] = str(error)
+        result["unchanged"] = all(torch.equal(before[k], v) for k, v in local(refused).items())
         torch.save(result, Path(out) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
@@ -168,17 +248,27 @@ def ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     return two_rank_results(two_ranks, tmp_path_factory.mktemp("ranks"))
 
 
+@pytest.fixture(scope="module")
+def sharded_reference() -> dict[int, dict[str, torch.Tensor]]:
+    """Per scheme, the values of :func:`sharded_net` initialized unsharded in this process."""
+    expected = {}
+    for version in SCHEMES:
+        reference = sharded_net()
+        ti.init_model(reference, POLICY, seed=SEED, scheme_version=version)
+        expected[version] = {k: v.detach() for k, v in reference.named_parameters()}
+    return expected
+
+
 @pytest.mark.slow
-def test_fsdp2_shards_hold_the_unsharded_values(ranks: list[dict[str, Any]]) -> None:
-    reference = sharded_net()
-    ti.init_model(reference, POLICY, seed=SEED)
-    expected = dict(reference.named_parameters())
+@pytest.mark.parametrize("version", SCHEMES)
+def test_fsdp2_shards_hold_the_unsharded_values(
+    ranks: list[dict[str, Any]], sharded_reference: dict[int, Any], version: int
+) -> None:
+    expected = sharded_reference[version]
     for result in ranks:
         assert result["torchinit"] == ti.__file__  # the code under test, not an installed copy
-        assert result["sharded"].keys() == expected.keys()
-        for name, value in result["sharded"].items():
-            assert torch.equal(value, expected[name]), name
-        assert result["same_parameters"]
+        assert_same(result[f"sharded/{version}"], expected)
+        assert result[f"same_parameters/{version}"]
     assert torch.equal(expected["embed.weight"][3], torch.zeros(4))
 
 
@@ -195,15 +285,29 @@ def test_the_two_ranks_cover_every_kind_of_shard(ranks: list[dict[str, Any]]) ->
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("version", SCHEMES)
 def test_replicated_and_2d_mesh_parameters_hold_the_unsharded_values(
-    ranks: list[dict[str, Any]],
+    ranks: list[dict[str, Any]], version: int
 ) -> None:
     reference = nn.Sequential(collections.OrderedDict(rep=nn.Linear(3, 5), hsdp=nn.Linear(9, 5)))
-    ti.init_model(reference, POLICY, seed=SEED)
-    assert torch.equal(ranks[0]["replicated_local"]["rep.weight"], reference.rep.weight)
-    assert torch.equal(ranks[1]["replicated_local"]["rep.weight"], reference.rep.weight)
-    hsdp = torch.cat([result["replicated_local"]["hsdp.weight"] for result in ranks])
+    ti.init_model(reference, POLICY, seed=SEED, scheme_version=version)
+    got = [result[f"replicated_local/{version}"] for result in ranks]
+    assert torch.equal(got[0]["rep.weight"], reference.rep.weight)
+    assert torch.equal(got[1]["rep.weight"], reference.rep.weight)
+    hsdp = torch.cat([rank["hsdp.weight"] for rank in got])
     assert torch.equal(hsdp, reference.hsdp.weight)
+
+
+@pytest.mark.slow
+def test_under_scheme_3_each_of_two_ranks_draws_exactly_its_elements(
+    ranks: list[dict[str, Any]],
+) -> None:
+    """FSDP2 rows (uneven, empty, padded), replicated, and rows of a 2-D mesh."""
+    fsdp2 = dict.fromkeys(dict(sharded_net().named_parameters()), "exact")
+    fsdp2["ortho.weight"] = "no law"
+    replicated = dict.fromkeys(["rep.weight", "rep.bias", "hsdp.weight", "hsdp.bias"], "exact")
+    for result in ranks:
+        assert result["drawn"] == {"fsdp2": fsdp2, "replicated": replicated}
 
 
 @pytest.mark.slow
@@ -358,8 +462,19 @@ def blocks_net(mesh: Any | None) -> nn.ModuleDict:
 BLOCKS_POLICY = ti.Policy([ti.Rule(Holder, weight=ti.Normal(0.0, 1.0))])
 
 
+@contextlib.contextmanager
+def small_pieces() -> Iterator[None]:
+    """Scheme 2's chunks and scheme 3's tasks of :data:`SMALL_CHUNK` elements (scheme 3's
+    values do not depend on its task size: the reference keeps the real one)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ti.seeding, "CHUNK_ELEMENTS", SMALL_CHUNK)
+        patch.setattr(ti.seeding, "COUNTER_TASK_ELEMENTS", SMALL_CHUNK)
+        yield
+
+
 def layout_ranks(rank: int, world: int, port: int, out: str) -> None:
-    """One rank of a run of every layout of ``world`` ranks; rank 0 saves the global values."""
+    """One rank of a run of every layout of ``world`` ranks under each scheme; rank 0 saves
+    the global values and what every rank drew under scheme 3."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)  # up to four ranks on two cores
     dist.init_process_group("gloo", rank=rank, world_size=world)
@@ -367,25 +482,29 @@ def layout_ranks(rank: int, world: int, port: int, out: str) -> None:
         torch.manual_seed(rank)  # different garbage on each rank: keyed init must not care
         layouts = ["fsdp", "tp"] if world == 2 else ["fsdp_tp"]
         result: dict[str, Any] = {"torchinit": ti.__file__}
+        drawn: dict[str, dict[str, str]] = {}
         for layout in layouts:
             shape = (2, 2) if layout == "fsdp_tp" else (2,)
             names = ("dp", "tp") if layout == "fsdp_tp" else None
             mesh = init_device_mesh("cpu", shape, mesh_dim_names=names)
-            real_chunk = ti.seeding.CHUNK_ELEMENTS
-            ti.seeding.CHUNK_ELEMENTS = SMALL_CHUNK
             with torch.device("meta"):
                 model = Llama()
             parallelize(model, model.layers, layout, mesh)
-            for name, policy in LLAMA_POLICIES.items():
-                ti.init_model(model, policy, device="cpu", seed=SEED)
-                result[f"{layout}/{name}"] = full(model)
+            net = blocks_net(mesh) if layout == "fsdp_tp" else None
+            with small_pieces():
+                for version in SCHEMES:
+                    for name, policy in LLAMA_POLICIES.items():
+                        case = f"{layout}/{version}/{name}"
+                        keyed_init(model, policy, version, drawn, case, device="cpu")
+                        result[case] = full(model)
+                    if net is not None:
+                        keyed_init(net, BLOCKS_POLICY, version, drawn, f"blocks/{version}")
+                        result[f"blocks/{version}"] = full(net)
             result[f"{layout}/placements"] = placements_of(model)
-            if layout == "fsdp_tp":
-                net = blocks_net(mesh)
-                ti.init_model(net, BLOCKS_POLICY, seed=SEED)
-                result["blocks"] = full(net)
+            if net is not None:
                 result["blocks/placements"] = placements_of(net)
-            ti.seeding.CHUNK_ELEMENTS = real_chunk
+            # scheme 2 only: its real chunks cut by the shards (scheme 3 would take seconds
+            # per rank, and its small tasks above are cut by the shards the same way)
             with torch.device("meta"):
                 big = Big()
             parallelize(big, [big], layout, mesh)
@@ -393,6 +512,9 @@ def layout_ranks(rank: int, world: int, port: int, out: str) -> None:
                 ti.init_model(big, LLAMA_POLICIES[name], device="cpu", seed=SEED)
                 result[f"{layout}/big/{name}"] = full(big)
             result[f"{layout}/big/placements"] = placements_of(big)
+        every_rank: list[Any] = [None] * world
+        dist.all_gather_object(every_rank, drawn)
+        result["drawn"] = every_rank
         if rank == 0:
             torch.save(result, Path(out) / "result.pt")
     finally:
@@ -418,21 +540,23 @@ def four_layouts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def llama_reference() -> dict[str, dict[str, torch.Tensor]]:
-    """Each strategy's values on one process, unsharded (small chunks, as in the ranks)."""
+    """Each scheme's and strategy's values on one process, unsharded (scheme 2 in small chunks,
+    as in the ranks)."""
     threads = torch.get_num_threads()
     # on one thread, as the ranks: the QR of orthogonal gives other bits on other numbers of
     # threads (sharded or not)
     torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ti.seeding, "CHUNK_ELEMENTS", SMALL_CHUNK)
-        expected = {}
-        for name, policy in LLAMA_POLICIES.items():
-            model = Llama()
-            ti.init_model(model, policy, seed=SEED)
-            expected[name] = {k: v.detach() for k, v in model.named_parameters()}
-        blocks = blocks_net(None)
-        ti.init_model(blocks, BLOCKS_POLICY, seed=SEED)
-        expected["blocks"] = {k: v.detach() for k, v in blocks.named_parameters()}
+    expected = {}
+    for version in SCHEMES:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ti.seeding, "CHUNK_ELEMENTS", SMALL_CHUNK)
+            for name, policy in LLAMA_POLICIES.items():
+                model = Llama()
+                ti.init_model(model, policy, seed=SEED, scheme_version=version)
+                expected[f"{version}/{name}"] = {k: v.detach() for k, v in model.named_parameters()}
+            blocks = blocks_net(None)
+            ti.init_model(blocks, BLOCKS_POLICY, seed=SEED, scheme_version=version)
+            expected[f"blocks/{version}"] = {k: v.detach() for k, v in blocks.named_parameters()}
     for name in ("trunc_normal", "xavier"):
         big = Big()
         ti.init_model(big, LLAMA_POLICIES[name], seed=SEED)
@@ -441,43 +565,69 @@ def llama_reference() -> dict[str, dict[str, torch.Tensor]]:
     return expected
 
 
-def assert_same(got: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
-    assert got.keys() == expected.keys()
-    for name, value in got.items():
-        assert torch.equal(value, expected[name]), name
-
-
 @pytest.mark.slow
+@pytest.mark.parametrize("version", SCHEMES)
 @pytest.mark.parametrize("layout", ["fsdp", "tp"])
 def test_llama_on_two_ranks_gets_the_unsharded_values(
-    two_layouts: dict[str, Any], llama_reference: dict[str, Any], layout: str
+    two_layouts: dict[str, Any], llama_reference: dict[str, Any], layout: str, version: int
 ) -> None:
     assert two_layouts["torchinit"] == ti.__file__
     for name in STRATEGIES:
-        assert_same(two_layouts[f"{layout}/{name}"], llama_reference[name])
-    for name in ("trunc_normal", "xavier"):
-        assert_same(two_layouts[f"{layout}/big/{name}"], llama_reference[f"big/{name}"])
+        assert_same(two_layouts[f"{layout}/{version}/{name}"], llama_reference[f"{version}/{name}"])
+    if version == 2:
+        for name in ("trunc_normal", "xavier"):
+            assert_same(two_layouts[f"{layout}/big/{name}"], llama_reference[f"big/{name}"])
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("version", SCHEMES)
 def test_llama_on_a_2x2_fsdp_tp_mesh_gets_the_unsharded_values(
-    four_layouts: dict[str, Any], llama_reference: dict[str, Any]
+    four_layouts: dict[str, Any], llama_reference: dict[str, Any], version: int
 ) -> None:
     assert four_layouts["torchinit"] == ti.__file__
     for name in STRATEGIES:
-        assert_same(four_layouts[f"fsdp_tp/{name}"], llama_reference[name])
-    for name in ("trunc_normal", "xavier"):
-        assert_same(four_layouts[f"fsdp_tp/big/{name}"], llama_reference[f"big/{name}"])
+        assert_same(four_layouts[f"fsdp_tp/{version}/{name}"], llama_reference[f"{version}/{name}"])
+    if version == 2:
+        for name in ("trunc_normal", "xavier"):
+            assert_same(four_layouts[f"fsdp_tp/big/{name}"], llama_reference[f"big/{name}"])
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("version", SCHEMES)
 def test_any_shard_of_a_2x2_mesh_gets_the_unsharded_values(
-    four_layouts: dict[str, Any], llama_reference: dict[str, Any]
+    four_layouts: dict[str, Any], llama_reference: dict[str, Any], version: int
 ) -> None:
-    assert_same(four_layouts["blocks"], llama_reference["blocks"])
+    assert_same(four_layouts[f"blocks/{version}"], llama_reference[f"blocks/{version}"])
     assert four_layouts["blocks/placements"] == {
         f"{name}.weight": repr(placements) for name, (_, placements) in BLOCKS.items()
     }
+
+
+def llama_draws(layout: str) -> dict[str, dict[str, str]]:
+    """What :func:`drawn_elements` says on every rank of ``layout`` under each policy: each
+    parameter drew exactly its elements, but the orthogonal weights (no law) drew nothing."""
+    model = Llama()
+    matrices = (nn.Linear, nn.Embedding)
+    weights = {f"{name}.weight" for name, m in model.named_modules() if isinstance(m, matrices)}
+    return {
+        f"{layout}/3/{policy}": {
+            name: "no law" if policy == "orthogonal" and name in weights else "exact"
+            for name, _ in model.named_parameters()
+        }
+        for policy in STRATEGIES
+    }
+
+
+@pytest.mark.slow
+def test_under_scheme_3_each_rank_of_each_layout_draws_exactly_its_elements(
+    two_layouts: dict[str, Any], four_layouts: dict[str, Any]
+) -> None:
+    """Shard(0) (FSDP2, colwise TP), Shard(1) (rowwise TP), replicated (the TP embedding),
+    _StridedShard and 2-D blocks (FSDP2 x TP, the 2 x 2 blocks), uneven and empty shards."""
+    two = llama_draws("fsdp") | llama_draws("tp")
+    blocks = {"blocks/3": dict.fromkeys([f"{name}.weight" for name in BLOCKS], "exact")}
+    assert two_layouts["drawn"] == [two, two]
+    assert four_layouts["drawn"] == [llama_draws("fsdp_tp") | blocks] * 4
 
 
 @pytest.mark.slow
@@ -525,38 +675,38 @@ def one_rank_net(mesh: Any, placement: Any) -> nn.Sequential:
     return model
 
 
-def test_one_rank_fsdp2_gets_the_unsharded_values(mesh: Any) -> None:
+@pytest.mark.parametrize("version", SCHEMES)
+def test_one_rank_fsdp2_gets_the_unsharded_values(
+    mesh: Any, sharded_reference: dict[int, Any], version: int
+) -> None:
     model = sharded_net()
     fully_shard(model, mesh=mesh)
-    ti.init_model(model, POLICY, seed=SEED)
-    reference = sharded_net()
-    ti.init_model(reference, POLICY, seed=SEED)
-    for name, value in full(model).items():
-        assert torch.equal(value, dict(reference.named_parameters())[name]), name
+    ti.init_model(model, POLICY, seed=SEED, scheme_version=version)
+    assert_same(full(model), sharded_reference[version])
 
 
-def test_fsdp2_built_on_the_meta_device_gets_the_unsharded_values(mesh: Any) -> None:
+@pytest.mark.parametrize("version", SCHEMES)
+def test_fsdp2_built_on_the_meta_device_gets_the_unsharded_values(
+    mesh: Any, sharded_reference: dict[int, Any], version: int
+) -> None:
     with torch.device("meta"):
         model = sharded_net()
     fully_shard(model, mesh=mesh)
     model.to_empty(device="cpu")
-    ti.init_model(model, POLICY, seed=SEED)
-    reference = sharded_net()
-    ti.init_model(reference, POLICY, seed=SEED)
-    for name, value in full(model).items():
-        assert torch.equal(value, dict(reference.named_parameters())[name]), name
+    ti.init_model(model, POLICY, seed=SEED, scheme_version=version)
+    assert_same(full(model), sharded_reference[version])
 
 
-def test_fsdp2_on_meta_materialized_by_init_model_gets_the_unsharded_values(mesh: Any) -> None:
+@pytest.mark.parametrize("version", SCHEMES)
+def test_fsdp2_on_meta_materialized_by_init_model_gets_the_unsharded_values(
+    mesh: Any, sharded_reference: dict[int, Any], version: int
+) -> None:
     """torchtitan's flow in one call: meta, fully_shard, init_model(device=..., seed=...)."""
     with torch.device("meta"):
         model = sharded_net()
     fully_shard(model, mesh=mesh)
-    ti.init_model(model, POLICY, device="cpu", seed=SEED)
-    reference = sharded_net()
-    ti.init_model(reference, POLICY, seed=SEED)
-    for name, value in full(model).items():
-        assert torch.equal(value, dict(reference.named_parameters())[name]), name
+    ti.init_model(model, POLICY, device="cpu", seed=SEED, scheme_version=version)
+    assert_same(full(model), sharded_reference[version])
 
 
 def test_fsdp2_on_meta_with_parameters_no_rule_sets_is_refused(mesh: Any) -> None:
@@ -574,14 +724,15 @@ def test_fsdp2_on_meta_with_parameters_no_rule_sets_is_refused(mesh: Any) -> Non
     assert all(p.is_meta for p in model.parameters())
 
 
-def test_a_non_contiguous_local_shard_gets_the_unsharded_values(mesh: Any) -> None:
+@pytest.mark.parametrize("version", SCHEMES)
+def test_a_non_contiguous_local_shard_gets_the_unsharded_values(mesh: Any, version: int) -> None:
     model = nn.Linear(6, 4)
     transposed = torch.zeros(6, 4).t()
     model.weight = nn.Parameter(DTensor.from_local(transposed, mesh, [Replicate()]))
     assert not model.weight.to_local().is_contiguous()
-    ti.init_model(model, POLICY, seed=SEED)
+    ti.init_model(model, POLICY, seed=SEED, scheme_version=version)
     reference = nn.Linear(6, 4)
-    ti.init_model(reference, POLICY, seed=SEED)
+    ti.init_model(reference, POLICY, seed=SEED, scheme_version=version)
     assert torch.equal(model.weight.to_local(), reference.weight)
     assert model.weight.to_local().data_ptr() == transposed.data_ptr()
 
@@ -694,3 +845,73 @@ def test_importing_torchinit_does_not_import_dtensor() -> None:
     code = "import sys, torchinit; print('torch.distributed.tensor' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+#: name: (global shape, mesh shape, a rank's coordinate, placements, that rank's elements of
+#: a tensor of the global shape, written with torch.chunk as DTensor splits: each mesh dim's
+#: chunk in turn, but FSDP2 over TP (_StridedShard) takes the TP chunk (mesh dim 1) first)
+SHARDS = {
+    "rows": ((9, 13), (2,), (1,), [Shard(0)], lambda x: x.chunk(2, 0)[1]),
+    "columns, uneven": ((9, 13), (4,), (3,), [Shard(1)], lambda x: x.chunk(4, 1)[3]),
+    "strided": (
+        (9, 13),
+        (2, 2),
+        (1, 0),
+        [_StridedShard(0, split_factor=2), Shard(0)],
+        lambda x: x.chunk(2, 0)[0].chunk(2, 0)[1],
+    ),
+    "2x2 blocks": (
+        (9, 13),
+        (2, 2),
+        (0, 1),
+        [Shard(0), Shard(1)],
+        lambda x: x.chunk(2, 0)[0].chunk(2, 1)[1],
+    ),
+    "replicated": ((9, 13), (2,), (1,), [Replicate()], lambda x: x),
+    "replicated columns": (
+        (9, 13),
+        (2, 2),
+        (1, 1),
+        [Replicate(), Shard(1)],
+        lambda x: x.chunk(2, 1)[1],
+    ),
+    "cube": (
+        (3, 5, 6),
+        (2, 2),
+        (1, 0),
+        [Shard(2), Shard(0)],
+        lambda x: x.chunk(2, 2)[1].chunk(2, 0)[0],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [ti.Normal(0.0, 1.0), ti.TruncNormal(std=1.0, a=-1.0, b=1.0)],
+    ids=["normal", "trunc_normal"],
+)
+@pytest.mark.parametrize("case", SHARDS)
+def test_under_scheme_3_a_shard_draws_exactly_its_elements(
+    case: str, strategy: ti.Strategy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each element once, nothing else, in tasks of 7 elements that cut rows (truncated-normal
+    rejection redraws inside ``counter.draw``: it counts elements, not attempts)."""
+    shape, mesh_shape, coordinate, placements, held = SHARDS[case]
+    monkeypatch.setattr(ti.seeding, "COUNTER_TASK_ELEMENTS", 7)
+    keyed = ti.seeding.KeyedSeeding(SEED, nn.Linear(1, 1), version=3)
+    law = strategy.law(shape)
+    assert law is not None
+    block = ti.seeding.Block(
+        shape, ti.distributed.local_indices(shape, mesh_shape, coordinate, placements)
+    )
+    out = torch.empty(block.numel)
+    with recording_draws() as asked:
+        ti.seeding.run_tasks(keyed.chunk_tasks(["w"], strategy, law, shape, out, block=block))
+    expected = held(torch.arange(math.prod(shape)).view(shape)).reshape(-1)
+    key = keyed.counter_key(["w"], strategy)
+    assert list(asked) == [key]
+    assert len(asked[key]) == math.ceil(block.numel / 7)
+    assert torch.equal(torch.cat(asked[key]).sort().values, expected.sort().values)
+    whole = torch.empty(math.prod(shape))
+    ti.seeding.run_tasks(keyed.chunk_tasks(["w"], strategy, law, shape, whole))
+    assert torch.equal(out, whole[expected])

@@ -18,16 +18,21 @@ applying DTensor's own split to ``arange(size)`` (:func:`local_indices`, checked
 ``to_local().shape``). What it costs:
 
 * a strategy with an elementwise law (:meth:`~torchinit.Strategy.law`: constant, uniform,
-  normal, truncated normal and everything built from them) draws every keyed chunk that holds
-  one of the rank's elements and keeps those
-  (:meth:`~torchinit.seeding.KeyedSeeding.chunk_tasks`), with a chunk of scratch memory. A row
-  shard (``Shard(0)``, FSDP2, colwise TP) draws about its own size; a column shard
+  normal, truncated normal and everything built from them), under scheme 2 (``seed=N``, the
+  default), draws on the CPU every keyed chunk that holds one of the rank's elements and keeps
+  those (:meth:`~torchinit.seeding.KeyedSeeding.chunk_tasks`), with a chunk of scratch memory.
+  A row shard (``Shard(0)``, FSDP2, colwise TP) draws about its own size; a column shard
   (``Shard(1)``, rowwise TP) holds part of every row, so it draws every chunk: the whole
-  tensor's draws, time not memory (``bench/layouts_cost.py`` prints the cost per layout);
+  tensor's draws, time not memory;
+* the same strategy under scheme 3 (``scheme_version=3``) draws exactly the rank's elements,
+  each from its own counter, on the tensor's device, whatever the layout. Per element it is
+  much slower on a CPU (eagerly 25-65x ``normal_``), so scheme 2 stays faster on CPU ranks
+  unless a column shard is split some 60 ways; on GPUs it saves the CPU draw and the copy
+  (``bench/layouts_cost.py`` prints both schemes per layout);
 * a strategy without one (orthogonal, sparse, eye, dirac, gate_constant) needs the whole
-  tensor: every rank draws it whole on the CPU and keeps its own elements. That costs each rank
-  the full tensor's memory and time (an orthogonal 8192 x 8192 weight is a QR of the whole
-  matrix on every rank), but no communication.
+  tensor: every rank draws it whole on the CPU and keeps its own elements, under either
+  scheme. That costs each rank the full tensor's memory and time (an orthogonal 8192 x 8192
+  weight is a QR of the whole matrix on every rank), but no communication.
 
 Refused with a :class:`~torchinit.PlanError` before any tensor is touched:
 
@@ -41,11 +46,11 @@ Refused with a :class:`~torchinit.PlanError` before any tensor is touched:
   draws through torch's DTensor random ops, with the problem above;
 * a parametrized tensor whose value is a DTensor.
 
-Every rank must run the same call with the same policy and seed. No tensor data is exchanged
-between ranks: ``init_model`` only checks, with one small collective, that every rank has the
-same seed, policy and torchinit version (:mod:`torchinit.engine.consensus`). This module
-imports nothing from ``torch.distributed`` until it meets a DTensor, and a torch built without
-distributed support simply has none.
+Every rank must run the same call with the same policy, seed and scheme. No tensor data is
+exchanged between ranks: ``init_model`` only checks, with one small collective, that every rank
+has the same seed, policy, scheme and torchinit version (:mod:`torchinit.engine.consensus`).
+This module imports nothing from ``torch.distributed`` until it meets a DTensor, and a torch
+built without distributed support simply has none.
 """
 
 from __future__ import annotations
