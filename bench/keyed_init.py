@@ -133,10 +133,11 @@ def compare(
     params = sum(p.numel() for p in model.parameters())
     print(f"{title} ({params / 1e6:.1f}M parameters)")
     for name, ms in medians.items():
-        rounds_run = f"{len(times[name])} rounds" if name in slow else ""
+        count = len(times[name])
+        rounds_run = f"{count} round{'s' if count > 1 else ''}" if name in slow else ""
         print(
-            f"  {name:40s} {ms:9.1f} ms   (min {min(times[name]) * 1e3:9.1f})  "
-            f"{ms / medians[LOOP]:7.2f}x loop  {rounds_run}"
+            f"  {name:58s} {ms:9.1f} ms  (min {min(times[name]) * 1e3:9.1f})"
+            f"  {ms / medians[LOOP]:6.2f}x loop  {rounds_run}"
         )
     return medians
 
@@ -146,8 +147,8 @@ def _speedups(medians: dict[str, float], keyed: str) -> None:
     ratio = loop / medians[keyed]
     ceiling = loop / medians[CEILING]
     verdict = "met" if ratio >= 1.8 else "NOT met"
-    print(f"  speed-up loop / keyed (scheme 2):        {ratio:9.2f}x  (target >= 1.8: {verdict})")
-    print(f"  speed-up loop / bare draws:              {ceiling:9.2f}x  (the ceiling here)")
+    print(f"  {'speed-up loop / keyed (scheme 2):':58s} {ratio:9.2f}x  (target >= 1.8: {verdict})")
+    print(f"  {'speed-up loop / bare draws:':58s} {ceiling:9.2f}x  (the ceiling here)")
 
 
 # --------------------------------------------------------------------------- scheme 3 compiled
