@@ -1196,6 +1196,49 @@ def test_apply_progress_on_stderr_by_default_when_it_is_a_terminal(
     assert ("2/2" in result.err) is shown
 
 
+def test_apply_scheme_version_3_saves_what_init_model_with_it_gives(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    saved = {}
+    for version in ("2", "3"):
+        out = tmp_path / f"scheme{version}.pt"
+        argv = ["--seed", "5", "--scheme-version", version, "--out", str(out)]
+        result = cli("apply", *LINEAR, *argv)
+        assert (result.code, result.err) == (0, "")
+        saved[version] = torch.load(out)
+    for version, state in saved.items():
+        torch.manual_seed(5)
+        model = nn.Linear(6, 3)
+        ti.init_model(model, "lecun", seed=5, scheme_version=int(version))
+        assert list(state) == list(model.state_dict())
+        for name, tensor in model.state_dict().items():
+            assert torch.equal(state[name], tensor), (version, name)
+    assert not torch.equal(saved["2"]["weight"], saved["3"]["weight"])
+
+
+def test_apply_scheme_version_without_seed_is_the_librarys_error(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    out = tmp_path / "w.pt"
+    argv = ["--manual-seed", "0", "--scheme-version", "3", "--out", str(out)]
+    result = cli("apply", *LINEAR, *argv)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        "torchinit: error: scheme_version: selects a keyed seeding scheme: give seed= too (got 3)\n"
+    )
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["apply", "diagnose"])
+def test_scheme_version_is_2_or_3(cli: Callable[..., Result], command: str) -> None:
+    result = cli(command, *LINEAR, "--seed", "0", "--scheme-version", "4")
+    assert result.code == 2
+    assert result.err.splitlines()[-1] == (
+        f"torchinit {command}: error: argument --scheme-version: invalid choice: 4 "
+        "(choose from 2, 3)"
+    )
+
+
 def test_apply_seed_out_of_torch_range(cli: Callable[..., Result], tmp_path: Path) -> None:
     out = str(tmp_path / "w.pt")
     result = cli("apply", "torch.nn:Identity", "resnet", "--manual-seed", str(2**64), "--out", out)
@@ -1394,11 +1437,14 @@ def test_check_refuses_weights_of_another_model(
 LINEAR = ("torch.nn:Linear", "lecun", "--model-kwargs", '{"in_features": 6, "out_features": 3}')
 
 
-def diagnosed_linear(inputs: Any, *, manual_seed: int = 0, mode: Any = None) -> ti.Diagnosis:
-    """What `torchinit diagnose` on LINEAR should find: the same steps, in Python."""
+def diagnosed_linear(
+    inputs: Any, *, manual_seed: int = 0, mode: Any = None, **init: Any
+) -> ti.Diagnosis:
+    """What `torchinit diagnose` on LINEAR should find: the same steps, in Python (``init``:
+    init_model's keyword arguments)."""
     torch.manual_seed(manual_seed)
     model = nn.Linear(6, 3)
-    report = ti.init_model(model, "lecun")
+    report = ti.init_model(model, "lecun", **init)
     return ti.diagnose(model, inputs, mode=mode, report=report)
 
 
@@ -1422,6 +1468,15 @@ def test_diagnose_json_in_eval_mode(cli: Callable[..., Result]) -> None:
     expected = diagnosed_linear(seeded_inputs(5, 6, seed=0), mode="eval")
     assert json.loads(result.out) == expected.to_dict()
     assert json.loads(result.out)["mode"] == "eval"
+
+
+def test_diagnose_takes_the_scheme_version(cli: Callable[..., Result]) -> None:
+    argv = ["--input-shape", "5,6", "--seed", "5", "--scheme-version", "3", "--json"]
+    result = cli("diagnose", *LINEAR, *argv)
+    assert (result.code, result.err) == (0, "")
+    expected = diagnosed_linear(seeded_inputs(5, 6, seed=0), seed=5, scheme_version=3)
+    scheme_2 = diagnosed_linear(seeded_inputs(5, 6, seed=0), seed=5, scheme_version=2)
+    assert json.loads(result.out) == expected.to_dict() != scheme_2.to_dict()
 
 
 @pytest.mark.parametrize(

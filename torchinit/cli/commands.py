@@ -208,6 +208,11 @@ def _planpreset_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _seed_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyed-seeding keyword arguments of init_model that apply and diagnose take."""
+    return {"seed": args.seed, "scheme_version": args.scheme_version}
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     """``torchinit plan``: the report of :func:`torchinit.plan`, as a table or as JSON."""
     kwargs = _planpreset_options(args)
@@ -277,7 +282,7 @@ def _print_wrapped(line: str) -> None:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     """``torchinit apply``: seed, build, initialize, save the state_dict, print the report."""
-    kwargs = _planpreset_options(args)
+    kwargs = {**_planpreset_options(args), **_seed_options(args)}
     kwargs["progress"] = sys.stderr.isatty() if args.progress is None else args.progress
     kwargs["rollback"] = args.rollback
     out = Path(args.out)
@@ -304,10 +309,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
         # built without memory, then allocated on the CPU tensor by tensor while initialized
         with torch.device("meta"):
             model = build(**build_kwargs)
-        report = init_model(model, args.policy, seed=args.seed, device="cpu", **kwargs)
+        report = init_model(model, args.policy, device="cpu", **kwargs)
     else:
         model = build(**build_kwargs)
-        report = init_model(model, args.policy, seed=args.seed, **kwargs)
+        report = init_model(model, args.policy, **kwargs)
     try:
         _write_atomically(save, model, out)
     except OSError as error:
@@ -466,7 +471,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     if args.manual_seed is not None:
         torch.manual_seed(args.manual_seed)
     model = load_model(args.model, model_kwargs(args.model_kwargs), model_config(args.config))
-    report = init_model(model, args.policy, seed=args.seed, **_planpreset_options(args))
+    report = init_model(model, args.policy, **_seed_options(args), **_planpreset_options(args))
     if args.inputs is not None:
         inputs = _diagnose_inputs(Path(args.inputs))
     else:

@@ -23,6 +23,7 @@ from torchinit.cli.commands import (
 )
 from torchinit.errors import TorchInitError, TorchInitWarning
 from torchinit.policy import ORDERS
+from torchinit.seeding import VERSIONS
 
 __all__ = ["build_parser", "main"]
 
@@ -107,7 +108,10 @@ is the same as, in Python:
 With --seed N the initialization itself is keyed (init_model(..., seed=N)): the same
 values for a tensor whatever the model's layout, threads, wrappers or device. Without
 --manual-seed, --seed's N also seeds the build (torch.manual_seed(N)), so that the tensors
-no rule sets are reproducible too.
+no rule sets are reproducible too. --scheme-version 3 (with --seed) selects the
+counter-based keyed scheme (init_model(..., seed=N, scheme_version=3)): each element from
+its own counter, drawn on the tensor's device; on a CPU it is slower than scheme 2, the
+default.
 
 --out FILE.pt or .pth: torch.save(model.state_dict()); .safetensors:
 safetensors.torch.save_model (needs 'pip install safetensors'). The file is written
@@ -245,13 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seed torch's global random number generator with torch.manual_seed(N) before "
         "the model is built (default: --seed's N; one of the two is required)",
     )
-    apply_parser.add_argument(
-        "--seed",
-        metavar="N",
-        type=int,
-        help="keyed seeding: each initialized tensor's values depend only on N, its name and "
-        "its strategy (init_model(..., seed=N)); without --manual-seed, also seeds the build",
-    )
+    _add_seed_arguments(apply_parser, "; without --manual-seed, also seeds the build")
     apply_parser.add_argument(
         "--meta",
         action="store_true",
@@ -349,12 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="torch.manual_seed(N) before the model is built; also seeds --input-shape's draw",
     )
-    diagnose_parser.add_argument(
-        "--seed",
-        metavar="N",
-        type=int,
-        help="keyed seeding of the initialization (init_model(..., seed=N))",
-    )
+    _add_seed_arguments(diagnose_parser)
     diagnose_parser.add_argument(
         "--plot",
         metavar="FILE.png",
@@ -387,6 +380,26 @@ def _add_model_kwargs(parser: argparse.ArgumentParser) -> None:
         help="a JSON file: for a class with a config_class (a Hugging Face model, e.g. "
         "transformers:GPT2LMHeadModel), MODEL(config_class(**json)); for any other callable, "
         "its keys are keyword arguments, beside --model-kwargs",
+    )
+
+
+def _add_seed_arguments(parser: argparse.ArgumentParser, seed_also: str = "") -> None:
+    """Add ``--seed N`` and ``--scheme-version {2,3}``, init_model's ``seed`` and
+    ``scheme_version`` (``seed_also`` ends ``--seed``'s help)."""
+    parser.add_argument(
+        "--seed",
+        metavar="N",
+        type=int,
+        help="keyed seeding: each initialized tensor's values depend only on N, its name and "
+        f"its strategy (init_model(..., seed=N)){seed_also}",
+    )
+    parser.add_argument(
+        "--scheme-version",
+        type=int,
+        choices=VERSIONS,
+        help="with --seed, the keyed scheme (init_model(..., scheme_version=V)): 2 (the "
+        "default) draws chunks of torch's CPU generators; 3 is counter-based, each element "
+        "from its own counter on the tensor's device, slower on a CPU",
     )
 
 
