@@ -62,7 +62,14 @@ from torchinit.errors import PlanError
 from torchinit.seeding import Block, KeyedSeeding, Task, run_tasks
 from torchinit.strategies import Strategy
 
-__all__ = ["check", "is_dtensor", "is_dtensor_type", "keyed_tasks", "local_indices"]
+__all__ = [
+    "check",
+    "is_dtensor",
+    "is_dtensor_type",
+    "keyed_tasks",
+    "local_block",
+    "local_indices",
+]
 
 _SUPPORTED = "Shard, _StridedShard and Replicate"
 
@@ -147,7 +154,7 @@ def local_indices(
     return tuple(held)
 
 
-def _block(value: Any) -> Block | None:
+def local_block(value: Any) -> Block | None:
     """The elements ``value``'s local shard holds; None on a rank outside the mesh.
 
     Raises:
@@ -196,7 +203,8 @@ def check(
     """
     dtensor: Any = value
     placements = tuple(dtensor.placements)
-    if not keyed:
+    # a strategy filled by name (a checkpoint) draws nothing: each rank copies its elements
+    if not keyed and not strategy.by_name:
         raise PlanError(
             "a DTensor (FSDP2) parameter needs keyed seeding: pass seed= (torch's random "
             "ops on DTensors follow the global tensor only on CUDA-like meshes, and some "
@@ -221,7 +229,7 @@ def check(
             got=placements,
         )
     try:
-        _block(dtensor)
+        local_block(dtensor)
     except ValueError as error:
         raise PlanError(str(error), where=where, path=path, got=placements) from None
 
@@ -240,7 +248,7 @@ def keyed_tasks(
     dtensor: Any = value
     shape = tuple(dtensor.shape)
     local: torch.Tensor = dtensor.to_local()
-    block = _block(dtensor)
+    block = local_block(dtensor)
     if block is None or local.numel() == 0:
         return []
     law = strategy.law(shape)
