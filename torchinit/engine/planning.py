@@ -197,11 +197,11 @@ class Checks:
         self, slot: Slot, value: torch.Tensor, assignment: Assignment, names: list[str]
     ) -> TensorSource:
         """Where the by-name strategy of ``assignment`` reads ``slot`` (with bare ``names``)
-        from; a :class:`PlanError` at the tensor and the rule's key path if it cannot."""
+        from; its error, at the tensor and the rule's key path, if it cannot."""
         try:
             return assignment.strategy.locate(names, tuple(value.shape), self.opened)
-        except PlanError as error:
-            raise PlanError(
+        except TorchInitError as error:  # a PlanError, or a MissingDependencyError
+            raise type(error)(
                 error.problem,
                 where=slot.names[0],
                 path=f"{assignment.path}.{error.path}",
@@ -371,7 +371,7 @@ def build_plan(
                 )
                 # the report says where each tensor was read from
                 initialized = dataclasses.replace(initialized, reason=source.describe())
-        except PlanError as error:
+        except TorchInitError as error:
             raise at_rule(error, assignment.rule) from None
         rows.append((slot.names, verdict.shape, verdict.dtype, initialized))
         if isinstance(strategy, TorchDefault):
