@@ -694,3 +694,17 @@ def test_importing_torchinit_does_not_import_dtensor() -> None:
     code = "import sys, torchinit; print('torch.distributed.tensor' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_fsdp2_parameters_are_read_from_a_checkpoint_without_seed(
+    mesh: Any, tmp_path: Path
+) -> None:
+    saved = {name: torch.randn_like(p) for name, p in sharded_net().named_parameters()}
+    torch.save(saved, tmp_path / "w.pt")
+    with torch.device("meta"):
+        model = sharded_net()
+    fully_shard(model, mesh=mesh)
+    policy = ti.Policy([ti.Rule(param="**", init=ti.Checkpoint(tmp_path / "w.pt"))])
+    ti.init_model(model, policy, device="cpu")
+    for name, value in full(model).items():
+        assert torch.equal(value, saved[name]), name
