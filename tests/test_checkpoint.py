@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import pathlib
+import subprocess
 import sys
 import textwrap
 
@@ -109,6 +110,16 @@ def test_a_bare_tensor_cannot_be_filled() -> None:
         "checkpoint: reads each tensor by its name in the model; use it in a policy rule "
         "(torchinit.init_model), not on a bare tensor"
     )
+
+
+@pytest.mark.slow
+def test_import_torchinit_does_not_import_safetensors() -> None:
+    code = "import sys, torchinit; print('safetensors' in sys.modules)"
+    root = pathlib.Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, check=True, capture_output=True, text=True
+    ).stdout
+    assert out.strip() == "False"
 
 
 # --------------------------------------------------------------------------- the file

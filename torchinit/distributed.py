@@ -36,7 +36,8 @@ Refused with a :class:`~torchinit.PlanError` before any tensor is touched:
   tensor on CUDA-like meshes (on a CPU mesh each rank draws its shard from its own global
   generator, so the shards repeat each other), and orthogonal or the fast truncated normal do
   not run on DTensors at all. Keyed seeding is the one mode whose values do not depend on the
-  sharding;
+  sharding (a ``checkpoint`` rule draws nothing: each rank copies its
+  own elements from the file, seeded or not);
 * ``torch_default`` (a layer's own ``reset_parameters``) on a DTensor parameter: the reset
   draws through torch's DTensor random ops, with the problem above;
 * a parametrized tensor whose value is a DTensor.

@@ -38,7 +38,7 @@ from torchinit.errors import (
 from torchinit.strategies.base import Strategy, set_field
 from torchinit.strategies.spec import register_strategy
 
-__all__ = ["SUFFIXES", "Checkpoint", "CheckpointFile", "CheckpointTensor"]
+__all__ = ["SUFFIXES", "Checkpoint", "CheckpointFile", "CheckpointTensor", "KeyMap"]
 
 #: The checkpoint files read, by suffix: safetensors (preferred) or a ``torch.save`` file.
 SUFFIXES = {".safetensors": "safetensors", ".pt": "torch", ".pth": "torch"}
@@ -185,8 +185,23 @@ class CheckpointTensor:
         return f"key {self.key!r} of {self.file.path!r}"
 
 
+class KeyMap(tuple[tuple[str, str], ...]):
+    """:class:`Checkpoint`'s ``keys`` as it holds them: (model prefix, checkpoint prefix)
+    pairs, in order; a tuple, so that the strategy is hashable, shown as the mapping it is.
+
+    Example:
+        >>> KeyMap([("backbone.", "")])
+        {'backbone.': ''}
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
 @register_strategy("checkpoint")
-@dataclasses.dataclass(frozen=True, repr=False)
+@dataclasses.dataclass(frozen=True)
 class Checkpoint(Strategy):
     """Fill each tensor with its values in a checkpoint file, found by the tensor's name.
 
@@ -234,7 +249,7 @@ class Checkpoint(Strategy):
     """
 
     path: str
-    keys: Mapping[str, str] | tuple[tuple[str, str], ...] = (("", ""),)
+    keys: Mapping[str, str] | tuple[tuple[str, str], ...] = KeyMap([("", "")])
 
     by_name: ClassVar[bool] = True
     mapping_arguments: ClassVar[tuple[str, ...]] = ("keys",)
@@ -252,9 +267,9 @@ class Checkpoint(Strategy):
         set_field(self, "keys", _prefix_pairs(self.keys))
 
     @property
-    def prefixes(self) -> tuple[tuple[str, str], ...]:
+    def prefixes(self) -> KeyMap:
         """``keys`` as (model prefix, checkpoint prefix) pairs, in the order given."""
-        return cast(tuple[tuple[str, str], ...], self.keys)
+        return cast(KeyMap, self.keys)
 
     def checkpoint_key(self, name: str) -> str | None:
         """The key ``name`` (a bare name in the model) is read from, or ``None`` if no model
@@ -318,11 +333,8 @@ class Checkpoint(Strategy):
     def arguments(self) -> dict[str, Any]:
         return {"path": self.path, "keys": dict(self.prefixes)}
 
-    def __repr__(self) -> str:
-        return f"Checkpoint(path={self.path!r}, keys={dict(self.prefixes)!r})"
 
-
-def _prefix_pairs(keys: Any) -> tuple[tuple[str, str], ...]:
+def _prefix_pairs(keys: Any) -> KeyMap:
     """``keys`` (a mapping, or the pairs a Checkpoint holds) as checked pairs."""
     pairs = tuple(keys.items()) if isinstance(keys, Mapping) else keys
     well_formed = isinstance(pairs, tuple) and all(
@@ -345,4 +357,4 @@ def _prefix_pairs(keys: Any) -> tuple[tuple[str, str], ...]:
         )
     if len({model for model, _ in pairs}) != len(pairs):
         raise InvalidArgumentError("gives a model prefix twice", path="checkpoint.keys", got=keys)
-    return cast(tuple[tuple[str, str], ...], pairs)
+    return KeyMap(pairs)
