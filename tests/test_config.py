@@ -1915,3 +1915,38 @@ def test_mutated_policy_files_raise_only_located_errors(text, edits):
     error = _only_located_errors(lambda: Policy.from_yaml(text))
     if error is not None:
         assert "<string>" in error.where, str(error)
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def test_a_relative_checkpoint_path_is_relative_to_the_policy_file(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    text = """\
+        rules:
+          - match: {param: "**"}
+            init: {checkpoint: {path: weights/linear.pt}}
+          - match: {type: Linear}
+            bias: {checkpoint: {path: /abs/bias.safetensors, keys: {"": "head."}}}
+        """
+    policy = Policy.from_yaml(write(folder, text))
+    assert policy.rules[0].init == torchinit.Checkpoint(folder / "weights" / "linear.pt")
+    assert policy.rules[1].strategies[0][1].path == "/abs/bias.safetensors"
+    assert Policy.from_yaml(policy.to_yaml()) == policy
+    # YAML text has no folder: the working directory's, when the file is opened
+    monkeypatch.chdir(tmp_path)
+    assert Policy.from_yaml(textwrap.dedent(text)).rules[0].init.path == "weights/linear.pt"
+    (folder / "weights").mkdir()
+    torch.save({"weight": torch.ones(2, 3)}, folder / "weights" / "linear.pt")
+    applied = """\
+        rules:
+          - match: {type: Linear}
+            weight: {checkpoint: {path: weights/linear.pt}}
+        """
+    model = nn.Linear(3, 2)
+    # run from tmp_path: the file's folder is what counts
+    torchinit.init_model(model, write(folder, applied, "apply.yaml"))
+    assert torch.equal(model.weight, torch.ones(2, 3))

@@ -915,3 +915,59 @@ def test_under_scheme_3_a_shard_draws_exactly_its_elements(
     whole = torch.empty(math.prod(shape))
     ti.seeding.run_tasks(keyed.chunk_tasks(["w"], strategy, law, shape, whole))
     assert torch.equal(out, whole[expected])
+
+
+def test_fsdp2_parameters_are_read_from_a_checkpoint_without_seed(
+    mesh: Any, tmp_path: Path
+) -> None:
+    saved = {name: torch.randn_like(p) for name, p in sharded_net().named_parameters()}
+    torch.save(saved, tmp_path / "w.pt")
+    with torch.device("meta"):
+        model = sharded_net()
+    fully_shard(model, mesh=mesh)
+    policy = ti.Policy([ti.Rule(param="**", init=ti.Checkpoint(tmp_path / "w.pt"))])
+    ti.init_model(model, policy, device="cpu")
+    for name, value in full(model).items():
+        assert torch.equal(value, saved[name]), name
+
+
+def checkpoint_ranks(rank: int, port: int, out: str) -> None:
+    """One rank of a two-process run reading a checkpoint into FSDP2 rows and column shards."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    try:
+        mesh = init_device_mesh("cpu", (2,))
+        model = sharded_net()
+        for layer in model:
+            fully_shard(layer, mesh=mesh)
+        fully_shard(model, mesh=mesh)
+        columns = nn.Linear(5, 3)
+        with torch.no_grad():
+            columns.weight = nn.Parameter(distribute_tensor(columns.weight, mesh, [Shard(1)]))
+        torch.manual_seed(rank)  # garbage differing per rank: the file decides every value
+        policy = ti.Policy([ti.Rule(param="**", init=ti.Checkpoint(Path(out) / "w.pt"))])
+        ti.init_model(model, policy)
+        ti.init_model(columns, ti.Policy([ti.Rule(param="**", init=ti.Checkpoint(
+            Path(out) / "columns.pt"))]))  # fmt: skip
+        result = {"model": full(model), "columns": full(columns), "local": local(columns)}
+        torch.save(result, Path(out) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_each_rank_reads_its_own_shard_of_a_checkpoint(tmp_path: Path) -> None:
+    saved = {name: torch.randn_like(p) for name, p in sharded_net().named_parameters()}
+    torch.save(saved, tmp_path / "w.pt")
+    columns = {"weight": torch.randn(3, 5), "bias": torch.randn(3)}
+    torch.save(columns, tmp_path / "columns.pt")
+    results = two_rank_results(checkpoint_ranks, tmp_path)
+    for rank, result in enumerate(results):
+        for name, value in result["model"].items():
+            assert torch.equal(value, saved[name]), (rank, name)
+        assert torch.equal(result["columns"]["weight"], columns["weight"])
+        assert torch.equal(result["columns"]["bias"], columns["bias"])
+    # Shard(1) over two ranks: columns 0-2 on rank 0, 3-4 on rank 1
+    assert torch.equal(results[0]["local"]["weight"], columns["weight"][:, :3])
+    assert torch.equal(results[1]["local"]["weight"], columns["weight"][:, 3:])

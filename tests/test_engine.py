@@ -1255,3 +1255,81 @@ def test_a_scripted_layer_inside_an_eager_model_is_refused_by_name() -> None:
         "then script it (got 'RecursiveScriptModule')"
     )
     assert_same_state(before, model)
+
+
+# --------------------------------------------------------------------------- filled by name
+
+
+def checkpoint_of(path: Path, model: nn.Module) -> dict[str, torch.Tensor]:
+    """Save values unlike ``model``'s, under its parameter names, to ``path`` (torch.save)."""
+    tensors = {name: torch.randn_like(value) for name, value in model.named_parameters()}
+    torch.save(tensors, path)
+    return tensors
+
+
+def from_file(path: Path, glob: str = "**") -> ti.Rule:
+    return ti.Rule(param=glob, init=ti.Checkpoint(path))
+
+
+def test_a_checkpoint_under_seed_is_copied_and_the_others_keep_their_keyed_values(
+    tmp_path: Path,
+) -> None:
+    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    saved = checkpoint_of(tmp_path / "w.pt", model)
+    drawn = ti.Rule(nn.Linear, weight=ti.Normal(0.0, 1.0), bias=ti.Uniform(-1.0, 1.0))
+    report = ti.init_model(model, ti.Policy([drawn, from_file(tmp_path / "w.pt", "0.*")]), seed=3)
+    reference = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    ti.init_model(reference, ti.Policy([drawn]), seed=3)
+    assert torch.equal(model[0].weight, saved["0.weight"])
+    assert torch.equal(model[0].bias, saved["0.bias"])
+    assert torch.equal(model[1].weight, reference[1].weight)
+    assert torch.equal(model[1].bias, reference[1].bias)
+    assert report["0.weight"].reason == f"key '0.weight' of {str(tmp_path / 'w.pt')!r}"
+
+
+@pytest.mark.parametrize("seed", [None, 5])
+def test_a_meta_model_is_materialized_and_read_from_a_checkpoint(
+    tmp_path: Path, seed: int | None
+) -> None:
+    saved = checkpoint_of(tmp_path / "w.pt", Net())
+    with torch.device("meta"):
+        model = Net()
+    ti.init_model(model, ti.Policy([from_file(tmp_path / "w.pt")]), device="cpu", seed=seed)
+    for name, value in model.named_parameters():
+        assert torch.equal(value, saved[name]), name
+    assert model.blocks[0].bn.running_var.eq(1.0).all()
+
+
+def test_a_wrapped_model_is_read_by_its_bare_names(tmp_path: Path) -> None:
+    saved = checkpoint_of(tmp_path / "w.pt", nn.Sequential(nn.Linear(3, 4)))
+    wrapped = nn.DataParallel(nn.Sequential(nn.Linear(3, 4)))
+    report = ti.init_model(wrapped, ti.Policy([from_file(tmp_path / "w.pt")]))
+    assert torch.equal(wrapped.module[0].weight, saved["0.weight"])
+    assert report["module.0.bias"].reason == f"key '0.bias' of {str(tmp_path / 'w.pt')!r}"
+
+
+class Doubled(nn.Module):
+    """A parametrization whose right_inverse gives back exactly what it is handed."""
+
+    def forward(self, original: torch.Tensor) -> torch.Tensor:
+        return 2 * original
+
+    def right_inverse(self, value: torch.Tensor) -> torch.Tensor:
+        return value / 2
+
+
+def test_a_parametrized_tensor_is_set_to_the_checkpoint_value(tmp_path: Path) -> None:
+    model = nn.Sequential(nn.Linear(3, 4))
+    parametrize.register_parametrization(model[0], "weight", Doubled())
+    value = torch.randn(4, 3)
+    torch.save({"0.weight": value}, tmp_path / "w.pt")
+    ti.init_model(model, ti.Policy([from_file(tmp_path / "w.pt", "0.weight")]))
+    assert torch.equal(model[0].weight, value)
+
+
+def test_a_checkpoint_rule_overridden_by_a_later_one_reads_nothing(tmp_path: Path) -> None:
+    torch.save({"weight": torch.zeros(9)}, tmp_path / "w.pt")  # would be a shape error
+    policy = ti.Policy([from_file(tmp_path / "w.pt"), ti.Rule(nn.Linear, weight="ones")])
+    report = ti.init_model(nn.Linear(3, 4), policy, exclude="bias")
+    assert report["weight"].strategy == ti.Ones()
+    assert report["weight"].overridden == (0,)

@@ -323,3 +323,36 @@ def test_rollback_must_be_a_boolean() -> None:
     with pytest.raises(ti.ArgumentTypeError) as raised:
         ti.init_model(nn.Linear(2, 2), "torch_default", rollback="no")  # type: ignore[arg-type]
     assert str(raised.value) == "rollback: must be true or false (got 'no')"
+
+
+def test_a_failure_after_a_checkpoint_was_read_restores_what_it_read(tmp_path: Any) -> None:
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4))
+    torch.save({"0.weight": torch.ones(4, 4), "0.bias": torch.ones(4)}, tmp_path / "w.pt")
+    before = copy_of(model)
+    policy = ti.Policy(
+        [
+            ti.Rule(param="0.*", init=ti.Checkpoint(tmp_path / "w.pt")),
+            ti.Rule(param="1.weight", init=failing_on(1)),
+        ]
+    )
+    with pytest.raises(BoomError) as raised:
+        ti.init_model(model, policy)
+    assert raised.value.__notes__[-1] == RESTORED
+    assert_unchanged(model, before)
+
+
+@pytest.mark.usefixtures("failing_chunk")
+def test_a_failing_keyed_chunk_restores_what_a_checkpoint_set(tmp_path: Any) -> None:
+    model = big_model()
+    torch.save({"2.weight": torch.ones(8, 8), "2.bias": torch.ones(8)}, tmp_path / "w.pt")
+    before = copy_of(model)
+    policy = ti.Policy(
+        [
+            ti.Rule(nn.Linear, weight=ti.Normal(0.0, 0.02), bias="zeros"),
+            ti.Rule(param="2.*", init=ti.Checkpoint(tmp_path / "w.pt")),
+        ]
+    )
+    with pytest.raises(BoomError) as raised:
+        ti.init_model(model, policy, seed=0, exclude="1.*")
+    assert raised.value.__notes__[-1] == RESTORED
+    assert_unchanged(model, before)

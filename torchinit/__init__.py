@@ -41,6 +41,7 @@ from torchinit.sampling import trunc_normal_, trunc_normal_std_
 from torchinit.strategies import (
     STRATEGIES,
     AttrStrategy,
+    Checkpoint,
     Constant,
     Dirac,
     Eye,
@@ -80,6 +81,7 @@ __all__ = [
     "ArgumentTypeError",
     "AttrStrategy",
     "CheckReport",
+    "Checkpoint",
     "Comparison",
     "Constant",
     "Diagnosis",

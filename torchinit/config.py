@@ -32,6 +32,11 @@ Layer types are names: ``Conv2d`` (a ``torch.nn`` class), ``Bottleneck`` (a clas
 being initialized, or one of its bases) or a full name ``torchvision.models.resnet.Bottleneck``.
 Names are resolved against ``torch.nn`` and the model's own classes when the policy is applied;
 nothing is ever imported.
+
+A ``checkpoint`` strategy's relative ``path`` (``{checkpoint: {path: r50.safetensors}}``) is
+relative to the policy file's folder, so a file and its checkpoint can move together; in YAML
+text (not a file) it stays relative to the working directory. A policy read from a file holds
+the joined path (``to_yaml`` writes it so).
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ from torchinit.errors import (
 )
 from torchinit.policy import Policy, Rule
 from torchinit.presets import get_preset
-from torchinit.strategies import FunctionStrategy, to_strategy
+from torchinit.strategies import Checkpoint, FunctionStrategy, Strategy, to_strategy
 
 __all__ = [
     "SourceLines",
@@ -420,12 +425,36 @@ def load_policy_with_lines(
         if error.where.startswith(name):
             raise
         raise error.located(document.where(error.path)) from None
+    if is_policy_file(source):
+        policy = _relative_to(policy, Path(source).parent)
     if policy.name is None and is_policy_file(source):
         # an unnamed file is reported under its file name rather than as '<policy>'
         policy = Policy(
             policy.rules, name=Path(source).stem, order=policy.order, options=policy.options
         )
     return policy, SourceLines(name, document.lines)
+
+
+def _relative_to(policy: Policy, folder: Path) -> Policy:
+    """``policy`` with each relative checkpoint path made relative to ``folder``, the policy
+    file's: a file names its checkpoint wherever the process runs from, as a config does."""
+
+    def resolved(strategy: Strategy) -> Strategy:
+        if isinstance(strategy, Checkpoint) and not os.path.isabs(strategy.path):
+            return dataclasses.replace(strategy, path=os.path.join(folder, strategy.path))
+        return strategy
+
+    rules = [
+        dataclasses.replace(
+            rule,
+            # no types is stored as (), which the constructor refuses; it takes None
+            types=rule.types or None,  # type: ignore[arg-type]
+            init=None if rule.init is None else resolved(rule.init),
+            params=tuple((key, resolved(strategy)) for key, strategy in rule.strategies),
+        )
+        for rule in policy.rules
+    ]
+    return Policy(rules, name=policy.name, order=policy.order, options=policy.options)
 
 
 def _decode(data: bytes, source: str) -> str:

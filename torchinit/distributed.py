@@ -41,7 +41,8 @@ Refused with a :class:`~torchinit.PlanError` before any tensor is touched:
   tensor on CUDA-like meshes (on a CPU mesh each rank draws its shard from its own global
   generator, so the shards repeat each other), and orthogonal or the fast truncated normal do
   not run on DTensors at all. Keyed seeding is the one mode whose values do not depend on the
-  sharding;
+  sharding (a ``checkpoint`` rule draws nothing: each rank copies its
+  own elements from the file, seeded or not);
 * ``torch_default`` (a layer's own ``reset_parameters``) on a DTensor parameter: the reset
   draws through torch's DTensor random ops, with the problem above;
 * a parametrized tensor whose value is a DTensor.
@@ -67,7 +68,14 @@ from torchinit.errors import PlanError
 from torchinit.seeding import Block, KeyedSeeding, Task, run_tasks
 from torchinit.strategies import Strategy
 
-__all__ = ["check", "is_dtensor", "is_dtensor_type", "keyed_tasks", "local_indices"]
+__all__ = [
+    "check",
+    "is_dtensor",
+    "is_dtensor_type",
+    "keyed_tasks",
+    "local_block",
+    "local_indices",
+]
 
 _SUPPORTED = "Shard, _StridedShard and Replicate"
 
@@ -152,7 +160,7 @@ def local_indices(
     return tuple(held)
 
 
-def _block(value: Any) -> Block | None:
+def local_block(value: Any) -> Block | None:
     """The elements ``value``'s local shard holds; None on a rank outside the mesh.
 
     Raises:
@@ -201,7 +209,8 @@ def check(
     """
     dtensor: Any = value
     placements = tuple(dtensor.placements)
-    if not keyed:
+    # a strategy filled by name (a checkpoint) draws nothing: each rank copies its elements
+    if not keyed and not strategy.by_name:
         raise PlanError(
             "a DTensor (FSDP2) parameter needs keyed seeding: pass seed= (torch's random "
             "ops on DTensors follow the global tensor only on CUDA-like meshes, and some "
@@ -226,7 +235,7 @@ def check(
             got=placements,
         )
     try:
-        _block(dtensor)
+        local_block(dtensor)
     except ValueError as error:
         raise PlanError(str(error), where=where, path=path, got=placements) from None
 
@@ -245,7 +254,7 @@ def keyed_tasks(
     dtensor: Any = value
     shape = tuple(dtensor.shape)
     local: torch.Tensor = dtensor.to_local()
-    block = _block(dtensor)
+    block = local_block(dtensor)
     if block is None or local.numel() == 0:
         return []
     law = strategy.law(shape)

@@ -29,7 +29,8 @@ class ReportEntry:
         rule: index of the rule that decided it, or ``None``.
         rule_label: that rule's description.
         strategy: the strategy that was (or would be) applied.
-        reason: why a matched tensor was skipped.
+        reason: why a matched tensor was skipped; for a tensor read from a checkpoint
+            (:class:`~torchinit.Checkpoint`), where: ``key 'fc.weight' of 'r50.safetensors'``.
         aliases: the tensor's other names (tied weights, shared layers).
         overridden: indices of earlier rules that matched the tensor too and were overridden
             by ``rule`` (the last matching rule wins).

@@ -20,7 +20,7 @@ from torchinit.errors import TorchInitWarning
 from torchinit.fans import warn_zero_element
 from torchinit.materialize import Materialization
 from torchinit.seeding import Block, KeyedSeeding, Task, draw_dtype, run_tasks
-from torchinit.strategies import Law, Strategy, TorchDefault
+from torchinit.strategies import Law, Strategy, TensorSource, TorchDefault
 
 _intercepted = torch.overrides.has_torch_function_variadic
 
@@ -101,7 +101,9 @@ def _execute_in_order(
             current = slot
             target = slot.parameter
             fill = assignment.fill
-            if target is None:
+            if fill is None and assignment.strategy.by_name:
+                _load(slot, plan.sources[slot.position], assignment.strategy)
+            elif target is None:
                 _apply_parametrized(slot, assignment.strategy, generator)
             elif fill is None or _intercepted(target):
                 strategy = assignment.strategy
@@ -124,6 +126,24 @@ def _execute_in_order(
     except BaseException:
         if current is not None and (not journal.written or journal.written[-1] is not current):
             journal.writing.append(current)
+        raise
+
+
+def _load(slot: Slot, source: TensorSource, strategy: Strategy) -> None:
+    """Copy what a by-name strategy found for ``slot`` (a checkpoint's tensor) into it, cast
+    to its dtype: a DTensor's rank copies its own elements only."""
+    try:
+        target = slot.parameter
+        if target is None:
+            _set_parametrized(slot, source.read())
+        elif distributed.is_dtensor(target):
+            block = distributed.local_block(target)
+            if block is not None:
+                cast(Any, target).to_local().copy_(source.read(block.indices))
+        else:
+            target.copy_(source.read())
+    except Exception as error:
+        _add_note(error, slot, strategy)
         raise
 
 
@@ -233,8 +253,9 @@ def _execute_keyed(
     The values depend on nothing but (seed, name, strategy), so the order here is free: layer
     resets first (a reset rewrites its whole layer; ``_reset`` restores the tensors it does
     not cover, which are then drawn after it), then the strategies without an elementwise law
-    (orthogonal, ...), whole, then all chunks of all the others on ``torch.get_num_threads()``
-    threads. Progress counts a tensor drawn in chunks once all chunks are drawn.
+    (orthogonal, ...), whole, then the tensors filled by name (a checkpoint's: copied, not
+    drawn), then all chunks of all the others on ``torch.get_num_threads()`` threads.
+    Progress counts a tensor drawn in chunks once all chunks are drawn.
     """
     for reset in plan.resets.values():
         module, layer_reset, covered = reset
@@ -259,8 +280,12 @@ def _execute_keyed(
     # the slots the tasks write into (the others' tasks write into staging tensors)
     in_place: list[Slot] = []
     staged: list[tuple[Slot, Strategy, torch.Tensor]] = []
+    loaded: list[tuple[Slot, Strategy]] = []  # by-name strategies: nothing to draw
     for slot, assignment in plan.actions:
         strategy = assignment.strategy
+        if strategy.by_name:
+            loaded.append((slot, strategy))
+            continue
         value = slot.value()
         assert value is not None
         if distributed.is_dtensor(value):
@@ -284,6 +309,12 @@ def _execute_keyed(
             in_place.append(slot)
         else:
             staged.append((slot, strategy, staging))
+    for slot, strategy in loaded:
+        journal.writing.append(slot)
+        _load(slot, plan.sources[slot.position], strategy)
+        journal.written.append(journal.writing.pop())
+        if shown is not None:
+            shown.update()
     # tasks run in parallel: when one fails, which others have run is not known
     journal.writing += in_place
     run_tasks(tasks)

@@ -32,7 +32,7 @@ from torchinit.patterns import NameGlob
 from torchinit.policy import Order, Policy
 from torchinit.report import Outcome, Row
 from torchinit.seeding import KeyedSeeding
-from torchinit.strategies import AttrStrategy, TorchDefault, reset_method_name
+from torchinit.strategies import AttrStrategy, TensorSource, TorchDefault, reset_method_name
 
 #: A layer's reset and the slots it sets, by the layer's id.
 Resets = dict[int, tuple[nn.Module, TorchDefault, list[Slot]]]
@@ -52,6 +52,8 @@ class Plan:
     unused_rules: list[str]
     # zero-element tensors skipped whose strategy warns when handed one (see execute)
     empty_warnings: list[str] = dataclasses.field(default_factory=list)
+    # where a by-name strategy (a checkpoint) reads each of its slots, by slot position
+    sources: dict[int, TensorSource] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True, eq=False, slots=True)
@@ -95,6 +97,8 @@ class Checks:
         self.keyed = keyed
         self.meta = meta
         self.memo: dict[tuple[Any, ...], Verdict] = {}
+        # the files by-name strategies opened (Strategy.locate), each once per plan
+        self.opened: dict[str, Any] = {}
 
     def judge(
         self,
@@ -178,7 +182,7 @@ class Checks:
         if kind == "parametrized":
             checks.append(_check_right_inverse)
         generator = self.generator
-        if generator is not None and generator.device.type != device.type:
+        if generator is not None and generator.device.type != device.type and not strategy.by_name:
             checks.append(
                 _problem(
                     f"the generator is on {generator.device} but the tensor is on {device}; "
@@ -188,6 +192,21 @@ class Checks:
                 )
             )
         return checks
+
+    def locate(
+        self, slot: Slot, value: torch.Tensor, assignment: Assignment, names: list[str]
+    ) -> TensorSource:
+        """Where the by-name strategy of ``assignment`` reads ``slot`` (with bare ``names``)
+        from; its error, at the tensor and the rule's key path, if it cannot."""
+        try:
+            return assignment.strategy.locate(names, tuple(value.shape), self.opened)
+        except TorchInitError as error:  # a PlanError, or a MissingDependencyError
+            raise type(error)(
+                error.problem,
+                where=slot.names[0],
+                path=f"{assignment.path}.{error.path}",
+                **({"got": error.got} if error.has_value else {}),
+            ) from None
 
     def _check_dtensor(self, slot: Slot, value: torch.Tensor, assignment: Assignment) -> None:
         distributed.check(
@@ -292,6 +311,7 @@ def build_plan(
     bare = index.bare
     defaults: list[tuple[Slot, str]] = []
     empty_warnings: list[str] = []
+    sources: dict[int, TensorSource] = {}
     memo, judge = checks.memo, checks.judge
     for slot, assignment in zip(index.slots, assigned, strict=True):
         kind = slot.kind
@@ -340,13 +360,20 @@ def build_plan(
             # a strategy bound to one layer: an assignment of its own, judged once
             assignment = assignment.bound(slot, layers[slot.position])
             verdict = judge(assignment, *key[1:])
+        strategy = assignment.strategy
+        initialized = assignment.initialized
         try:
             for check in verdict.checks:
                 check(slot, value, assignment)
-        except PlanError as error:
+            if strategy.by_name:
+                source = sources[slot.position] = checks.locate(
+                    slot, value, assignment, bare(slot.names)
+                )
+                # the report says where each tensor was read from
+                initialized = dataclasses.replace(initialized, reason=source.describe())
+        except TorchInitError as error:
             raise at_rule(error, assignment.rule) from None
-        rows.append((slot.names, verdict.shape, verdict.dtype, assignment.initialized))
-        strategy = assignment.strategy
+        rows.append((slot.names, verdict.shape, verdict.dtype, initialized))
         if isinstance(strategy, TorchDefault):
             _, _, covered = resets.setdefault(id(slot.module), (slot.module, strategy, []))
             covered.append(slot)
@@ -368,6 +395,7 @@ def build_plan(
         resets=resets,
         unused_rules=[f"rules[{i}] {policy.rules[i].describe()}" for i in unused],
         empty_warnings=empty_warnings,
+        sources=sources,
     )
 
 

@@ -18,12 +18,13 @@ Where things live: :mod:`~torchinit.strategies.base` (the :class:`Strategy` prot
 :mod:`~torchinit.strategies.basic` (constants, uniform and normal draws, structured fills),
 :mod:`~torchinit.strategies.fan` (the fan-based family),
 :mod:`~torchinit.strategies.function` (plain functions as strategies),
+:mod:`~torchinit.strategies.checkpoint` (tensors read from a checkpoint file, by name),
 :mod:`~torchinit.strategies.layer` (whole-layer resets) and ``_draws`` (:func:`drawing_from`:
 code that takes no generator, drawing from a given one; both of the last two use it).
 """
 
 from torchinit.strategies._draws import drawing_from
-from torchinit.strategies.base import Law, LawKind, Strategy, grad_free_call
+from torchinit.strategies.base import Law, LawKind, Strategy, TensorSource, grad_free_call
 from torchinit.strategies.basic import (
     Constant,
     Dirac,
@@ -39,6 +40,7 @@ from torchinit.strategies.basic import (
     Zeros,
     constant_fill,
 )
+from torchinit.strategies.checkpoint import Checkpoint, CheckpointFile
 from torchinit.strategies.fan import (
     DISTRIBUTIONS,
     KAIMING_MODES,
@@ -73,6 +75,8 @@ __all__ = [
     "STRATEGIES",
     "TRUNCATED_NORMAL_STD",
     "AttrStrategy",
+    "Checkpoint",
+    "CheckpointFile",
     "Constant",
     "Dirac",
     "Distribution",
@@ -96,6 +100,7 @@ __all__ = [
     "PaddedNormal",
     "Sparse",
     "Strategy",
+    "TensorSource",
     "TorchDefault",
     "TruncNormal",
     "Uniform",

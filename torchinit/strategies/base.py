@@ -5,11 +5,19 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Literal, cast
+from typing import Any, ClassVar, Literal, Protocol, cast
 
 import torch
 
-__all__ = ["Law", "LawKind", "Strategy", "grad_free_call", "intercepted", "set_field"]
+__all__ = [
+    "Law",
+    "LawKind",
+    "Strategy",
+    "TensorSource",
+    "grad_free_call",
+    "intercepted",
+    "set_field",
+]
 
 LawKind = Literal["constant", "uniform", "normal", "trunc_normal"]
 
@@ -47,6 +55,20 @@ class Law:
     zero_row: int | None = None
 
 
+class TensorSource(Protocol):
+    """Where a by-name strategy (:attr:`Strategy.by_name`) reads one tensor's values from,
+    found when the plan is built: a key of an opened checkpoint file."""
+
+    def read(self, indices: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+        """The values (a CPU tensor, possibly memory-mapped): the whole tensor, or with
+        ``indices`` (per dim, the increasing global indices a shard holds) only those."""
+        ...
+
+    def describe(self) -> str:
+        """Where the values come from, for the report: ``key 'fc.weight' of 'r50.safetensors'``."""
+        ...
+
+
 class Strategy:
     """Base class of initialization strategies.
 
@@ -70,6 +92,13 @@ class Strategy:
     max_ndim: ClassVar[int | None] = None
     #: Strategies that reset a whole layer rather than fill one tensor (see TorchDefault).
     module_level: ClassVar[bool] = False
+    #: Strategies that copy what the tensor's name points to (see Checkpoint) rather than
+    #: draw: the engine calls :meth:`locate` for each tensor when it builds the plan and copies
+    #: what it found when it applies it. They draw nothing and have no :meth:`law`.
+    by_name: ClassVar[bool] = False
+    #: Arguments that take a mapping of their own (Checkpoint's ``keys``): in plain data a
+    #: mapping argument is otherwise a value read from the layer (``{attr: stddev}``).
+    mapping_arguments: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -120,6 +149,16 @@ class Strategy:
         keyed seeding then draws the tensor whole with the strategy's call.
         """
         return None
+
+    def locate(
+        self, names: Sequence[str], shape: tuple[int, ...], opened: dict[str, Any]
+    ) -> TensorSource:
+        """For a :attr:`by_name` strategy: where the tensor of global ``shape`` called
+        ``names`` (its names in the model without wrapper prefixes, the first one first) is
+        read from. Raises :class:`~torchinit.PlanError` (its key path relative to the
+        strategy) when it cannot be. ``opened`` is shared by one plan's strategies, to open
+        each file once."""
+        raise NotImplementedError(f"{type(self).__name__} is not filled by name")
 
     def arguments(self) -> dict[str, Any]:
         """The strategy's arguments by name, in declaration order."""

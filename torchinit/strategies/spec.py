@@ -87,7 +87,10 @@ def get_strategy(name: str, /, **arguments: Any) -> Strategy:
 
 
 def _build(cls: type[Strategy], name: str, arguments: Mapping[str, Any]) -> Strategy:
-    arguments = {key: _from_attr_spec(value, f"{name}.{key}") for key, value in arguments.items()}
+    arguments = {
+        key: value if key in cls.mapping_arguments else _from_attr_spec(value, f"{name}.{key}")
+        for key, value in arguments.items()
+    }
     if any(isinstance(value, FromAttr) for value in arguments.values()):
         return AttrStrategy.create(cls, name, arguments)
     return _construct(cls, name, arguments)
@@ -210,7 +213,8 @@ class FromAttr:
 
 
 def _from_attr_spec(value: Any, path: str) -> Any:
-    # plain-data form of FromAttr: a mapping with an "attr" key (no strategy takes a mapping)
+    # plain-data form of FromAttr: a mapping with an "attr" key (the strategies that take a
+    # mapping name those arguments in mapping_arguments)
     if not isinstance(value, Mapping):
         return value
     unknown = sorted(set(value) - {"attr", "default", "optional"})
