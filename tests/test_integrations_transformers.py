@@ -3,6 +3,7 @@ saved locally with ``save_pretrained`` and reloaded with a new or resized head."
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -337,4 +338,31 @@ def test_transformers_4_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         "use_policy: needs transformers 5 or later (models built on meta, loaded tensors "
         "flagged _is_hf_initialized): pip install torchinit[transformers], or use "
         "init_missing() (got '4.46.3')"
+    )
+
+
+def test_transformers_absent_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "transformers", None)  # import transformers: ImportError
+    with pytest.raises(MissingDependencyError) as caught:
+        from_pretrained(object, "unused", HEAD)
+    assert str(caught.value) == (
+        "from_pretrained: needs transformers: pip install torchinit[transformers]"
+    )
+
+
+class LoadsWithoutInit:
+    """A class whose from_pretrained never initializes what it did not load."""
+
+    @classmethod
+    def from_pretrained(cls, path: str, **kwargs: Any) -> tuple[torch.nn.Module, dict[str, Any]]:
+        return torch.nn.Linear(2, 2), {"missing_keys": {"weight"}, "mismatched_keys": set()}
+
+
+def test_from_pretrained_refuses_a_class_that_loads_otherwise() -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        from_pretrained(LoadsWithoutInit, "unused", HEAD)
+    assert str(caught.value) == (
+        "from_pretrained: did not initialize the tensors it did not load once, as "
+        "transformers 5.x does: this model class loads differently; use init_missing() after "
+        "from_pretrained (got 'Linear')"
     )
