@@ -48,8 +48,8 @@ from torchinit.report import InitReport
 
 __all__ = ["Loaded", "from_pretrained", "init_missing", "not_loaded", "use_policy"]
 
-#: The attribute Hugging Face sets on a tensor it must not initialize again (loaded, tied).
-HF_FLAG = "_is_hf_initialized"
+# the attribute Hugging Face sets on a tensor it must not initialize again (loaded, tied).
+_HF_FLAG = "_is_hf_initialized"
 _EXTRA = "pip install torchinit[transformers]"
 _LOADING_KEYS = ("missing_keys", "mismatched_keys")
 # Hooks replace a method of PreTrainedModel: one replacement at a time, re-entrant so that
@@ -231,7 +231,7 @@ def from_pretrained(
         names = [
             name
             for name, tensor in model.state_dict(keep_vars=True).items()
-            if not getattr(tensor, HF_FLAG, False)
+            if not getattr(tensor, _HF_FLAG, False)
         ]
         with _meta_set_aside(model):
             reports.append(_policy_first(model, policy, names, options))
@@ -310,7 +310,7 @@ def _policy_first(
     report = init_model(model, policy, include=include, **options)
     tensors = _tensors(model)
     for entry in report.initialized:
-        setattr(tensors[entry.name], HF_FLAG, True)
+        setattr(tensors[entry.name], _HF_FLAG, True)
     return report
 
 
@@ -397,7 +397,7 @@ def _pretrained_model_class(where: str) -> type:
     if not major.isdigit() or int(major) < 5:
         raise MissingDependencyError(
             f"needs transformers 5 or later (models built on meta, loaded tensors flagged "
-            f"{HF_FLAG}): {_EXTRA}, or use init_missing()",
+            f"{_HF_FLAG}): {_EXTRA}, or use init_missing()",
             path=where,
             got=transformers.__version__,
         )
