@@ -1811,6 +1811,203 @@ def test_extended_preset_rules_are_optional_and_the_files_own_rules_are_not(tmp_
     ]
 
 
+# --------------------------------------------------------------------------- config systems
+# Issue 16: a policy given as a plain dict or an OmegaConf/Hydra node, and init_model as a
+# Hydra `_target_`. omegaconf and hydra-core come with the `test` extra.
+
+DICT_POLICY: dict[str, Any] = {
+    "name": "mlp",
+    "rules": [
+        {"match": {"type": "Linear"}, "weight": {"normal": {"std": 0.02}}, "bias": "zeros"},
+        {"match": {"name": "2"}, "weight": "zeros"},
+    ],
+}
+
+
+def mlp() -> nn.Module:
+    return seeded(lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)))
+
+
+def test_init_model_takes_a_policy_mapping():
+    by_dict = initialized(mlp(), DICT_POLICY)
+    assert_same_state(initialized(mlp(), Policy.from_dict(DICT_POLICY)), by_dict)
+    assert torch.all(by_dict[2].weight == 0)
+    report = torchinit.plan(mlp(), DICT_POLICY)
+    assert report.policy == "mlp"
+    assert report["0.weight"].strategy == Normal(0.0, 0.02)
+
+
+def test_a_policy_mapping_takes_preset_options_as_a_file_does():
+    policy = {"extends": "resnet", "options": {"zero_init_residual": False}}
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    report = torchinit.plan(model, policy, zero_init_residual=True, residual_norms=["1"])
+    assert report["1.weight"].strategy == Zeros()
+    assert report.options["zero_init_residual"] == (True, "given")
+
+
+def test_options_of_a_policy_mapping_need_extends():
+    with pytest.raises(InvalidArgumentError) as caught:
+        torchinit.plan(mlp(), DICT_POLICY, zero_init_residual=True)
+    assert str(caught.value) == (
+        "options: options are for the preset named by extends: (add 'extends: <preset>') "
+        "(got {'zero_init_residual': True})"
+    )
+
+
+def test_errors_of_a_policy_mapping_name_the_key_path():
+    bad = copy.deepcopy(DICT_POLICY)
+    bad["rules"][1]["weight"] = {"normal": {"std": [0.02]}}
+    with pytest.raises(ArgumentTypeError) as caught:
+        torchinit.init_model(mlp(), bad)
+    assert str(caught.value) == "rules[1].weight.normal.std: must be a number (got [0.02])"
+
+
+@pytest.fixture
+def omegaconf() -> Any:
+    return pytest.importorskip("omegaconf", reason="omegaconf is not installed")
+
+
+def test_from_dict_reads_a_dictconfig_as_its_plain_data(omegaconf):
+    node = omegaconf.OmegaConf.create(DICT_POLICY)
+    assert isinstance(node.rules, omegaconf.ListConfig)
+    policy = Policy.from_dict(node)
+    assert policy == Policy.from_dict(DICT_POLICY)
+    assert policy.name == "mlp"
+    assert_same_state(initialized(mlp(), DICT_POLICY), initialized(mlp(), node))
+
+
+def test_a_dictconfig_is_resolved_against_its_whole_config(omegaconf):
+    config = omegaconf.OmegaConf.create(
+        {
+            "width": 0.5,
+            "init": {
+                "policy": {
+                    "rules": [
+                        {"match": {"type": "Linear"}, "weight": {"normal": {"std": "${width}"}}}
+                    ]
+                }
+            },
+        }
+    )
+    policy = Policy.from_dict(config.init.policy)
+    assert policy.rules[0].strategies == (("weight", Normal(0.0, 0.5)),)
+    # a plain dict holding nodes is read the same way
+    assert Policy.from_dict({"rules": config.init.policy.rules}) == policy
+
+
+def test_errors_of_a_dictconfig_name_the_key_path(omegaconf):
+    bad = copy.deepcopy(DICT_POLICY)
+    bad["rules"][1]["weight"] = {"normal": {"std": -1}}
+    with pytest.raises(InvalidArgumentError) as caught:
+        Policy.from_dict(omegaconf.OmegaConf.create(bad))
+    assert str(caught.value) == "rules[1].weight.normal.std: must be >= 0 (got -1)"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("${nowhere}", "Interpolation key 'nowhere' not found"),
+        ("???", "Missing mandatory value: std"),
+    ],
+)
+def test_an_unresolvable_dictconfig_value_is_named_by_its_key_path(omegaconf, value, problem):
+    rule = {"match": {"type": "Linear"}, "weight": {"normal": {"std": value}}}
+    config = omegaconf.OmegaConf.create({"init": {"policy": {"rules": [rule]}}})
+    with pytest.raises(InvalidArgumentError) as caught:
+        Policy.from_dict(config.init.policy)
+    assert str(caught.value) == (
+        f"init.policy.rules[0].weight.normal.std: cannot be resolved by OmegaConf: {problem}"
+    )
+
+
+NO_OMEGACONF_SCRIPT = """
+import sys
+sys.path.insert(0, sys.argv[1])  # the torchinit this test runs against
+import torch
+import torchinit
+policy = {"rules": [{"match": {"type": "Linear"}, "bias": "zeros"}]}
+torchinit.Policy.from_dict(policy)
+torchinit.init_model(torch.nn.Linear(2, 2), policy)
+print(sorted({"omegaconf", "hydra"} & set(sys.modules)))
+"""
+
+
+@pytest.mark.slow
+def test_a_plain_dict_policy_never_imports_omegaconf():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            NO_OMEGACONF_SCRIPT,
+            str(pathlib.Path(torchinit.__file__).parents[1]),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO / "tests",  # not the root: `python -c` would import the source tree first
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "[]\n"
+
+
+@pytest.fixture
+def instantiate() -> Callable[..., Any]:
+    pytest.importorskip("hydra", reason="hydra-core is not installed")
+    from hydra.utils import instantiate
+
+    return instantiate
+
+
+HYDRA_CONFIG = """
+init:
+  _target_: torchinit.init_model
+  policy: resnet
+  seed: 7
+  zero_init_residual: true
+  residual_norms: ["*.1"]
+"""
+
+
+def keyed(model: nn.Module, policy: Any, seed: int, **options: Any) -> nn.Module:
+    """``model`` initialized with ``policy`` by keyed seeding (``seed=``)."""
+    torchinit.init_model(model, policy, seed=seed, **options)
+    return model
+
+
+def resnet_like() -> nn.Module:
+    block = lambda: nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4))  # noqa: E731
+    return seeded(lambda: nn.Sequential(block(), block()))
+
+
+def test_init_model_as_a_hydra_target_with_a_preset(omegaconf, instantiate):
+    config = omegaconf.OmegaConf.create(HYDRA_CONFIG)
+    model = resnet_like()
+    report = instantiate(config.init, model=model)
+    assert isinstance(report, torchinit.InitReport)
+    assert report.applied
+    expected = keyed(resnet_like(), "resnet", 7, zero_init_residual=True, residual_norms=["*.1"])
+    assert_same_state(expected, model)
+    assert torch.all(model[1][1].weight == 0)
+
+
+def test_init_model_as_a_hydra_target_with_an_inline_policy(omegaconf, instantiate):
+    config = omegaconf.OmegaConf.create({"init": {"_target_": "torchinit.init_model", "seed": 3}})
+    config.init.policy = DICT_POLICY
+    model = mlp()
+    instantiate(config.init, model=model)
+    assert_same_state(keyed(mlp(), DICT_POLICY, 3), model)
+
+
+def test_init_model_as_a_partial_hydra_target(omegaconf, instantiate):
+    config = omegaconf.OmegaConf.create(HYDRA_CONFIG)
+    config.init._partial_ = True
+    init = instantiate(config.init)
+    model = resnet_like()
+    init(model)
+    expected = keyed(resnet_like(), "resnet", 7, zero_init_residual=True, residual_norms=["*.1"])
+    assert_same_state(expected, model)
+
+
 # --------------------------------------------------------------------------- hostile input
 # Property tests (issue 12): whatever the data or text, loading raises only TorchInitError, and
 # its message says where: a key path, or file:line. A fixed, derandomized example budget keeps

@@ -548,7 +548,8 @@ def test_cpu_generator_on_a_cuda_model_is_refused() -> None:
             42,
             {},
             ti.ArgumentTypeError,
-            "policy: must be a preset name, a Policy or a YAML file path (got 42)",
+            "policy: must be a preset name, a Policy, a YAML file path or a policy mapping "
+            "(got 42)",
         ),
     ],
 )

@@ -73,6 +73,7 @@ __all__ = [
     "load_policy",
     "load_policy_with_lines",
     "parse_scalar",
+    "plain_data",
     "policy_from_dict",
     "policy_to_dict",
     "policy_to_yaml",
@@ -477,9 +478,11 @@ def resolve_policy(
     """The :class:`~torchinit.Policy` that ``policy`` names, as ``init_model`` reads it.
 
     Args:
-        policy: a ``Policy`` (returned as it is), a YAML file path (see :func:`is_policy_file`)
-            or a preset name.
-        options: preset options: for a preset name, or for a file that ``extends:`` a preset.
+        policy: a ``Policy`` (returned as it is), a YAML file path (see :func:`is_policy_file`),
+            a preset name, or a policy as a mapping in the YAML schema: a ``dict`` or an
+            OmegaConf ``DictConfig`` (read by :func:`policy_from_dict`).
+        options: preset options: for a preset name, or for a file or mapping that
+            ``extends:`` a preset.
         model: the model it is for: options a preset reads from the model
             (:class:`~torchinit.presets.FromModel`) come from it when not given.
 
@@ -487,7 +490,8 @@ def resolve_policy(
         >>> resolve_policy("vgg").rules[0].label
         'conv'
     """
-    options = options or {}
+    # Hydra passes a preset's list options (``residual_norms``) as ListConfig nodes
+    options = plain_data(options or {})
     if isinstance(policy, Policy):
         if options:
             raise InvalidArgumentError(
@@ -500,9 +504,51 @@ def resolve_policy(
         return load_policy(policy, options=options, model=model)  # type: ignore[arg-type]
     if isinstance(policy, str):
         return get_preset(policy, model=model, **options)
+    if isinstance(policy, Mapping):  # a DictConfig is a Mapping too
+        return policy_from_dict(policy, options=options, model=model)
     raise ArgumentTypeError(
-        "must be a preset name, a Policy or a YAML file path", path="policy", got=policy
+        "must be a preset name, a Policy, a YAML file path or a policy mapping",
+        path="policy",
+        got=policy,
     )
+
+
+def plain_data(data: Any) -> Any:
+    """``data`` with every OmegaConf node in it (``DictConfig``, ``ListConfig``) turned into
+    plain dicts and lists, interpolations resolved; anything else is returned as it is.
+
+    omegaconf is never imported here: a node can only exist once its user has imported it.
+
+    Example:
+        >>> plain_data({"rules": [{"match": {"type": "Linear"}, "bias": "zeros"}]})["rules"][0]
+        {'match': {'type': 'Linear'}, 'bias': 'zeros'}
+
+    Raises:
+        InvalidArgumentError: an interpolation that cannot be resolved or a missing value
+            (``???``), at its key path in the whole OmegaConf config.
+    """
+    omegaconf = sys.modules.get("omegaconf")
+    if omegaconf is None:
+        return data
+    nodes = (omegaconf.DictConfig, omegaconf.ListConfig)
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, nodes):
+            try:
+                return omegaconf.OmegaConf.to_container(value, resolve=True, throw_on_missing=True)
+            except omegaconf.errors.OmegaConfBaseException as error:
+                # OmegaConf's message goes on with its own "full_key: ..." lines
+                problem = str(error).split("\n", 1)[0]
+                raise InvalidArgumentError(
+                    f"cannot be resolved by OmegaConf: {problem}", path=error.full_key or ""
+                ) from None
+        if isinstance(value, Mapping):
+            return {key: convert(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [convert(item) for item in value]
+        return value
+
+    return convert(data)
 
 
 def policy_from_dict(
@@ -514,6 +560,8 @@ def policy_from_dict(
 ) -> Policy:
     """Build a :class:`~torchinit.Policy` from plain data (the YAML schema as dicts/lists).
 
+    ``data`` may be, or hold, OmegaConf nodes (a Hydra config's ``DictConfig``): they are
+    read as plain data with their interpolations resolved (:func:`plain_data`).
     ``options`` override the data's ``options:``; ``model`` is the model the policy is for,
     read by the preset named by ``extends:`` as :func:`torchinit.get_preset` says.
 
@@ -522,6 +570,7 @@ def policy_from_dict(
         >>> policy.rules[0].types
         (<class 'torch.nn.modules.linear.Linear'>,)
     """
+    data = plain_data(data)
     if not isinstance(data, Mapping):
         raise ArgumentTypeError("a policy must be a mapping with a 'rules' list", got=data)
     _check_keys(data, TOP_KEYS, "")

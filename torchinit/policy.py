@@ -385,7 +385,17 @@ class Policy:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Policy:
-        """Build a policy from plain data in the YAML schema (see :mod:`torchinit.config`)."""
+        """Build a policy from plain data in the YAML schema (see :mod:`torchinit.config`).
+
+        ``data`` may be an OmegaConf ``DictConfig`` (a Hydra config node): it is read as plain
+        data with its interpolations resolved (:func:`torchinit.config.plain_data`).
+
+        Example:
+            >>> rule = {"match": {"type": "Linear"}, "bias": "zeros"}
+            >>> policy = Policy.from_dict({"rules": [rule]})
+            >>> policy.rules[0].strategies
+            (('bias', Zeros()),)
+        """
         from torchinit.config import policy_from_dict
 
         return policy_from_dict(data)

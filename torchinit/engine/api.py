@@ -161,7 +161,7 @@ def _report(plan: Plan, *, applied: bool, keyed: KeyedSeeding | None) -> InitRep
 @_gc_paused()
 def plan(
     model: nn.Module,
-    policy: str | os.PathLike[str] | Policy,
+    policy: str | os.PathLike[str] | Policy | Mapping[str, Any],
     *,
     order: str | None = None,
     skip_frozen: bool = False,
@@ -218,7 +218,7 @@ def plan(
 @_gc_paused()
 def init_model(
     model: nn.Module,
-    policy: str | os.PathLike[str] | Policy,
+    policy: str | os.PathLike[str] | Policy | Mapping[str, Any],
     *,
     generator: torch.Generator | None = None,
     order: str | None = None,
@@ -253,8 +253,9 @@ def init_model(
             written with it matches too); the report keeps the prefixed names.
             ``torch.jit.script`` modules are refused.
         policy: a preset name (see :func:`torchinit.available_presets`), a YAML policy file
-            (an ``os.PathLike`` or a string ending in ``.yaml``/``.yml``) or a
-            :class:`~torchinit.Policy`.
+            (an ``os.PathLike`` or a string ending in ``.yaml``/``.yml``), a
+            :class:`~torchinit.Policy`, or a policy as a mapping in the YAML schema (a
+            ``dict``, or an OmegaConf ``DictConfig`` as Hydra passes it).
         generator: draw every random number from this generator instead of torch's global
             one (it must be on the tensors' device).
         order: ``"modules"`` (``model.modules()`` pre-order, torchvision's loops) or
