@@ -19,7 +19,6 @@ torchtitan itself is not needed.
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any
 
@@ -103,7 +102,7 @@ def init_weights(
     unset = [
         f"{entry.name} ({entry.status})"
         for entry in planned
-        if entry.status != "initialized" and entry.shape is not None and math.prod(entry.shape)
+        if entry.status != "initialized" and entry.shape is not None and 0 not in entry.shape
     ]
     if unset:
         raise PlanError(
