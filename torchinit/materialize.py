@@ -162,22 +162,23 @@ def _restorer(module: nn.Module, names: list[str]) -> _Restorer | None:
 # --------------------------------------------------------------------------- device checks
 
 
-def target_device(device: Any) -> torch.device | None:
-    """``device=`` as a ``torch.device`` (``None`` stays ``None``)."""
+def target_device(device: Any, path: str = "device") -> torch.device | None:
+    """``device=`` (the argument named ``path``) as a ``torch.device`` (``None`` stays
+    ``None``)."""
     if device is None:
         return None
     if not isinstance(device, (str, torch.device, int)) or isinstance(device, bool):
-        raise ArgumentTypeError("must be a torch.device, a device string or None", path="device",
+        raise ArgumentTypeError("must be a torch.device, a device string or None", path=path,
                                 got=device)  # fmt: skip
     try:
         result = torch.device(device)
     except (RuntimeError, TypeError) as error:
         raise InvalidArgumentError(
-            f"is not a device ({str(error).splitlines()[0]})", path="device", got=device
+            f"is not a device ({str(error).splitlines()[0]})", path=path, got=device
         ) from None
     if result.type == "meta":
         raise InvalidArgumentError(
-            "is the device to materialize on; it cannot be meta", path="device", got=str(device)
+            "is the device to materialize on; it cannot be meta", path=path, got=str(device)
         )
     return result
 

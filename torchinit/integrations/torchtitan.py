@@ -89,7 +89,7 @@ def init_weights(
             path="model",
             got=type(model).__name__,
         )
-    device = target_device(buffer_device)
+    device = target_device(buffer_device, "buffer_device")
     restorers, missing = find_restorers(model, every=True)
     if missing:
         raise PlanError(
