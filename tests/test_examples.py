@@ -113,3 +113,13 @@ def test_he_init_depth() -> None:
     assert xavier < 1e-3
     assert 0.3 <= kaiming <= 3
     assert 0.3 <= lsuv <= 3
+
+
+def test_torchtitan_style() -> None:
+    out = run("torchtitan_style.py")
+    assert "policy 'llama3' on FSDPTransformer" in out
+    assert "21 tensors to initialize, 0 unmatched, 0 skipped, 0 excluded" in out
+    assert "name='layers.1.*.w[o23]' (over rules[1])  trunc_normal(mean=0.0, std=0.01," in out
+    assert out.rstrip().endswith(
+        "FSDP2-sharded parameters and buffers equal the unsharded init: True"
+    )

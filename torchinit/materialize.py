@@ -162,22 +162,23 @@ def _restorer(module: nn.Module, names: list[str]) -> _Restorer | None:
 # --------------------------------------------------------------------------- device checks
 
 
-def target_device(device: Any) -> torch.device | None:
-    """``device=`` as a ``torch.device`` (``None`` stays ``None``)."""
+def target_device(device: Any, path: str = "device") -> torch.device | None:
+    """``device=`` (the argument named ``path``) as a ``torch.device`` (``None`` stays
+    ``None``)."""
     if device is None:
         return None
     if not isinstance(device, (str, torch.device, int)) or isinstance(device, bool):
-        raise ArgumentTypeError("must be a torch.device, a device string or None", path="device",
+        raise ArgumentTypeError("must be a torch.device, a device string or None", path=path,
                                 got=device)  # fmt: skip
     try:
         result = torch.device(device)
     except (RuntimeError, TypeError) as error:
         raise InvalidArgumentError(
-            f"is not a device ({str(error).splitlines()[0]})", path="device", got=device
+            f"is not a device ({str(error).splitlines()[0]})", path=path, got=device
         ) from None
     if result.type == "meta":
         raise InvalidArgumentError(
-            "is the device to materialize on; it cannot be meta", path="device", got=str(device)
+            "is the device to materialize on; it cannot be meta", path=path, got=str(device)
         )
     return result
 
@@ -304,18 +305,27 @@ def _ties(model: nn.Module) -> list[list[tuple[nn.Module, str]]]:
     return [places for places in owners.values() if len(places) > 1]
 
 
-def _restorers(model: nn.Module) -> list[tuple[nn.Module, _Restorer]]:
+def find_restorers(
+    model: nn.Module, *, every: bool = False
+) -> tuple[list[tuple[nn.Module, _Restorer]], list[str]]:
+    """The restorer of each layer holding a meta buffer (``every``: any buffer), and the
+    names of the buffers nothing can restore."""
     found: list[tuple[nn.Module, _Restorer]] = []
     missing: list[str] = []
     for prefix, module in model.named_modules():
         names = [name for name, buffer in module._buffers.items() if buffer is not None]
-        if not any(module._buffers[name].is_meta for name in names):
+        if not names or not (every or any(module._buffers[name].is_meta for name in names)):
             continue
         restorer = _restorer(module, names)
         if restorer is None:
             missing += [f"{prefix}.{name}" if prefix else name for name in names]
         else:
             found.append((module, restorer))
+    return found, missing
+
+
+def _restorers(model: nn.Module) -> list[tuple[nn.Module, _Restorer]]:
+    found, missing = find_restorers(model)
     if missing:
         raise PlanError(
             f"buffers {missing} are on the meta device and torchinit cannot compute their "
