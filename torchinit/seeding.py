@@ -197,6 +197,12 @@ class Block:
             rest //= len(held)
         return flat
 
+    def run_start(self, first: int, stop: int) -> int | None:
+        """The global flat index of local element ``first`` when local elements
+        ``[first, stop)`` are consecutive in the global flat view, else ``None``."""
+        ends = self.flat(torch.tensor([first, stop - 1]))
+        return int(ends[0]) if int(ends[1] - ends[0]) == stop - first - 1 else None
+
     def span(self, first: int, stop: int) -> torch.Tensor:
         """The global flat indices of local elements ``[first, stop)``, as :meth:`flat`."""
         if not self.indices:
@@ -345,11 +351,8 @@ class KeyedSeeding:
             if block is None:
                 picks: int | torch.Tensor = start + first - low
             else:
-                picks = block.flat(torch.tensor([first, last - 1]))
-                if int(picks[1] - picks[0]) == last - first - 1:
-                    picks = int(picks[0]) - low
-                else:
-                    picks = block.span(first, last) - low
+                run = block.run_start(first, last)
+                picks = block.span(first, last) - low if run is None else run - low
             # grad mode is per thread: the engine's no_grad does not reach the pool's threads
             with torch.no_grad():
                 target = out[first:last]
@@ -428,12 +431,10 @@ def _global_index(
 ) -> torch.Tensor:
     """The global flat indices of local elements ``[first, last)``, on ``device``: a range
     made there when they are contiguous (rows of a shard), else computed on the CPU."""
-    if block is None:
-        return torch.arange(start + first, start + last, device=device)
-    ends = block.flat(torch.tensor([first, last - 1]))
-    if int(ends[1] - ends[0]) == last - first - 1:
-        return torch.arange(int(ends[0]), int(ends[1]) + 1, device=device)
-    return block.span(first, last).to(device)
+    run = start + first if block is None else block.run_start(first, last)
+    if run is None:
+        return cast(Block, block).span(first, last).to(device)
+    return torch.arange(run, run + last - first, device=device)
 
 
 def run_tasks(tasks: Sequence[Task], threads: int | None = None) -> None:
