@@ -17,6 +17,7 @@ from torchinit.diagnosis import (
     compare_policies,
     diagnose,
 )
+from torchinit.dialects.keras import from_jax, from_keras
 from torchinit.engine import init_model, plan
 from torchinit.errors import (
     ArgumentTypeError,
@@ -50,6 +51,8 @@ from torchinit.strategies import (
     FromAttr,
     FunctionStrategy,
     GateConstant,
+    JaxGlorotNormal,
+    JaxHeNormal,
     KaimingNormal,
     KaimingUniform,
     Law,
@@ -59,6 +62,7 @@ from torchinit.strategies import (
     Ones,
     Orthogonal,
     PaddedNormal,
+    ScaledEye,
     Sparse,
     Strategy,
     TorchDefault,
@@ -95,6 +99,8 @@ __all__ = [
     "GateConstant",
     "InitReport",
     "InvalidArgumentError",
+    "JaxGlorotNormal",
+    "JaxHeNormal",
     "KaimingNormal",
     "KaimingUniform",
     "LSUVLayer",
@@ -117,6 +123,7 @@ __all__ = [
     "RegistryError",
     "ReportEntry",
     "Rule",
+    "ScaledEye",
     "Sparse",
     "Strategy",
     "TensorCheck",
@@ -138,6 +145,8 @@ __all__ = [
     "check",
     "compare_policies",
     "diagnose",
+    "from_jax",
+    "from_keras",
     "get_preset",
     "get_strategy",
     "init_model",

@@ -43,7 +43,7 @@ __all__ = [
     "warn_zero_element",
 ]
 
-FanMode = Literal["fan_in", "fan_out", "fan_avg"]
+FanMode = Literal["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
 FAN_MODES: tuple[str, ...] = get_args(FanMode)
 
 TorchNonlinearity = Literal[
@@ -123,11 +123,18 @@ def calculate_fans(tensor_or_shape: torch.Tensor | Sequence[int]) -> tuple[int, 
 
 
 def calculate_fan(tensor_or_shape: torch.Tensor | Sequence[int], mode: str) -> float:
-    """Return the fan named by ``mode``: ``fan_in``, ``fan_out`` or ``fan_avg`` (their mean).
+    """Return the fan named by ``mode``: ``fan_in``, ``fan_out``, ``fan_avg`` (their
+    arithmetic mean) or ``fan_geo_avg`` (their geometric mean, as JAX's ``variance_scaling``).
+
+    .. math::
+        \\text{fan\\_avg} = \\frac{\\text{fan\\_in} + \\text{fan\\_out}}{2}, \\qquad
+        \\text{fan\\_geo\\_avg} = \\sqrt{\\text{fan\\_in} \\cdot \\text{fan\\_out}}
 
     Example:
         >>> calculate_fan((10, 20), "fan_avg")
         15.0
+        >>> calculate_fan((10, 40), "fan_geo_avg")
+        20.0
     """
     _validate.choice(mode, FAN_MODES, "mode")
     fan_in, fan_out = calculate_fans(tensor_or_shape)
@@ -135,7 +142,11 @@ def calculate_fan(tensor_or_shape: torch.Tensor | Sequence[int], mode: str) -> f
         return float(fan_in)
     if mode == "fan_out":
         return float(fan_out)
-    return (fan_in + fan_out) / 2.0
+    if mode == "fan_avg":
+        return (fan_in + fan_out) / 2.0
+    if mode == "fan_geo_avg":
+        return math.sqrt(fan_in * fan_out)
+    raise AssertionError(f"unreachable: mode {mode!r} was validated")
 
 
 def calculate_gain(

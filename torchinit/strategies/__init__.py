@@ -34,6 +34,7 @@ from torchinit.strategies.basic import (
     Ones,
     Orthogonal,
     PaddedNormal,
+    ScaledEye,
     Sparse,
     TruncNormal,
     Uniform,
@@ -42,6 +43,7 @@ from torchinit.strategies.basic import (
 )
 from torchinit.strategies.checkpoint import Checkpoint, CheckpointFile
 from torchinit.strategies.fan import (
+    DISTRIBUTION_ALIASES,
     DISTRIBUTIONS,
     KAIMING_MODES,
     TRUNCATED_NORMAL_STD,
@@ -49,6 +51,8 @@ from torchinit.strategies.fan import (
     FanStrategy,
     FanTruncNormal,
     FanUniform,
+    JaxGlorotNormal,
+    JaxHeNormal,
     KaimingMode,
     KaimingNormal,
     KaimingUniform,
@@ -71,6 +75,7 @@ from torchinit.strategies.spec import (
 
 __all__ = [
     "DISTRIBUTIONS",
+    "DISTRIBUTION_ALIASES",
     "KAIMING_MODES",
     "STRATEGIES",
     "TRUNCATED_NORMAL_STD",
@@ -87,6 +92,8 @@ __all__ = [
     "FromAttr",
     "FunctionStrategy",
     "GateConstant",
+    "JaxGlorotNormal",
+    "JaxHeNormal",
     "KaimingMode",
     "KaimingNormal",
     "KaimingUniform",
@@ -98,6 +105,7 @@ __all__ = [
     "Ones",
     "Orthogonal",
     "PaddedNormal",
+    "ScaledEye",
     "Sparse",
     "Strategy",
     "TensorSource",

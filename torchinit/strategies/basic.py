@@ -25,6 +25,7 @@ __all__ = [
     "Ones",
     "Orthogonal",
     "PaddedNormal",
+    "ScaledEye",
     "Sparse",
     "TruncNormal",
     "Uniform",
@@ -146,6 +147,37 @@ class Eye(Strategy):
 
     def initialize(self, tensor: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return nn.init.eye_(tensor)
+
+
+@register_strategy("scaled_eye")
+@dataclasses.dataclass(frozen=True)
+class ScaledEye(Strategy):
+    """Fill a 2-D tensor with ``gain`` times the identity matrix: Keras's ``Identity(gain)``.
+
+    ``torch.nn.init.eye_``, then multiplied by ``gain`` (with ``gain=1`` the values equal
+    :class:`Eye`'s). A Keras kernel is stored ``(in, out)`` and a torch weight ``(out, in)``;
+    the identity of one is the transpose of the other's, so the two layers compute the same.
+
+    .. math:: w_{ij} = \\text{gain} \\cdot \\delta_{ij}
+
+    Args:
+        gain: the diagonal's value.
+
+    Example:
+        >>> ScaledEye(0.5)(torch.empty(2, 3)).tolist()
+        [[0.5, 0.0, 0.0], [0.0, 0.5, 0.0]]
+    """
+
+    gain: float = 1.0
+
+    min_ndim: ClassVar[int] = 2
+    max_ndim: ClassVar[int | None] = 2
+
+    def __post_init__(self) -> None:
+        set_field(self, "gain", _validate.number(self.gain, f"{self.name}.gain"))
+
+    def initialize(self, tensor: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return nn.init.eye_(tensor).mul_(self.gain)
 
 
 @register_strategy("dirac")

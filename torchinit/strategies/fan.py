@@ -29,12 +29,15 @@ from torchinit.strategies.spec import register_strategy
 
 __all__ = [
     "DISTRIBUTIONS",
+    "DISTRIBUTION_ALIASES",
     "KAIMING_MODES",
     "TRUNCATED_NORMAL_STD",
     "Distribution",
     "FanStrategy",
     "FanTruncNormal",
     "FanUniform",
+    "JaxGlorotNormal",
+    "JaxHeNormal",
     "KaimingMode",
     "KaimingNormal",
     "KaimingUniform",
@@ -47,6 +50,9 @@ __all__ = [
 
 Distribution = Literal["normal", "truncated_normal", "uniform"]
 DISTRIBUTIONS: tuple[str, ...] = get_args(Distribution)
+#: Other spellings :class:`VarianceScaling` accepts, and the distribution each one names:
+#: Keras calls the plain normal ``untruncated_normal`` (its ``normal`` is the truncated one).
+DISTRIBUTION_ALIASES: dict[str, Distribution] = {"untruncated_normal": "normal"}
 KaimingMode = Literal["fan_in", "fan_out"]
 KAIMING_MODES: tuple[str, ...] = get_args(KaimingMode)
 
@@ -142,15 +148,18 @@ class FanStrategy(Strategy):
 class VarianceScaling(FanStrategy):
     """The general fan-based formula that Xavier, Kaiming and LeCun specialise.
 
-    As in Keras and JAX: with ``fan`` chosen by ``mode`` (``fan_avg`` is the mean of fan_in and
-    fan_out),
+    As in Keras and JAX: with ``fan`` chosen by ``mode`` (``fan_avg`` is the arithmetic mean of
+    fan_in and fan_out, ``fan_geo_avg`` their geometric mean, as in JAX),
 
     .. math::
         \\sigma^2 = \\frac{\\text{scale}}{\\text{fan}}
 
     and the values are drawn from N(0, σ²) (``normal``), from a normal truncated at ±2 of its
     own standard deviations and rescaled so that the result has variance σ²
-    (``truncated_normal``), or from U(-√3σ, √3σ) (``uniform``).
+    (``truncated_normal``), or from U(-√3σ, √3σ) (``uniform``). Keras's spelling of the plain
+    normal, ``untruncated_normal``, is accepted and stored as ``normal``, so that the two
+    spellings of one law compare equal (Keras reads its own ``normal`` as the *truncated*
+    normal: :func:`torchinit.from_keras` translates that).
 
     ==================================  ===========================================
     strategy                            as variance scaling
@@ -161,6 +170,8 @@ class VarianceScaling(FanStrategy):
     ``kaiming_normal(a, mode, nl)``     ``(calculate_gain(nl, a)², mode, 'normal')``
     ``lecun_normal()``                  ``(1, 'fan_in', 'truncated_normal')``
     ``lecun_uniform()``                 ``(1, 'fan_in', 'uniform')``
+    ``jax_glorot_normal()``             ``(1, 'fan_avg', 'truncated_normal')``
+    ``jax_he_normal()``                 ``(2, 'fan_in', 'truncated_normal')``
     ==================================  ===========================================
 
     The Xavier and Kaiming strategies compute their σ as ``torch.nn.init`` does (``gain *
@@ -169,23 +180,30 @@ class VarianceScaling(FanStrategy):
 
     Args:
         scale: the variance multiplier, ``> 0``.
-        mode: ``fan_in``, ``fan_out`` or ``fan_avg``.
-        distribution: ``normal``, ``truncated_normal`` or ``uniform``.
+        mode: ``fan_in``, ``fan_out``, ``fan_avg`` or ``fan_geo_avg``.
+        distribution: ``normal``, ``truncated_normal`` or ``uniform`` (or Keras's
+            ``untruncated_normal``, stored as ``normal``).
 
     Example:
         >>> vs = VarianceScaling(2.0, "fan_in", "normal")
         >>> vs.std((256, 128))
         0.125
+        >>> VarianceScaling(1.0, "fan_geo_avg", "untruncated_normal")
+        VarianceScaling(scale=1.0, mode='fan_geo_avg', distribution='normal')
     """
 
     scale: float = 1.0
     mode: FanMode = "fan_in"
-    distribution: Distribution = "truncated_normal"
+    distribution: Distribution | Literal["untruncated_normal"] = "truncated_normal"
 
     def __post_init__(self) -> None:
         set_field(self, "scale", _validate.positive(self.scale, f"{self.name}.scale"))
         _validate.choice(self.mode, FAN_MODES, f"{self.name}.mode")
-        _validate.choice(self.distribution, DISTRIBUTIONS, f"{self.name}.distribution")
+        spellings = (*DISTRIBUTIONS, *DISTRIBUTION_ALIASES)
+        _validate.choice(self.distribution, spellings, f"{self.name}.distribution")
+        set_field(
+            self, "distribution", DISTRIBUTION_ALIASES.get(self.distribution, self.distribution)
+        )
 
     def std(self, shape: torch.Tensor | Sequence[int]) -> float:
         """The standard deviation of the values this strategy draws for ``shape``."""
@@ -449,7 +467,7 @@ class FanTruncNormal(FanStrategy):
 
 
 @dataclasses.dataclass(frozen=True)
-class _Lecun(FanStrategy):
+class _Specialisation(FanStrategy):
     """A variance scaling with every parameter fixed: :attr:`variance_scaling`."""
 
     variance_scaling: ClassVar[VarianceScaling]
@@ -464,7 +482,7 @@ class _Lecun(FanStrategy):
 
 @register_strategy("lecun_normal")
 @dataclasses.dataclass(frozen=True)
-class LecunNormal(_Lecun):
+class LecunNormal(_Specialisation):
     """LeCun normal, as in JAX and Keras: truncated normal with variance ``1 / fan_in``.
 
     LeCun et al., "Efficient BackProp" (1998); Klambauer et al., "Self-Normalizing Neural
@@ -480,7 +498,7 @@ class LecunNormal(_Lecun):
 
 @register_strategy("lecun_uniform")
 @dataclasses.dataclass(frozen=True)
-class LecunUniform(_Lecun):
+class LecunUniform(_Specialisation):
     """LeCun uniform: U(-b, b) with ``b = sqrt(3 / fan_in)``.
 
     LeCun et al., "Efficient BackProp" (1998). ``VarianceScaling(1.0, 'fan_in', 'uniform')``.
@@ -491,3 +509,57 @@ class LecunUniform(_Lecun):
     """
 
     variance_scaling: ClassVar[VarianceScaling] = VarianceScaling(1.0, "fan_in", "uniform")
+
+
+@register_strategy("jax_glorot_normal")
+@dataclasses.dataclass(frozen=True)
+class JaxGlorotNormal(_Specialisation):
+    """Glorot normal as JAX and Keras define it: a *truncated* normal with variance
+    ``2 / (fan_in + fan_out)``.
+
+    Glorot & Bengio (2010). ``jax.nn.initializers.glorot_normal`` (and its alias
+    ``xavier_normal``) and ``keras.initializers.GlorotNormal`` draw from a normal truncated at
+    ±2 of its own standard deviations, rescaled by 1 / .87962566103423978 so that the result
+    has the variance asked for: ``VarianceScaling(1.0, 'fan_avg', 'truncated_normal')``. Not
+    :class:`XavierNormal` (``torch.nn.init.xavier_normal_``), which draws the plain normal of
+    the same variance: same name, different law (see the dialects guide).
+
+    .. math:: w \\sim \\mathcal{N}(0, s^2) \\mid |w| \\le 2s, \\quad
+              s = \\frac{1}{.8796\\ldots} \\sqrt{\\frac{2}{\\text{fan\\_in} + \\text{fan\\_out}}}
+
+    Example:
+        >>> JaxGlorotNormal().as_variance_scaling()
+        VarianceScaling(scale=1.0, mode='fan_avg', distribution='truncated_normal')
+        >>> w = JaxGlorotNormal()(torch.empty(100, 300), generator=torch.Generator().manual_seed(0))
+        >>> bool(w.abs().max() <= 2 * (2 / 400) ** 0.5 / TRUNCATED_NORMAL_STD)
+        True
+    """
+
+    variance_scaling: ClassVar[VarianceScaling] = VarianceScaling(
+        1.0, "fan_avg", "truncated_normal"
+    )
+
+
+@register_strategy("jax_he_normal")
+@dataclasses.dataclass(frozen=True)
+class JaxHeNormal(_Specialisation):
+    """He normal as JAX and Keras define it: a *truncated* normal with variance ``2 / fan_in``.
+
+    He et al., "Delving deep into rectifiers" (2015). ``jax.nn.initializers.he_normal`` (and
+    its alias ``kaiming_normal``) and ``keras.initializers.HeNormal`` draw from a normal
+    truncated at ±2 of its own standard deviations, rescaled by 1 / .87962566103423978:
+    ``VarianceScaling(2.0, 'fan_in', 'truncated_normal')``. Not :class:`KaimingNormal`
+    (``torch.nn.init.kaiming_normal_``), which draws the plain normal of the same variance.
+
+    .. math:: w \\sim \\mathcal{N}(0, s^2) \\mid |w| \\le 2s, \\quad
+              s = \\frac{1}{.8796\\ldots} \\sqrt{\\frac{2}{\\text{fan\\_in}}}
+
+    Example:
+        >>> JaxHeNormal().as_variance_scaling()
+        VarianceScaling(scale=2.0, mode='fan_in', distribution='truncated_normal')
+        >>> w = JaxHeNormal()(torch.empty(256, 512), generator=torch.Generator().manual_seed(0))
+        >>> round(float(w.std()) * (512 / 2) ** 0.5, 1)
+        1.0
+    """
+
+    variance_scaling: ClassVar[VarianceScaling] = VarianceScaling(2.0, "fan_in", "truncated_normal")
