@@ -101,19 +101,21 @@ def test_calculate_fans_needs_two_dimensions(value: Any, shown: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("shape", "fan_in", "fan_out", "fan_avg"),
+    ("shape", "fan_in", "fan_out", "fan_avg", "fan_geo_avg"),
     [
-        ((10, 20), 20.0, 10.0, 15.0),
-        ((64, 3, 7, 7), 147.0, 3136.0, 1641.5),
-        ((5, 0), 0.0, 5.0, 2.5),
-        ((2, 3, 4, 5, 6), 360.0, 240.0, 300.0),
+        ((10, 20), 20.0, 10.0, 15.0, math.sqrt(200.0)),
+        ((10, 40), 40.0, 10.0, 25.0, 20.0),
+        ((64, 3, 7, 7), 147.0, 3136.0, 1641.5, math.sqrt(147 * 3136)),
+        ((5, 0), 0.0, 5.0, 2.5, 0.0),
+        ((2, 3, 4, 5, 6), 360.0, 240.0, 300.0, math.sqrt(360 * 240)),
     ],
     ids=_shape_id,
 )
 def test_calculate_fan_modes(
-    shape: tuple[int, ...], fan_in: float, fan_out: float, fan_avg: float
+    shape: tuple[int, ...], fan_in: float, fan_out: float, fan_avg: float, fan_geo_avg: float
 ) -> None:
-    for mode, expected in (("fan_in", fan_in), ("fan_out", fan_out), ("fan_avg", fan_avg)):
+    modes = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": fan_avg, "fan_geo_avg": fan_geo_avg}
+    for mode, expected in modes.items():
         value = calculate_fan(shape, mode)
         assert value == expected
         assert type(value) is float
@@ -128,7 +130,14 @@ def test_calculate_fan_matches_torch_correct_fan(shape: tuple[int, ...], mode: s
 
 
 def test_fan_modes() -> None:
-    assert FAN_MODES == ("fan_in", "fan_out", "fan_avg")
+    assert FAN_MODES == ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
+
+
+def test_fan_geo_avg_is_jax_geometric_mean() -> None:
+    # JAX's variance_scaling: denominator = (fan_in * fan_out) ** 0.5, here with a receptive
+    # field: fan_in = 3 * 25 = 75, fan_out = 48 * 25 = 1200, sqrt(90000) = 300
+    assert calculate_fan((48, 3, 5, 5), "fan_geo_avg") == 300.0
+    assert calculate_fan((48, 3, 5, 5), "fan_geo_avg") == (75 * 1200) ** 0.5
 
 
 @pytest.mark.parametrize(
@@ -137,17 +146,17 @@ def test_fan_modes() -> None:
         (
             "fan_avgg",
             InvalidArgumentError,
-            "mode: must be one of ['fan_in', 'fan_out', 'fan_avg'] (got 'fan_avgg')",
+            "mode: must be one of ['fan_in', 'fan_out', 'fan_avg', 'fan_geo_avg'] (got 'fan_avgg')",
         ),
         (
             "FAN_IN",
             InvalidArgumentError,
-            "mode: must be one of ['fan_in', 'fan_out', 'fan_avg'] (got 'FAN_IN')",
+            "mode: must be one of ['fan_in', 'fan_out', 'fan_avg', 'fan_geo_avg'] (got 'FAN_IN')",
         ),
         (
             1,
             ArgumentTypeError,
-            "mode: must be one of ['fan_in', 'fan_out', 'fan_avg'] (got 1)",
+            "mode: must be one of ['fan_in', 'fan_out', 'fan_avg', 'fan_geo_avg'] (got 1)",
         ),
     ],
 )

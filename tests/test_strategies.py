@@ -29,6 +29,8 @@ from torchinit import (
     Dirac,
     Eye,
     InvalidArgumentError,
+    JaxGlorotNormal,
+    JaxHeNormal,
     KaimingNormal,
     KaimingUniform,
     LecunNormal,
@@ -38,6 +40,7 @@ from torchinit import (
     Orthogonal,
     OutOfRangeError,
     RegistryError,
+    ScaledEye,
     Sparse,
     Strategy,
     TorchDefault,
@@ -392,7 +395,12 @@ SIGMAS = 5.0
 def _fans(shape: tuple[int, ...]) -> dict[str, float]:
     receptive = math.prod(shape[2:])
     fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
-    return {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}
+    return {
+        "fan_in": fan_in,
+        "fan_out": fan_out,
+        "fan_avg": (fan_in + fan_out) / 2,
+        "fan_geo_avg": math.sqrt(fan_in * fan_out),
+    }
 
 
 def _normal(mean: float, std: float) -> Any:
@@ -498,7 +506,7 @@ def _distribution_cases() -> Iterator[Any]:
         CONV,
         _normal(0.0, math.sqrt(2.0 / conv_fans["fan_in"])),
     )
-    for mode in ("fan_in", "fan_out", "fan_avg"):
+    for mode in ("fan_in", "fan_out", "fan_avg", "fan_geo_avg"):
         std = math.sqrt(2.0 / fans[mode])
         yield (
             f"variance_scaling-normal-{mode}",
@@ -528,6 +536,27 @@ def _distribution_cases() -> Iterator[Any]:
         std = math.sqrt(1.0 / _fans(shape)["fan_in"])
         yield f"lecun_normal-{shape_id}", LecunNormal(), shape, _variance_scaling_truncated(std)
         yield f"lecun_uniform-{shape_id}", LecunUniform(), shape, _symmetric_uniform(std)
+        # JAX's and Keras's glorot_normal and he_normal: truncated at 2 of the inner std
+        glorot_std = math.sqrt(2.0 / (_fans(shape)["fan_in"] + _fans(shape)["fan_out"]))
+        yield (
+            f"jax_glorot_normal-{shape_id}",
+            JaxGlorotNormal(),
+            shape,
+            _variance_scaling_truncated(glorot_std),
+        )
+        yield (
+            f"jax_he_normal-{shape_id}",
+            JaxHeNormal(),
+            shape,
+            _variance_scaling_truncated(math.sqrt(2.0) * std),
+        )
+    fans = _fans(CONV)
+    yield (
+        "fan_uniform-fan_geo_avg",
+        torchinit.FanUniform(mode="fan_geo_avg"),
+        CONV,
+        _uniform(-1 / math.sqrt(fans["fan_geo_avg"]), 1 / math.sqrt(fans["fan_geo_avg"])),
+    )
 
 
 # every case draws from its own seed, so that the cases are not all the same uniform draws
@@ -615,6 +644,10 @@ def _named_std(strategy: Strategy, shape: tuple[int, ...]) -> float:
         return gain / math.sqrt(fans[strategy.mode])
     if isinstance(strategy, (LecunNormal, LecunUniform)):
         return math.sqrt(1.0 / fans["fan_in"])
+    if isinstance(strategy, JaxGlorotNormal):
+        return math.sqrt(2.0 / (fans["fan_in"] + fans["fan_out"]))
+    if isinstance(strategy, JaxHeNormal):
+        return math.sqrt(2.0 / fans["fan_in"])
     raise AssertionError(strategy)
 
 
@@ -667,6 +700,14 @@ AS_VARIANCE_SCALING = [
         LecunNormal(), VarianceScaling(1.0, "fan_in", "truncated_normal"), id="lecun_normal"
     ),
     pytest.param(LecunUniform(), VarianceScaling(1.0, "fan_in", "uniform"), id="lecun_uniform"),
+    pytest.param(
+        JaxGlorotNormal(),
+        VarianceScaling(1.0, "fan_avg", "truncated_normal"),
+        id="jax_glorot_normal",
+    ),
+    pytest.param(
+        JaxHeNormal(), VarianceScaling(2.0, "fan_in", "truncated_normal"), id="jax_he_normal"
+    ),
 ]
 
 
@@ -715,6 +756,47 @@ def test_as_variance_scaling_draws_the_same_values(
 def test_variance_scaling_std(strategy: VarianceScaling, shape: Any, expected: float) -> None:
     assert math.isclose(strategy.std(shape), expected, rel_tol=1e-12)
     assert math.isclose(strategy.std(torch.empty(shape)), expected, rel_tol=1e-12)
+
+
+def test_variance_scaling_fan_geo_avg_std() -> None:
+    # fan_in 75, fan_out 1200: the geometric mean is 300, as JAX's (fan_in * fan_out) ** 0.5
+    assert VarianceScaling(3.0, "fan_geo_avg", "normal").std((48, 3, 5, 5)) == 0.1
+    assert torchinit.FanUniform(mode="fan_geo_avg").law((48, 3, 5, 5)).params == (
+        -1 / math.sqrt(300.0),
+        1 / math.sqrt(300.0),
+    )
+
+
+def test_untruncated_normal_is_stored_as_normal() -> None:
+    keras_spelling = VarianceScaling(2.0, "fan_in", "untruncated_normal")
+    assert keras_spelling.distribution == "normal"
+    assert keras_spelling == VarianceScaling(2.0, "fan_in", "normal")
+    assert hash(keras_spelling) == hash(VarianceScaling(2.0, "fan_in", "normal"))
+    assert keras_spelling.to_spec() == {
+        "variance_scaling": {"scale": 2.0, "mode": "fan_in", "distribution": "normal"}
+    }
+    first = keras_spelling(torch.empty(30, 40), generator=torch.Generator().manual_seed(3))
+    second = torch.empty(30, 40).normal_(
+        0.0, math.sqrt(2 / 40), generator=torch.Generator().manual_seed(3)
+    )
+    assert torch.equal(first, second)
+    assert "untruncated_normal" not in torchinit.strategies.DISTRIBUTIONS
+
+
+def test_jax_named_strategies_are_registered_apart_from_torch() -> None:
+    assert get_strategy("jax_glorot_normal") == JaxGlorotNormal()
+    assert get_strategy("jax_he_normal") == JaxHeNormal()
+    assert JaxGlorotNormal().to_spec() == "jax_glorot_normal"
+    assert JaxHeNormal().describe() == "jax_he_normal()"
+    # same variance as torch's xavier_normal/kaiming_normal, but a truncated law: the largest
+    # value of 65,536 torch draws lies past the truncated law's bound
+    for jax_like, torch_like in (
+        (JaxGlorotNormal(), XavierNormal()),
+        (JaxHeNormal(), KaimingNormal()),
+    ):
+        bound = jax_like.law(WIDE).params[3]
+        assert _draw(jax_like, WIDE).max() <= bound
+        assert np.abs(_draw(torch_like, WIDE)).max() > bound
 
 
 def test_variance_scaling_std_of_a_vector_is_refused() -> None:
@@ -1030,19 +1112,20 @@ VALIDATION_ERRORS = [
     (
         lambda: VarianceScaling(distribution="gauss"),
         InvalidArgumentError,
-        "variance_scaling.distribution: must be one of ['normal', 'truncated_normal', 'uniform'] "
-        "(got 'gauss')",
+        "variance_scaling.distribution: must be one of ['normal', 'truncated_normal', 'uniform', "
+        "'untruncated_normal'] (got 'gauss')",
     ),
     (
         lambda: VarianceScaling(distribution=None),
         ArgumentTypeError,
-        "variance_scaling.distribution: must be one of ['normal', 'truncated_normal', 'uniform'] "
-        "(got None)",
+        "variance_scaling.distribution: must be one of ['normal', 'truncated_normal', 'uniform', "
+        "'untruncated_normal'] (got None)",
     ),
     (
         lambda: VarianceScaling(mode="fan_inn"),
         InvalidArgumentError,
-        "variance_scaling.mode: must be one of ['fan_in', 'fan_out', 'fan_avg'] (got 'fan_inn')",
+        "variance_scaling.mode: must be one of ['fan_in', 'fan_out', 'fan_avg', 'fan_geo_avg'] "
+        "(got 'fan_inn')",
     ),
     (
         lambda: VarianceScaling(scale=0),
@@ -2002,7 +2085,8 @@ def test_fan_uniform_is_variance_scaling_and_follows_its_distribution() -> None:
         (
             lambda: torchinit.FanUniform(mode="fan"),
             InvalidArgumentError,
-            "fan_uniform.mode: must be one of ['fan_in', 'fan_out', 'fan_avg'] (got 'fan')",
+            "fan_uniform.mode: must be one of ['fan_in', 'fan_out', 'fan_avg', 'fan_geo_avg'] "
+            "(got 'fan')",
         ),
     ],
 )
@@ -2085,7 +2169,8 @@ def test_fan_trunc_normal_truncates_at_absolute_bounds() -> None:
         (lambda: torchinit.FanTruncNormal(a=1, b=0), "fan_trunc_normal.b: must be > a=1.0 (got 0)"),
         (
             lambda: torchinit.FanTruncNormal(mode="in"),
-            "fan_trunc_normal.mode: must be one of ['fan_in', 'fan_out', 'fan_avg'] (got 'in')",
+            "fan_trunc_normal.mode: must be one of ['fan_in', 'fan_out', 'fan_avg', 'fan_geo_avg'] "
+            "(got 'in')",
         ),
     ],
 )
@@ -2949,3 +3034,23 @@ def test_a_std_past_the_float_range_is_refused() -> None:
     assert str(caught.value) == (
         "normal.std: must be within ±1.8e+308 (the float range) (got 1" + "0" * 194 + " ... 00000)"
     )
+
+
+# --------------------------------------------------------------------------- scaled eye
+
+
+def test_scaled_eye_is_gain_times_torch_eye() -> None:
+    assert ScaledEye(0.5)(torch.empty(2, 3)).tolist() == [[0.5, 0.0, 0.0], [0.0, 0.5, 0.0]]
+    assert torch.equal(ScaledEye()(_filled_with_nan((5, 3))), init.eye_(torch.empty(5, 3)))
+    assert torch.equal(
+        ScaledEye(-2.0)(_filled_with_nan((4, 6))), init.eye_(torch.empty(4, 6)) * -2.0
+    )
+    assert ScaledEye(2).gain == 2.0
+    assert get_strategy("scaled_eye", gain=3.0) == ScaledEye(3.0)
+
+
+def test_scaled_eye_errors() -> None:
+    assert ScaledEye().check_shape((2, 3, 4)) == "needs a tensor with exactly 2 dimensions"
+    with pytest.raises(ArgumentTypeError) as info:
+        ScaledEye("1")  # type: ignore[arg-type]
+    assert str(info.value) == "scaled_eye.gain: must be a number (got '1')"

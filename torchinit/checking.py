@@ -45,6 +45,7 @@ from torchinit import distributed
 from torchinit._table import summarise
 from torchinit.engine.api import plan
 from torchinit.errors import InvalidArgumentError
+from torchinit.fans import FAN_MODES
 from torchinit.policy import Policy
 from torchinit.strategies import Law, Strategy
 
@@ -367,7 +368,7 @@ def _modes_that_fit(
     mode = getattr(strategy, "mode", None)
     if not isinstance(mode, str):
         return ""
-    for other in ("fan_in", "fan_out", "fan_avg"):
+    for other in FAN_MODES:
         if other == mode:
             continue
         try:
