@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import os
+import pathlib
+import re
 import subprocess
 import sys
 from typing import Any
@@ -896,3 +898,18 @@ def test_top_level_names() -> None:
     assert {"from_keras", "from_jax", "JaxGlorotNormal", "JaxHeNormal", "ScaledEye"} <= set(
         torchinit.__all__
     )
+
+
+def test_every_row_of_the_table_names_its_test() -> None:
+    page = pathlib.Path(__file__).resolve().parents[1] / "docs" / "guide" / "dialects.md"
+    table = page.read_text(encoding="utf-8").split("## Same name, different law")[1]
+    table = table.split("\n## ")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert len(rows) == 9
+    named = set()
+    for row in rows:
+        tests = re.findall(r"`(test_row_\w+)`", row.rsplit("|", 2)[-2])
+        assert tests, row
+        named.update(tests)
+    defined = {name for name in globals() if name.startswith("test_row_")}
+    assert named == defined

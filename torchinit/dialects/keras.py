@@ -12,8 +12,8 @@ aliases ``xavier_normal``/``kaiming_normal``) are *truncated* normals, so they b
 the truncated normal too (its plain normal is ``untruncated_normal``); JAX's ``uniform(scale)``
 draws from U[0, scale), not from a symmetric interval; JAX's ``truncated_normal`` cuts at
 ``lower``/``upper`` *standard deviations* and Keras's ``TruncatedNormal`` at ``mean ± 2
-stddev``, where torch's bounds are absolute values. The guide page "Other dialects" has the
-whole table.
+stddev``, where torch's bounds are absolute values. The guide page "Keras and JAX
+initializers" has the whole table.
 
 **Layouts.** A Keras or JAX kernel is stored ``(in, out)`` (a convolution's ``(*kernel, in,
 out)``), a torch weight ``(out, in, *kernel)``. The fans mean the same in both: ``fan_in`` is
