@@ -538,15 +538,16 @@ def from_jax(name: str, /, *args: Any, **kwargs: Any) -> Strategy:
     ``normal(stddev=1e-2)``                 ``Normal(0, stddev)``
     ``uniform(scale=1e-2)``                 ``Uniform(0, scale)``: U[0, scale), not
                                             symmetric
-    ``truncated_normal(stddev=1e-2,``       ``TruncNormal(0, stddev, lower·stddev,
-    ``lower=-2, upper=2)``                  upper·stddev)``: bounds in stddevs
+    ``truncated_normal(s, lower, upper)``   ``TruncNormal(0, s, lower·s, upper·s)``
     ``orthogonal(scale=1)``                 ``Orthogonal(scale)``
     ``zeros``, ``ones``, ``constant``       ``Zeros()``, ``Ones()``, ``Constant(value)``
     ======================================  ==============================================
 
-    A JAX kernel is ``(in, out)`` (``(*kernel, in, out)``) and a torch weight ``(out, in,
-    *kernel)``: with JAX's default axes the fans are the same, so ``in_axis``, ``out_axis``,
-    ``batch_axis`` and ``column_axis`` may only be given their defaults. ``dtype`` is ignored
+    ``truncated_normal(stddev=1e-2, lower=-2, upper=2)`` cuts at ``lower``/``upper``
+    *stddevs* and does not rescale. A JAX kernel is ``(in, out)`` (``(*kernel, in, out)``)
+    and a torch weight ``(out, in, *kernel)``: with JAX's default axes the fans are the same,
+    so ``in_axis``, ``out_axis``, ``batch_axis`` and ``column_axis`` may only be given their
+    defaults. ``dtype`` is ignored
     (the tensor's dtype decides) unless it is complex, which is refused. The name may carry
     its module (``"jax.nn.initializers.he_normal"``). Errors name the argument:
     ``jax: variance_scaling.mode: must be one of [...] (got 'fan_inn')``.
