@@ -199,6 +199,30 @@ def test_from_keras(config: Any, expected: Strategy) -> None:
     assert to_strategy(strategy.to_spec()) == strategy
 
 
+def test_imported_strategies_in_a_yaml_policy() -> None:
+    policy = torchinit.Policy(
+        [
+            torchinit.Rule(nn.Linear, weight=from_keras("HeNormal"), bias=from_keras("Zeros")),
+            torchinit.Rule(
+                nn.Conv2d, weight=from_jax("variance_scaling", 1.0, "fan_geo_avg", "normal")
+            ),
+        ]
+    )
+    text = policy.to_yaml()
+    assert "weight: jax_he_normal" in text
+    assert "{scale: 1.0, mode: fan_geo_avg, distribution: normal}" in text
+    assert torchinit.Policy.from_yaml(text) == policy
+    written = torchinit.Policy.from_yaml(
+        "rules:\n"
+        "  - match: {type: Linear}\n"
+        "    weight: {variance_scaling: {mode: fan_geo_avg, distribution: untruncated_normal}}\n"
+    )
+    assert written.rules[0].strategies[0] == (
+        "weight",
+        VarianceScaling(1.0, "fan_geo_avg", "normal"),
+    )
+
+
 def test_from_keras_covers_every_class() -> None:
     covered = {config["class_name"] for config, _ in KERAS_CASES if isinstance(config, dict)} & set(
         KERAS_INITIALIZERS
