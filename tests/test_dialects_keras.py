@@ -260,6 +260,17 @@ KERAS_ERRORS = [
         "'untruncated_normal', 'uniform', 'normal'] (got 'gauss')",
     ),
     (
+        {"class_name": "VarianceScaling", "config": {"distribution": "Gauss"}},
+        InvalidArgumentError,
+        "keras: config.distribution: must be one of ['truncated_normal', "
+        "'untruncated_normal', 'uniform', 'normal'] (got 'Gauss')",
+    ),
+    (
+        {"class_name": "VarianceScaling", "config": {"mode": None}},
+        ArgumentTypeError,
+        "keras: config.mode: must be one of ['fan_in', 'fan_out', 'fan_avg'] (got None)",
+    ),
+    (
         {"class_name": "VarianceScaling", "config": {"distribution": 1}},
         ArgumentTypeError,
         "keras: config.distribution: must be a string (got 1)",
@@ -509,7 +520,7 @@ JAX_ERRORS = [
         ("zeros", 0.1),
         {},
         ArgumentTypeError,
-        "jax: zeros: zeros takes at most 0 positional arguments (got (0.1,))",
+        "jax: zeros: takes at most 0 positional arguments (got (0.1,))",
     ),
     (
         ("normal", -0.1),

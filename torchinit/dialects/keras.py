@@ -105,7 +105,7 @@ def _arguments(
     names = list(initializer.parameters)
     if len(args) > len(names):
         raise ArgumentTypeError(
-            f"{owner} takes at most {len(names)} positional arguments", path=path, got=tuple(args)
+            f"takes at most {len(names)} positional arguments", path=path, got=tuple(args)
         )
     values = dict(zip(names, args, strict=False))
     for key, value in kwargs.items():
@@ -169,12 +169,14 @@ def _keras_axes(value: Any, path: str) -> None:
         )
 
 
-def _choice(value: Any, options: Sequence[str], path: str) -> str:
-    """One of ``options``, with a suggestion for a typo."""
+def _choice(value: Any, options: Sequence[str], path: str, *, got: Any = None) -> str:
+    """One of ``options``, with a suggestion for a typo; ``got``: the value as the user wrote
+    it, when ``value`` was normalised first."""
     if isinstance(value, str) and value in options:
         return value
     problem = did_you_mean(f"must be one of {list(options)}", value, options)
-    raise InvalidArgumentError(problem, path=path, got=value)
+    error = InvalidArgumentError if isinstance(value, str) else ArgumentTypeError
+    raise error(problem, path=path, got=value if got is None else got)
 
 
 # --------------------------------------------------------------------------- Keras
@@ -187,7 +189,7 @@ def _keras_variance_scaling(args: dict[str, Any], at: str) -> Strategy:
     path = key_path(at, "distribution")
     _validate.string(distribution, path)
     # Keras lower-cases the name before reading it
-    law = _choice(distribution.lower(), list(_KERAS_DISTRIBUTIONS), path)
+    law = _choice(distribution.lower(), list(_KERAS_DISTRIBUTIONS), path, got=distribution)
     _keras_axes(args["input_axes"], key_path(at, "input_axes"))
     _keras_axes(args["output_axes"], key_path(at, "output_axes"))
     return VarianceScaling(scale, mode, _KERAS_DISTRIBUTIONS[law])  # type: ignore[arg-type]
