@@ -442,7 +442,9 @@ def _relative_to(policy: Policy, folder: Path) -> Policy:
 
     def resolved(strategy: Strategy) -> Strategy:
         if isinstance(strategy, Checkpoint) and not os.path.isabs(strategy.path):
-            return dataclasses.replace(strategy, path=os.path.join(folder, strategy.path))
+            # pathlib, not os.path.join: a file in the working directory gives "r50.safetensors",
+            # not "./r50.safetensors", in the plan and the report
+            return dataclasses.replace(strategy, path=str(folder / strategy.path))
         return strategy
 
     rules = [
