@@ -9,6 +9,7 @@ One line for a whole model::
 
 from torchinit import families as families
 from torchinit.checking import CheckReport, TensorCheck, check
+from torchinit.dialects.mmengine import from_mmengine
 from torchinit.diagnosis import (
     Comparison,
     Diagnosis,
@@ -138,6 +139,7 @@ __all__ = [
     "check",
     "compare_policies",
     "diagnose",
+    "from_mmengine",
     "get_preset",
     "get_strategy",
     "init_model",
