@@ -168,6 +168,7 @@ class _Entry:
     scope: str  # the module it initializes: its full name ("" for the root)
     layers: tuple[str, ...]  # mmengine's layer: class names (empty for a whole-module entry)
     whole: bool  # an override: every layer under the scope
+    has_override: bool = False
 
     @property
     def label(self) -> str:
@@ -205,7 +206,10 @@ def _at(path: str, build: Callable[[], Strategy]) -> Strategy:
     try:
         return build()
     except TorchInitError as error:
-        raise error.prefixed(path) from None
+        # a strategy's key path starts with its own name (normal.std): the config's has none
+        key = error.path.partition(".")[2] or error.path
+        got = {"got": error.got} if error.has_value else {}
+        raise type(error)(error.problem, path=f"{path}.{key}", **got) from None
 
 
 def _entries_of(
@@ -284,7 +288,8 @@ def _entry(raw: Mapping[str, Any], path: str, scope: str, *, layered: bool) -> _
     # bias_prob is shown as the bias it gives
     shown = tuple(dict.fromkeys("bias" if key == "bias_prob" else key for key in given))
     shown = tuple(key for key in shown if key != "layer")
-    return _Entry(path, str(kind), args, shown, scope, layers, whole=not layered)
+    has_override = layered and raw.get("override") is not None
+    return _Entry(path, str(kind), args, shown, scope, layers, not layered, has_override)
 
 
 def _bias(args: Mapping[str, Any], path: str) -> float:
@@ -439,6 +444,8 @@ def _passes(source: Any, model: nn.Module | None) -> list[tuple[_Entry, list[Rul
     passes = []
     for entry in _entries(source, model):
         if not entry.layers and not entry.whole and entry.kind != "Pretrained":
+            if entry.has_override:
+                continue  # its overrides do the work
             warnings.warn(
                 f"torchinit: {entry.path}: has neither layer nor override, so it initializes "
                 "nothing (mmengine ignores it too)",
