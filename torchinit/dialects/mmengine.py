@@ -57,7 +57,9 @@ neither ``layer`` nor ``override`` initializes nothing in mmengine: here it is a
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import json
 import math
 import os
 import warnings
@@ -71,6 +73,7 @@ from torchinit.engine import init_model
 from torchinit.errors import (
     ArgumentTypeError,
     InvalidArgumentError,
+    PolicyFileError,
     TorchInitError,
     TorchInitWarning,
     UnknownNameError,
@@ -92,7 +95,13 @@ from torchinit.strategies import (
     XavierUniform,
 )
 
-__all__ = ["from_mmengine", "init_like_mmengine", "mmengine_passes"]
+__all__ = [
+    "bias_init_with_prob",
+    "from_mmengine",
+    "init_like_mmengine",
+    "load_init_cfg",
+    "mmengine_passes",
+]
 
 _MISSING: Any = object()
 
@@ -570,3 +579,114 @@ def init_like_mmengine(
             warnings.filterwarnings("ignore", "policy .* matches nothing", TorchInitWarning)
             reports.append(init_model(model, policy, generator=generator))
     return reports
+
+
+def load_init_cfg(path: str | os.PathLike[str], key: str = "init_cfg") -> Any:
+    """Read an ``init_cfg`` from a file, executing nothing.
+
+    * ``.py`` (an mmengine config): the value of the top-level assignment ``key = ...``,
+      read from the syntax tree. Literals, ``dict(...)`` with keyword arguments, lists and
+      tuples are allowed; anything else (a name, a call, ``_base_`` inheritance) is an error
+      naming its line. The file is never run, with or without mmengine installed: a config
+      file is code, and reading an ``init_cfg`` should not execute it.
+    * ``.json``, ``.yaml``/``.yml``: the document, or its ``key`` entry when the document
+      is a mapping that has it (YAML read with ``yaml.safe_load``).
+
+    Raises:
+        PolicyFileError: the file is missing or unreadable, or holds no ``key`` (where:
+            the file and line).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "retinanet.py"
+        >>> _ = path.write_text("init_cfg = dict(type='Normal', layer='Conv2d', std=0.01)\\n")
+        >>> load_init_cfg(path)
+        {'type': 'Normal', 'layer': 'Conv2d', 'std': 0.01}
+    """
+    where = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise PolicyFileError(f"cannot be read: {error}", where=where) from None
+    suffix = os.path.splitext(where)[1].lower()
+    if suffix == ".py":
+        return _python_init_cfg(text, where, key)
+    if suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise PolicyFileError(f"invalid JSON: {error}", where=where) from None
+    elif suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise PolicyFileError(f"invalid YAML: {error}", where=where) from None
+    else:
+        raise PolicyFileError(
+            "must end in .py, .json, .yaml or .yml", where=where, path="path", got=suffix
+        )
+    if isinstance(data, Mapping) and key in data:
+        return data[key]
+    return data
+
+
+def _python_init_cfg(text: str, where: str, key: str) -> Any:
+    try:
+        tree = ast.parse(text, filename=where)
+    except SyntaxError as error:
+        raise PolicyFileError(f"invalid Python: {error.msg}", where=f"{where}:{error.lineno}") from None
+    found = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(target, ast.Name) and target.id == key for target in node.targets)
+    ]
+    if not found:
+        names = [
+            target.id
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        ]
+        raise PolicyFileError(
+            did_you_mean(f"no top-level assignment '{key} = ...'", key, names),
+            where=where,
+        )
+    value = found[-1].value
+    return _literal(value, where)
+
+
+def _literal(node: ast.expr, where: str) -> Any:
+    """The value of a literal, a list, a tuple, a dict or ``dict(key=literal, ...)``."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
+        if node.args or any(keyword.arg is None for keyword in node.keywords):
+            raise _not_literal(node, where)
+        return {keyword.arg: _literal(keyword.value, where) for keyword in node.keywords}
+    if isinstance(node, ast.List):
+        return [_literal(item, where) for item in node.elts]
+    if isinstance(node, ast.Tuple):
+        return tuple(_literal(item, where) for item in node.elts)
+    if isinstance(node, ast.Dict):
+        if any(item is None for item in node.keys):
+            raise _not_literal(node, where)
+        return {
+            _literal(k, where): _literal(v, where)
+            for k, v in zip(node.keys, node.values, strict=True)
+            if k is not None
+        }
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        raise _not_literal(node, where) from None
+
+
+def _not_literal(node: ast.expr, where: str) -> PolicyFileError:
+    return PolicyFileError(
+        "init_cfg must be written with literals, lists and dict(...): the file is not run",
+        where=f"{where}:{node.lineno}",
+        got=ast.unparse(node),
+    )
