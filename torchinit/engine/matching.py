@@ -239,7 +239,7 @@ def unused_rule_error(index: ModelIndex, policy: Policy, rule_index: int, model:
             present,
             f"its layer classes are {_shorten(present)}",
         ),
-        path=f"{path}.match.type",
+        path=f"{path}.match.{'type' if rule.types or rule.type_names else 'class_name'}",
         got=wanted[0] if len(wanted) == 1 else wanted,
     )
 
