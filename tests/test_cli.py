@@ -1618,7 +1618,9 @@ def test_convert_mmengine_reads_json_and_yaml_under_a_key(
     cli: Callable[..., Result], tmp_path: Path
 ) -> None:
     entry = {"type": "Kaiming", "layer": "Conv2d"}
-    json_file = write(tmp_path / "cfg.json", json.dumps({"model": {"init": [entry]}, "init": [entry]}))
+    json_file = write(
+        tmp_path / "cfg.json", json.dumps({"model": {"init": [entry]}, "init": [entry]})
+    )
     yaml_file = write(tmp_path / "cfg.yaml", "- {type: Kaiming, layer: Conv2d}\n")
     outputs = [
         cli("convert", "mmengine", str(json_file), "--key", "init").out.split("\n", 1)[1],

@@ -849,7 +849,7 @@ ERRORS = {
         """,
         UnknownNameError,
         "<file>:4: rules[1].match.typ: unknown key; did you mean 'type'? allowed: "
-        "['type', 'name', 'param', 'optional'] (got 'Conv2d')",
+        "['type', 'name', 'param', 'optional', 'class_name'] (got 'Conv2d')",
         "typ:",
     ),
     "missing match": (
@@ -2158,7 +2158,11 @@ def test_class_name_round_trips_and_reads_a_name_or_a_list():
     )
     _assert_round_trips(policy)
     data = policy.to_dict()
-    assert data["rules"][0]["match"] == {"param": "**.weight", "class_name": "Conv2d", "optional": True}
+    assert data["rules"][0]["match"] == {
+        "param": "**.weight",
+        "class_name": "Conv2d",
+        "optional": True,
+    }
     assert data["rules"][1]["match"] == {"class_name": ["_BatchNorm", "GroupNorm"]}
 
 

@@ -110,7 +110,8 @@ def test_trunc_normal_has_mmengines_law_with_torchs_draws() -> None:
     law = stats.truncnorm(-0.3 / 0.5, 0.4 / 0.5, scale=0.5)
     for values in (got["weight"], want["weight"]):
         assert stats.kstest(values.flatten().numpy(), law.cdf).pvalue > 1e-4
-        assert values.min() >= -0.3 and values.max() <= 0.4
+        assert values.min() >= -0.3
+        assert values.max() <= 0.4
 
 
 def test_defaults_are_mmengines() -> None:
@@ -159,7 +160,8 @@ def test_layer_matches_the_class_name_and_direct_bases_as_mmengine() -> None:
     want = _by_mmengine(Layered, init_cfg)
     got = _by_torchinit(Layered, lambda m: torchinit.init_model(m, from_mmengine(init_cfg)))
     _assert_equal(got, want)
-    assert (got["plain.weight"] == 3).all() and (got["mine.weight"] == 3).all()
+    assert (got["plain.weight"] == 3).all()
+    assert (got["mine.weight"] == 3).all()
     assert (got["same_name.weight"] == 3).all()
     assert not (got["deep.weight"] == 3).all()  # isinstance would have matched it
 
@@ -174,13 +176,19 @@ class FooNet(nn.Module):  # mmengine's own override example
 
 def test_override_with_a_type_sets_the_named_layer_after_the_outer_entry() -> None:
     init_cfg = dict(
-        type="Constant", val=1, bias=2, layer="Conv2d", override=dict(type="Constant", name="reg", val=3, bias=4)
+        type="Constant",
+        val=1,
+        bias=2,
+        layer="Conv2d",
+        override=dict(type="Constant", name="reg", val=3, bias=4),
     )
     want = _by_mmengine(FooNet, init_cfg)
     got = _by_torchinit(FooNet, lambda m: torchinit.init_model(m, from_mmengine(init_cfg)))
     _assert_equal(got, want)
-    assert (got["reg.weight"] == 3).all() and (got["reg.bias"] == 4).all()
-    assert (got["cls.weight"] == 1).all() and (got["cls.bias"] == 2).all()
+    assert (got["reg.weight"] == 3).all()
+    assert (got["reg.bias"] == 4).all()
+    assert (got["cls.weight"] == 1).all()
+    assert (got["cls.bias"] == 2).all()
 
 
 def test_override_with_only_a_name_takes_the_outer_config_as_it_is() -> None:
@@ -200,7 +208,9 @@ def test_override_with_only_a_name_takes_the_outer_config_as_it_is() -> None:
 
 def test_an_override_on_a_composite_initializes_every_descendant_with_the_parameter() -> None:
     # mmengine's wholemodule: the head's conv, norm and linear, whatever their class
-    init_cfg = dict(type="Kaiming", layer="Conv2d", override=dict(name="head", type="Normal", std=0.3, bias=0.5))
+    init_cfg = dict(
+        type="Kaiming", layer="Conv2d", override=dict(name="head", type="Normal", std=0.3, bias=0.5)
+    )
     want = _by_mmengine(Net, init_cfg)
     got = _by_torchinit(Net, lambda m: init_like_mmengine(m, init_cfg))
     _assert_equal(got, want)
@@ -211,15 +221,24 @@ def test_an_override_on_a_composite_initializes_every_descendant_with_the_parame
 
 def test_overridden_tensors_differ_in_bits_only_in_the_default_draw_order() -> None:
     # mmengine draws head.0.weight twice (Kaiming, then Normal): torchinit's one pass once
-    init_cfg = dict(type="Kaiming", layer="Conv2d", override=dict(name="head", type="Normal", std=0.3))
+    init_cfg = dict(
+        type="Kaiming", layer="Conv2d", override=dict(name="head", type="Normal", std=0.3)
+    )
     want = _by_mmengine(Net, init_cfg)
     got = _by_torchinit(Net, lambda m: torchinit.init_model(m, from_mmengine(init_cfg)))
     assert not torch.equal(got["head.0.weight"], want["head.0.weight"])
     assert torch.equal(got["head.0.bias"], want["head.0.bias"])  # constants are equal
     # the same law: drawn values of the override's normal, and the Kaiming std elsewhere
-    assert stats.kstest(got["head.1.weight"].flatten().numpy(), stats.norm(0, 0.3).cdf).pvalue > 1e-4
+    assert (
+        stats.kstest(got["head.1.weight"].flatten().numpy(), stats.norm(0, 0.3).cdf).pvalue > 1e-4
+    )
     fan_out = 8 * 3 * 3
-    assert stats.kstest(got["conv.weight"].flatten().numpy(), stats.norm(0, (2 / fan_out) ** 0.5).cdf).pvalue > 1e-4
+    assert (
+        stats.kstest(
+            got["conv.weight"].flatten().numpy(), stats.norm(0, (2 / fan_out) ** 0.5).cdf
+        ).pvalue
+        > 1e-4
+    )
 
 
 def test_a_list_is_applied_in_order_and_the_last_entry_wins() -> None:
@@ -256,7 +275,11 @@ class Backbone(BaseModule):
         self.stem = nn.Conv2d(3, 8, 3)
         self.norm = nn.BatchNorm2d(8)
         self.layers = mmengine_model.Sequential(
-            Block(init_cfg=dict(type="Constant", val=0, layer="BatchNorm2d", override=dict(name="bn2"))),
+            Block(
+                init_cfg=dict(
+                    type="Constant", val=0, layer="BatchNorm2d", override=dict(name="bn2")
+                )
+            ),
             Block(),
         )
 
@@ -284,7 +307,12 @@ class Head(BaseModule):
 
 class Detector(BaseModule):
     def __init__(self, backbone_cfg: Any) -> None:
-        super().__init__(init_cfg=[dict(type="Kaiming", layer="Conv2d"), dict(type="Constant", val=1, layer="_BatchNorm")])
+        super().__init__(
+            init_cfg=[
+                dict(type="Kaiming", layer="Conv2d"),
+                dict(type="Constant", val=1, layer="_BatchNorm"),
+            ]
+        )
         self.backbone = Backbone(backbone_cfg)
         self.neck = Neck()
         self.head = Head()
@@ -300,15 +328,32 @@ def test_an_mmdet_style_model_is_reproduced_bit_for_bit_in_mmengines_order() -> 
     _assert_equal(_by_torchinit(build, init_like_mmengine), want)
     got = _by_torchinit(build, lambda m: torchinit.init_model(m, from_mmengine(m)))
     # one draw per tensor: the constants are mmengine's, drawn tensors differ in bits
-    for name in ("head.cls.bias", "backbone.layers.0.bn2.weight", "backbone.norm.weight", "neck.lateral.0.bias"):
+    for name in (
+        "head.cls.bias",
+        "backbone.layers.0.bn2.weight",
+        "backbone.norm.weight",
+        "neck.lateral.0.bias",
+    ):
         assert torch.equal(got[name], want[name]), name
     assert torch.equal(got["head.cls.bias"], torch.full((9,), bias_init_with_prob(0.01)))
     assert not torch.equal(got["head.reg.weight"], want["head.reg.weight"])
     report = torchinit.plan(build(), from_mmengine(build()))
-    assert report["head.cls.weight"].rule_label == "head.init_cfg.override Normal(name=cls, std=0.01, bias=-4.59511985013459)"
-    assert report["backbone.layers.0.bn2.weight"].rule_label == "backbone.layers.0.init_cfg.override Constant(name=bn2, val=0)"
-    assert report["neck.lateral.1.weight"].rule_label == "neck.init_cfg Xavier(layer=Conv2d, distribution=uniform)"
-    assert report["backbone.stem.weight"].rule_label == "backbone.init_cfg Normal(layer=Conv2d, std=0.02)"
+    assert (
+        report["head.cls.weight"].rule_label
+        == "head.init_cfg.override Normal(name=cls, std=0.01, bias=-4.59511985013459)"
+    )
+    assert (
+        report["backbone.layers.0.bn2.weight"].rule_label
+        == "backbone.layers.0.init_cfg.override Constant(name=bn2, val=0)"
+    )
+    assert (
+        report["neck.lateral.1.weight"].rule_label
+        == "neck.init_cfg Xavier(layer=Conv2d, distribution=uniform)"
+    )
+    assert (
+        report["backbone.stem.weight"].rule_label
+        == "backbone.init_cfg Normal(layer=Conv2d, std=0.02)"
+    )
 
 
 def test_pretrained_loads_after_the_children_with_its_prefix(tmp_path: Path) -> None:
@@ -350,7 +395,8 @@ def test_init_weights_of_a_child_without_init_weights_is_not_walked_as_mmengine(
     want = _by_mmengine(Outer)
     got = _by_torchinit(Outer, lambda m: torchinit.init_model(m, from_mmengine(m)))
     _assert_equal(got, want)
-    assert (got["walked.fc.weight"] == 7).all() and not (got["hidden.0.fc.weight"] == 7).all()
+    assert (got["walked.fc.weight"] == 7).all()
+    assert not (got["hidden.0.fc.weight"] == 7).all()
 
 
 def test_a_child_with_its_own_init_weights_is_a_warning() -> None:
@@ -378,7 +424,13 @@ def test_the_policy_round_trips_through_yaml() -> None:
 
 
 def test_passes_are_one_policy_per_entry() -> None:
-    init_cfg = [dict(type="Kaiming", layer="Conv2d", override=[dict(name="reg"), dict(name="fc", type="Constant", val=1)])]
+    init_cfg = [
+        dict(
+            type="Kaiming",
+            layer="Conv2d",
+            override=[dict(name="reg"), dict(name="fc", type="Constant", val=1)],
+        )
+    ]
     names = [policy.name for policy in mmengine_passes(init_cfg, model=Net())]
     assert names == [
         "init_cfg[0] Kaiming(layer=Conv2d)",
@@ -394,7 +446,13 @@ def test_the_library_does_not_import_mmengine() -> None:
         "torchinit.from_mmengine(dict(type='Kaiming', layer='Conv2d'))\n"
         "print('mmengine' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent,
+        check=True,
+    )
     assert out.stdout.strip() == "False"
 
 
@@ -425,12 +483,14 @@ def test_an_override_with_arguments_but_no_type_is_refused_as_by_mmengine() -> N
         "init_cfg[2].override.type: required when the override has keys other than 'name' "
         "(got {'name': 'reg', 'std': 0.1})"
     )
-    with pytest.raises(ValueError, match="need \"type\" key"):
+    with pytest.raises(ValueError, match='need "type" key'):
         initialize(FooNet(), init_cfg)
 
 
 def test_an_override_without_a_name_is_refused() -> None:
-    assert _message(dict(type="Normal", layer="Conv2d", override=[dict(type="Constant", val=1)])) == (
+    assert _message(
+        dict(type="Normal", layer="Conv2d", override=[dict(type="Constant", val=1)])
+    ) == (
         "init_cfg.override[0].name: required: the name of the submodule to initialize "
         "(got {'type': 'Constant', 'val': 1})"
     )
@@ -445,7 +505,9 @@ def test_an_override_naming_no_attribute_is_refused_as_by_mmengine() -> None:
     with pytest.raises(RuntimeError, match="did not have attribute rge"):
         initialize(FooNet(), init_cfg)
     # without the model, the rule matches nothing: an error under strict=True
-    with pytest.raises(torchinit.PlanError, match=r"rules\[2\].match.param: rule 'init_cfg.override"):
+    with pytest.raises(
+        torchinit.PlanError, match=r"rules\[2\].match.param: rule 'init_cfg.override"
+    ):
         torchinit.init_model(FooNet(), from_mmengine(init_cfg), strict=True)
 
 
@@ -464,20 +526,58 @@ def test_a_model_s_errors_name_the_module_s_init_cfg() -> None:
     [
         ("Kaiming", "init_cfg: must be a dict or a list of dicts (got 'Kaiming')"),
         ([dict(type="Kaiming"), 3], "init_cfg[1]: must be a dict (got 3)"),
-        (dict(layer="Conv2d"), "init_cfg.type: required: one of ['Constant', 'Xavier', 'Normal', "
-         "'TruncNormal', 'Uniform', 'Kaiming', 'Caffe2Xavier', 'Pretrained'] (got {'layer': 'Conv2d'})"),
+        (
+            dict(layer="Conv2d"),
+            "init_cfg.type: required: one of ['Constant', 'Xavier', 'Normal', "
+            "'TruncNormal', 'Uniform', 'Kaiming', 'Caffe2Xavier', 'Pretrained'] "
+            "(got {'layer': 'Conv2d'})",
+        ),
         (dict(type="Constant", layer="Conv2d"), "init_cfg.val: required by Constant"),
-        (dict(type="Normal", bias="0", layer="Conv2d"), "init_cfg.bias: must be a number (got '0')"),
-        (dict(type="Normal", bias_prob=1, layer="Conv2d"), "init_cfg.bias_prob: must be a float (got 1)"),
-        (dict(type="Normal", bias_prob=1.5, layer="Conv2d"), "init_cfg.bias_prob: must be in (0, 1) (got 1.5)"),
-        (dict(type="Normal", layer=("Conv2d",)), "init_cfg.layer: must be a class name or a list of them (got ('Conv2d',))"),
-        (dict(type="Xavier", distribution="normall", layer="Conv2d"), "init_cfg.distribution: must be one of ['uniform', 'normal'] (got 'normall')"),
-        (dict(type="Kaiming", mode="fan", layer="Conv2d"), "init_cfg.mode: must be one of ['fan_in', 'fan_out'] (got 'fan')"),
+        (
+            dict(type="Normal", bias="0", layer="Conv2d"),
+            "init_cfg.bias: must be a number (got '0')",
+        ),
+        (
+            dict(type="Normal", bias_prob=1, layer="Conv2d"),
+            "init_cfg.bias_prob: must be a float (got 1)",
+        ),
+        (
+            dict(type="Normal", bias_prob=1.5, layer="Conv2d"),
+            "init_cfg.bias_prob: must be in (0, 1) (got 1.5)",
+        ),
+        (
+            dict(type="Normal", layer=("Conv2d",)),
+            "init_cfg.layer: must be a class name or a list of them (got ('Conv2d',))",
+        ),
+        (
+            dict(type="Xavier", distribution="normall", layer="Conv2d"),
+            "init_cfg.distribution: must be one of ['uniform', 'normal'] (got 'normall')",
+        ),
+        (
+            dict(type="Kaiming", mode="fan", layer="Conv2d"),
+            "init_cfg.mode: must be one of ['fan_in', 'fan_out'] (got 'fan')",
+        ),
         (dict(type="Normal", std=-1, layer="Conv2d"), "init_cfg.std: must be >= 0 (got -1)"),
-        (dict(type="Caffe2Xavier", a=1, layer="Conv2d"), "init_cfg.a: Caffe2Xavier takes no argument 'a'; it takes ['bias', 'bias_prob', 'layer'] (got 1)"),
-        (dict(type="Pretrained", checkpoint="torchvision://resnet50"), "init_cfg.checkpoint: torchinit reads local .safetensors/.pt/.pth files only; download it first (got 'torchvision://resnet50')"),
-        (dict(type="Pretrained", checkpoint="w.pt", layer="Conv2d"), "init_cfg.layer: Pretrained takes no argument 'layer'; it takes ['checkpoint', 'map_location', 'prefix'] (got 'Conv2d')"),
-        (dict(type="Normal", std=0.1), "init_cfg: initializes nothing: no entry has a layer, an override or a checkpoint (got {'type': 'Normal', 'std': 0.1})"),
+        (
+            dict(type="Caffe2Xavier", a=1, layer="Conv2d"),
+            "init_cfg.a: Caffe2Xavier takes no argument 'a'; it takes "
+            "['bias', 'bias_prob', 'layer'] (got 1)",
+        ),
+        (
+            dict(type="Pretrained", checkpoint="torchvision://resnet50"),
+            "init_cfg.checkpoint: torchinit reads local .safetensors/.pt/.pth files only; "
+            "download it first (got 'torchvision://resnet50')",
+        ),
+        (
+            dict(type="Pretrained", checkpoint="w.pt", layer="Conv2d"),
+            "init_cfg.layer: Pretrained takes no argument 'layer'; it takes "
+            "['checkpoint', 'map_location', 'prefix'] (got 'Conv2d')",
+        ),
+        (
+            dict(type="Normal", std=0.1),
+            "init_cfg: initializes nothing: no entry has a layer, an override or a checkpoint "
+            "(got {'type': 'Normal', 'std': 0.1})",
+        ),
     ],
 )
 def test_error_messages(init_cfg: Any, message: str) -> None:

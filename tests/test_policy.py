@@ -253,12 +253,19 @@ def _class_name_model() -> nn.Module:
 def test_class_names_match_the_class_or_a_direct_base_by_name_not_isinstance() -> None:
     model = _class_name_model()
     by_name = ti.plan(model, ti.Policy([ti.Rule(class_names=["Conv2d"], weight="zeros")]))
-    assert [e.name for e in by_name.initialized] == ["plain.weight", "sub.weight", "same_name.weight"]
+    assert [e.name for e in by_name.initialized] == [
+        "plain.weight",
+        "sub.weight",
+        "same_name.weight",
+    ]
     by_type = ti.plan(model, ti.Policy([ti.Rule(nn.Conv2d, weight="zeros")]))
     assert [e.name for e in by_type.initialized] == ["plain.weight", "sub.weight", "grand.weight"]
     # a parameter rule too; with types, a layer must match both
     both = ti.Rule(nn.Conv2d, class_names=("Conv2d",), param="**.bias", init="zeros")
-    assert [e.name for e in ti.plan(model, ti.Policy([both])).initialized] == ["plain.bias", "sub.bias"]
+    assert [e.name for e in ti.plan(model, ti.Policy([both])).initialized] == [
+        "plain.bias",
+        "sub.bias",
+    ]
     assert both.describe() == "Conv2d class_name=Conv2d param='**.bias'"
 
 
@@ -269,7 +276,9 @@ def test_class_names_must_be_a_list_of_names() -> None:
 
 
 def test_a_class_name_rule_that_matches_nothing_names_the_classes_the_model_has() -> None:
-    policy = ti.Policy([ti.Rule(class_names=["Conv2D"], weight="zeros"), ti.Rule(nn.Linear, bias="zeros")])
+    policy = ti.Policy(
+        [ti.Rule(class_names=["Conv2D"], weight="zeros"), ti.Rule(nn.Linear, bias="zeros")]
+    )
     with pytest.raises(ti.PlanError) as caught:
         ti.plan(_class_name_model(), policy, strict=True)
     assert str(caught.value).startswith(

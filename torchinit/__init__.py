@@ -9,7 +9,6 @@ One line for a whole model::
 
 from torchinit import families as families
 from torchinit.checking import CheckReport, TensorCheck, check
-from torchinit.dialects.mmengine import from_mmengine
 from torchinit.diagnosis import (
     Comparison,
     Diagnosis,
@@ -18,6 +17,7 @@ from torchinit.diagnosis import (
     compare_policies,
     diagnose,
 )
+from torchinit.dialects.mmengine import from_mmengine
 from torchinit.engine import init_model, plan
 from torchinit.errors import (
     ArgumentTypeError,

@@ -267,7 +267,8 @@ class Rule(_RuleFields):
         rule's ``class_names`` (mmengine's ``layer`` matching)."""
         cls = type(module)
         return any(
-            name in self.class_names for name in (cls.__name__, *(b.__name__ for b in cls.__bases__))
+            name in self.class_names
+            for name in (cls.__name__, *(b.__name__ for b in cls.__bases__))
         )
 
     def matches_module_name(self, names: Sequence[str], prefix: str = "") -> bool:

@@ -1,6 +1,6 @@
 """The commands: ``list``, ``show``, ``plan``, ``validate``, ``apply``, ``check``,
-``diagnose`` and ``convert``, each a function of the parsed arguments that prints its result and returns the
-exit code."""
+``diagnose`` and ``convert``, each a function of the parsed arguments that prints its result
+and returns the exit code."""
 
 from __future__ import annotations
 

@@ -13,9 +13,9 @@ from typing import TextIO
 from torchinit import __version__
 from torchinit.cli.arguments import parse_option, parse_shape
 from torchinit.cli.commands import (
-    cmd_convert,
     cmd_apply,
     cmd_check,
+    cmd_convert,
     cmd_diagnose,
     cmd_list,
     cmd_plan,

@@ -64,7 +64,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -126,7 +126,8 @@ def _weight_strategy(kind: str, args: Mapping[str, Any]) -> Strategy:
     if kind == "Constant":
         return Constant(args["val"])
     if kind == "Xavier":
-        return _by_distribution(args, XavierNormal, XavierUniform)(gain=args["gain"])
+        xavier: Any = _by_distribution(args, XavierNormal, XavierUniform)
+        return cast(Strategy, xavier(gain=args["gain"]))
     if kind == "Normal":
         return Normal(args["mean"], args["std"])
     if kind == "TruncNormal":
@@ -134,15 +135,19 @@ def _weight_strategy(kind: str, args: Mapping[str, Any]) -> Strategy:
     if kind == "Uniform":
         return Uniform(args["a"], args["b"])
     if kind == "Kaiming":
-        kaiming = _by_distribution(args, KaimingNormal, KaimingUniform)
-        return kaiming(a=args["a"], mode=args["mode"], nonlinearity=args["nonlinearity"])
+        kaiming: Any = _by_distribution(args, KaimingNormal, KaimingUniform)
+        return cast(
+            Strategy, kaiming(a=args["a"], mode=args["mode"], nonlinearity=args["nonlinearity"])
+        )
     if kind == "Caffe2Xavier":
         # Caffe2's XavierFill is torch's kaiming_uniform_ with these arguments
         return KaimingUniform(a=1, mode="fan_in", nonlinearity="leaky_relu")
     raise InvalidArgumentError("not an init type with a weight strategy", path="type", got=kind)
 
 
-def _by_distribution(args: Mapping[str, Any], normal: Callable[..., Strategy], uniform: Any) -> Any:
+def _by_distribution(
+    args: Mapping[str, Any], normal: type[Strategy], uniform: type[Strategy]
+) -> type[Strategy]:
     distribution = args["distribution"]
     if distribution == "normal":
         return normal
@@ -221,9 +226,7 @@ def _at(path: str, build: Callable[[], Strategy]) -> Strategy:
         raise type(error)(error.problem, path=f"{path}.{key}", **got) from None
 
 
-def _entries_of(
-    config: Any, path: str, scope: str, model: nn.Module | None
-) -> Iterator[_Entry]:
+def _entries_of(config: Any, path: str, scope: str, model: nn.Module | None) -> Iterator[_Entry]:
     """The entries of ``config`` (a dict or a list of dicts, written at ``path``, for the
     module called ``scope``), overrides after their entry, in mmengine's order."""
     for where, raw in _listed(config, path):
@@ -637,7 +640,9 @@ def _python_init_cfg(text: str, where: str, key: str) -> Any:
     try:
         tree = ast.parse(text, filename=where)
     except SyntaxError as error:
-        raise PolicyFileError(f"invalid Python: {error.msg}", where=f"{where}:{error.lineno}") from None
+        raise PolicyFileError(
+            f"invalid Python: {error.msg}", where=f"{where}:{error.lineno}"
+        ) from None
     found = [
         node
         for node in tree.body
