@@ -512,7 +512,7 @@ def from_mmengine(
         ...     dict(type="Constant", val=1, layer=["_BatchNorm", "GroupNorm"]),
         ... ])
         >>> report = torchinit.init_model(model, policy)
-        >>> report["0.weight"].rule
+        >>> report["0.weight"].rule_label
         'init_cfg[0] Kaiming(layer=Conv2d)'
         >>> model[1].weight.unique().tolist(), model[1].bias.unique().tolist()
         ([1.0], [0.0])
@@ -532,7 +532,7 @@ def mmengine_passes(
 
     Example:
         >>> passes = mmengine_passes(dict(type="Normal", std=0.01, layer="Linear",
-        ...                               override=dict(name="head", std=0.001)))
+        ...                               override=dict(name="head")))
         >>> [policy.name for policy in passes]
         ['init_cfg Normal(layer=Linear, std=0.01)', 'init_cfg.override Normal(name=head, std=0.01)']
     """
