@@ -569,6 +569,10 @@ def test_a_model_s_errors_name_the_module_s_init_cfg() -> None:
             "download it first (got 'torchvision://resnet50')",
         ),
         (
+            dict(type="Pretrained", checkpoint="w.bin"),
+            "init_cfg.checkpoint: must end in one of ['.safetensors', '.pt', '.pth'] (got 'w.bin')",
+        ),
+        (
             dict(type="Pretrained", checkpoint="w.pt", layer="Conv2d"),
             "init_cfg.layer: Pretrained takes no argument 'layer'; it takes "
             "['checkpoint', 'map_location', 'prefix'] (got 'Conv2d')",

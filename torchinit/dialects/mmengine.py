@@ -9,29 +9,21 @@ model is read through its attributes (``init_cfg``, ``init_weights``, ``is_init`
 
 What each part of an ``init_cfg`` becomes (mmengine's defaults throughout):
 
-==============================  =============================================================
-mmengine                        torchinit
-==============================  =============================================================
-``Constant(val)``               ``Constant(val)``
-``Xavier(gain=1,                ``XavierNormal(gain)`` / ``XavierUniform(gain)``
-distribution='normal')``
-``Normal(mean=0, std=1)``       ``Normal(mean, std)``
-``TruncNormal(mean=0, std=1,    ``TruncNormal(mean, std, a, b)``
-a=-2, b=2)``
-``Uniform(a=0, b=1)``           ``Uniform(a, b)``
-``Kaiming(a=0, mode='fan_out',  ``KaimingNormal`` / ``KaimingUniform(a, mode, nonlinearity)``
-nonlinearity='relu',
-distribution='normal')``
-``Caffe2Xavier()``              ``KaimingUniform(a=1, mode='fan_in',
-                                nonlinearity='leaky_relu')``
-``Pretrained(checkpoint,        ``Checkpoint(checkpoint, keys={module prefix: prefix})``
-prefix=None)``
-``bias=b`` / ``bias_prob=p``    ``Constant(b)`` / ``Constant(-log((1 - p) / p))`` on biases
-``layer=[...]``                 ``Rule(class_names=...)``: the class or a direct base has the
-                                name (not ``isinstance``)
-``override=dict(name=n, ...)``  rules on every tensor called ``weight``/``bias`` under the
-                                submodule ``n``, whatever its layers (``wholemodule``)
-==============================  =============================================================
+* ``Constant(val)``: ``Constant(val)``;
+* ``Xavier(gain=1, distribution='normal')``: ``XavierNormal(gain)`` or ``XavierUniform(gain)``;
+* ``Normal(mean=0, std=1)``: ``Normal(mean, std)``;
+* ``TruncNormal(mean=0, std=1, a=-2, b=2)``: ``TruncNormal(mean, std, a, b)``;
+* ``Uniform(a=0, b=1)``: ``Uniform(a, b)``;
+* ``Kaiming(a=0, mode='fan_out', nonlinearity='relu', distribution='normal')``:
+  ``KaimingNormal`` or ``KaimingUniform(a, mode, nonlinearity)``;
+* ``Caffe2Xavier()``: ``KaimingUniform(a=1, mode='fan_in', nonlinearity='leaky_relu')``;
+* ``Pretrained(checkpoint, prefix=None)``: ``Checkpoint(checkpoint, keys={module prefix:
+  prefix})``;
+* ``bias=b`` / ``bias_prob=p``: ``Constant(b)`` / ``Constant(-log((1 - p) / p))`` on biases;
+* ``layer=[...]``: ``Rule(class_names=...)``, the class or a direct base has the name (not
+  ``isinstance``);
+* ``override=dict(name=n, ...)``: rules on every tensor called ``weight``/``bias`` under the
+  submodule ``n``, whatever its layers (mmengine's ``wholemodule``).
 
 Every entry becomes one rule for the weights and one for the biases, labelled with the entry's
 key path and what it was (``init_cfg[1] Kaiming(layer=Conv2d)``,
@@ -46,7 +38,10 @@ overridden tensor twice (the outer entry's draw, then the override's). Constants
 tensors are the same either way, and every drawn tensor has the same law, but the random
 numbers a tensor gets differ once a model has two random entries. :func:`init_like_mmengine`
 applies the same rules in mmengine's order, one :func:`~torchinit.init_model` call per entry
-(:func:`mmengine_passes`), so that the tensors are bit-equal to mmengine's under the same seed.
+(:func:`mmengine_passes`), so that the tensors are bit-equal to mmengine's under the same seed,
+but for ``TruncNormal``: mmengine draws it by the inverse CDF (its copy of an older torch
+``trunc_normal_``), torchinit calls the installed torch's, which draws by rejection (the same
+law, other bits).
 
 Where torchinit differs on purpose: a ``Pretrained`` key the checkpoint lacks is an error (mmengine
 loads with ``strict=False`` and leaves the tensor), buffers are not loaded (``running_mean``),
@@ -200,7 +195,12 @@ class _Entry:
         if self.kind == "Pretrained":
             prefix = f"{self.scope}." if self.scope else ""
             keys = {prefix: self.args["prefix"] or ""}
-            init = Checkpoint(self.args["checkpoint"], keys=keys)
+            try:
+                init = Checkpoint(self.args["checkpoint"], keys=keys)
+            except TorchInitError as error:
+                got = {"got": error.got} if error.has_value else {}
+                path = f"{self.path}.checkpoint"
+                raise type(error)(error.problem, path=path, **got) from None
             return [Rule(param=f"{under}*", init=init, **match)]
         # a layer entry matches what it finds (mmengine skips layers the model lacks), and a
         # whole-module entry need not find biases; its weights must be there
