@@ -17,6 +17,7 @@ from torchinit.diagnosis import (
     compare_policies,
     diagnose,
 )
+from torchinit.dialects.mmengine import from_mmengine
 from torchinit.engine import init_model, plan
 from torchinit.errors import (
     ArgumentTypeError,
@@ -138,6 +139,7 @@ __all__ = [
     "check",
     "compare_policies",
     "diagnose",
+    "from_mmengine",
     "get_preset",
     "get_strategy",
     "init_model",
