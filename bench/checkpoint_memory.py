@@ -44,11 +44,8 @@ from pathlib import Path
 
 WAYS = ("policy, meta, safetensors", "policy, meta, .pt (mmap)", "policy, cpu, safetensors",
         "policy, cpu, rollback=False", "whole state_dict first")  # fmt: skip
-POLICY = """\
-name: finetune
-rules:
-  - match: {param: "**"}
-    init: {checkpoint: {path: %s}}
+# the new head and the norms, after the checkpoint rule (last rule wins) in POLICY
+HEAD_RULES = """\
   - match: {type: Linear, name: fc}
     weight: {kaiming_normal: {nonlinearity: relu}}
     bias: zeros
@@ -56,16 +53,12 @@ rules:
     weight: ones
     bias: zeros
 """
-HEAD_POLICY = """\
-name: head
-rules:
-  - match: {type: Linear, name: fc}
-    weight: {kaiming_normal: {nonlinearity: relu}}
-    bias: zeros
-  - match: {type: BatchNorm2d}
-    weight: ones
-    bias: zeros
-"""
+HEAD_POLICY = "name: head\nrules:\n" + HEAD_RULES
+POLICY = (
+    "name: finetune\nrules:\n"
+    '  - match: {param: "**"}\n'
+    "    init: {checkpoint: {path: %s}}\n" + HEAD_RULES
+)
 
 
 def _rss_bytes() -> int:

@@ -1587,3 +1587,68 @@ def test_diagnose_usage_errors(cli: Callable[..., Result], argv: list[str], mess
     result = cli("diagnose", *LINEAR, *argv)
     assert result.code == 2
     assert result.err.splitlines()[-1] == f"torchinit diagnose: error: {message}"
+
+
+# convert: another system's init config as a YAML policy
+
+_MMENGINE_HEAD = """\
+_base_ = ['./retinanet_base.py']  # never read: the file is not run
+init_cfg = dict(type='Normal', layer='Conv2d', std=0.01,
+                override=dict(type='Normal', name='retina_cls', std=0.01, bias_prob=0.01))
+"""
+
+
+def test_convert_mmengine_prints_a_policy_equal_to_from_mmengine(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    from torchinit.dialects.mmengine import from_mmengine, load_init_cfg
+
+    source = write(tmp_path / "head.py", _MMENGINE_HEAD)
+    result = cli("convert", "mmengine", str(source))
+    assert (result.code, result.err) == (0, "")
+    assert result.out.startswith(f"# from the init_cfg of {source} (torchinit convert mmengine)\n")
+    policy = ti.Policy.from_yaml(write(tmp_path / "head.yaml", result.out))
+    assert policy == from_mmengine(load_init_cfg(source))
+    assert policy.rules[2].label == (
+        "init_cfg.override Normal(name=retina_cls, std=0.01, bias=-4.59511985013459)"
+    )
+
+
+def test_convert_mmengine_reads_json_and_yaml_under_a_key(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    entry = {"type": "Kaiming", "layer": "Conv2d"}
+    json_file = write(
+        tmp_path / "cfg.json", json.dumps({"model": {"init": [entry]}, "init": [entry]})
+    )
+    yaml_file = write(tmp_path / "cfg.yaml", "- {type: Kaiming, layer: Conv2d}\n")
+    outputs = [
+        cli("convert", "mmengine", str(json_file), "--key", "init").out.split("\n", 1)[1],
+        cli("convert", "mmengine", str(yaml_file)).out.split("\n", 1)[1],
+    ]
+    assert outputs[0] == outputs[1]
+    assert "kaiming_normal: {a: 0.0, mode: fan_out, nonlinearity: relu}" in outputs[0]
+
+
+def test_convert_mmengine_errors_name_the_file_line_and_key_path(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    typo = write(tmp_path / "typo.py", "init_cfg = [dict(type='Kaimng', layer='Conv2d')]\n")
+    result = cli("convert", "mmengine", str(typo))
+    assert result.code == 1
+    assert result.err.startswith(
+        f"torchinit: error: {typo}: init_cfg[0].type: unknown init type 'Kaimng'; did you "
+        "mean 'Kaiming'?"
+    )
+    code = write(tmp_path / "code.py", "std = 0.01\ninit_cfg = dict(type='Normal', std=std)\n")
+    result = cli("convert", "mmengine", str(code))
+    assert (result.code, result.err) == (
+        1,
+        f"torchinit: error: {code}:2: init_cfg must be written with literals, lists and "
+        "dict(...): the file is not run (got 'std')\n",
+    )
+    result = cli("convert", "mmengine", str(code), "--key", "init_cfgs")
+    assert result.err == (
+        f"torchinit: error: {code}: no top-level assignment 'init_cfgs = ...'; did you mean "
+        "'init_cfg'?\n"
+    )

@@ -849,7 +849,7 @@ ERRORS = {
         """,
         UnknownNameError,
         "<file>:4: rules[1].match.typ: unknown key; did you mean 'type'? allowed: "
-        "['type', 'name', 'param', 'optional'] (got 'Conv2d')",
+        "['type', 'name', 'param', 'optional', 'class_name'] (got 'Conv2d')",
         "typ:",
     ),
     "missing match": (
@@ -2147,3 +2147,28 @@ def test_a_relative_checkpoint_path_is_relative_to_the_policy_file(
     # run from tmp_path: the file's folder is what counts
     torchinit.init_model(model, write(folder, applied, "apply.yaml"))
     assert torch.equal(model.weight, torch.ones(2, 3))
+
+
+def test_class_name_round_trips_and_reads_a_name_or_a_list():
+    policy = torchinit.Policy(
+        [
+            torchinit.Rule(class_names=["Conv2d"], param="**.weight", init="zeros", optional=True),
+            torchinit.Rule(class_names=["_BatchNorm", "GroupNorm"], weight="ones"),
+        ]
+    )
+    _assert_round_trips(policy)
+    data = policy.to_dict()
+    assert data["rules"][0]["match"] == {
+        "param": "**.weight",
+        "class_name": "Conv2d",
+        "optional": True,
+    }
+    assert data["rules"][1]["match"] == {"class_name": ["_BatchNorm", "GroupNorm"]}
+
+
+def test_class_name_must_be_names():
+    with pytest.raises(ArgumentTypeError) as caught:
+        torchinit.Policy.from_dict({"rules": [{"match": {"class_name": [3]}, "weight": "zeros"}]})
+    assert str(caught.value) == (
+        "rules[0].match.class_name: must be a layer class name or a list of them (got [3])"
+    )

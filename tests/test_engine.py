@@ -1334,3 +1334,48 @@ def test_a_checkpoint_rule_overridden_by_a_later_one_reads_nothing(tmp_path: Pat
     report = ti.init_model(nn.Linear(3, 4), policy, exclude="bias")
     assert report["weight"].strategy == ti.Ones()
     assert report["weight"].overridden == (0,)
+
+
+class _SilencedInit(torch.overrides.TorchFunctionMode):
+    """What Lightning's ``Fabric.init_module(empty_init=True)`` installs: every
+    ``torch.nn.init`` function returns its tensor untouched."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        kwargs = kwargs or {}
+        if getattr(func, "__module__", None) == "torch.nn.init":
+            return kwargs.get("tensor", args[0] if args else None)
+        return func(*args, **kwargs)
+
+
+def test_init_model_refuses_to_run_where_torch_nn_init_is_silenced() -> None:
+    model = nn.Linear(3, 4)
+    with torch.no_grad():
+        model.weight.fill_(3.0)
+    before = torch.random.get_rng_state()
+    with _SilencedInit(), pytest.raises(ti.PlanError) as caught:
+        ti.init_model(model, "torch_default")
+    assert str(caught.value).startswith(
+        "init_model: torch.nn.init's functions are disabled here (a __torch_function__ mode "
+    )
+    assert str(caught.value).endswith(
+        "call init_model after the `with` block (got ['_SilencedInit'])"
+    )
+    assert bool((model.weight == 3.0).all())
+    assert torch.equal(torch.random.get_rng_state(), before)  # the check draws nothing
+
+
+def test_a_torch_function_mode_that_lets_torch_nn_init_run_is_no_obstacle() -> None:
+    calls: list[str] = []
+
+    class Counting(torch.overrides.TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            calls.append(getattr(func, "__name__", ""))
+            return func(*args, **(kwargs or {}))
+
+    model = nn.Linear(3, 4)
+    with torch.no_grad():
+        model.weight.fill_(3.0)
+    with Counting():
+        ti.init_model(model, "torch_default")
+    assert "kaiming_uniform_" in calls
+    assert not bool((model.weight == 3.0).any())

@@ -133,16 +133,19 @@ def test_fabric_empty_init_then_init_model_gives_the_same_values() -> None:
     assert_same(values(model.module), reference())
 
 
-def test_inside_fabric_empty_init_torch_nn_init_does_nothing() -> None:
+def test_inside_fabric_empty_init_init_model_refuses_to_run() -> None:
     """Why the guide says to call ``init_model`` after the block: inside it, Lightning makes
-    ``torch.nn.init``'s functions no-ops, and some strategies fill through them (here
-    ``torch_default``: ``Linear.reset_parameters`` calls ``torch.nn.init.kaiming_uniform_``)."""
+    ``torch.nn.init``'s functions no-ops, and strategies fill through them (here
+    ``torch_default``: ``Linear.reset_parameters`` calls ``torch.nn.init.kaiming_uniform_``),
+    so ``init_model`` raises instead of reporting tensors it could not set."""
     fabric = lightning.Fabric(accelerator="cpu", devices=1)
     with fabric.init_module(empty_init=True):
         model = nn.Linear(3, 4)
         with torch.no_grad():
             model.weight.fill_(3.0)
-        ti.init_model(model, "torch_default", seed=SEED)
+        with pytest.raises(ti.PlanError, match=r"^init_model: torch.nn.init's functions are "):
+            ti.init_model(model, "torch_default", seed=SEED)
+        assert ti.plan(model, "torch_default").unmatched == []  # planning touches nothing
     assert bool((model.weight == 3.0).all())
     ti.init_model(model, "torch_default", seed=SEED)
     assert not bool((model.weight == 3.0).any())

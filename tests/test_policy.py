@@ -222,3 +222,66 @@ def test_dataclasses_replace_builds_a_checked_rule() -> None:
     assert named.with_types((nn.Conv2d,)) == ti.Rule(nn.Conv2d, param="**.bias", init="zeros")
     with pytest.raises(ti.InvalidArgumentError, match="must not be empty"):
         dataclasses.replace(rule, name="")
+
+
+class _Conv2dSubclass(nn.Conv2d):
+    pass
+
+
+class _Conv2dGrandchild(_Conv2dSubclass):
+    pass
+
+
+class Conv2d(nn.Module):  # not torch's: an unrelated class of the same name
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(nn.init.ones_(nn.Linear(2, 2).weight.detach().clone()))
+
+
+def _class_name_model() -> nn.Module:
+    return nn.ModuleDict(
+        {
+            "plain": nn.Conv2d(2, 2, 1),
+            "sub": _Conv2dSubclass(2, 2, 1),
+            "grand": _Conv2dGrandchild(2, 2, 1),
+            "same_name": Conv2d(),
+            "linear": nn.Linear(2, 2),
+        }
+    )
+
+
+def test_class_names_match_the_class_or_a_direct_base_by_name_not_isinstance() -> None:
+    model = _class_name_model()
+    by_name = ti.plan(model, ti.Policy([ti.Rule(class_names=["Conv2d"], weight="zeros")]))
+    assert [e.name for e in by_name.initialized] == [
+        "plain.weight",
+        "sub.weight",
+        "same_name.weight",
+    ]
+    by_type = ti.plan(model, ti.Policy([ti.Rule(nn.Conv2d, weight="zeros")]))
+    assert [e.name for e in by_type.initialized] == ["plain.weight", "sub.weight", "grand.weight"]
+    # a parameter rule too; with types, a layer must match both
+    both = ti.Rule(nn.Conv2d, class_names=("Conv2d",), param="**.bias", init="zeros")
+    assert [e.name for e in ti.plan(model, ti.Policy([both])).initialized] == [
+        "plain.bias",
+        "sub.bias",
+    ]
+    assert both.describe() == "Conv2d class_name=Conv2d param='**.bias'"
+
+
+def test_class_names_must_be_a_list_of_names() -> None:
+    with pytest.raises(ti.ArgumentTypeError) as caught:
+        ti.Rule(class_names="Conv2d", weight="zeros")  # type: ignore[arg-type]
+    assert str(caught.value) == "class_names: must be a list of layer class names (got 'Conv2d')"
+
+
+def test_a_class_name_rule_that_matches_nothing_names_the_classes_the_model_has() -> None:
+    policy = ti.Policy(
+        [ti.Rule(class_names=["Conv2D"], weight="zeros"), ti.Rule(nn.Linear, bias="zeros")]
+    )
+    with pytest.raises(ti.PlanError) as caught:
+        ti.plan(_class_name_model(), policy, strict=True)
+    assert str(caught.value).startswith(
+        "rules[0].match.class_name: matches no layer of ModuleDict; did you mean 'Conv2d'? its "
+        "layer classes are"
+    )

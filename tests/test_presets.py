@@ -836,11 +836,35 @@ def test_residual_norms_only_zero_normalization_layers():
     assert report["0.weight"].rule_label == "conv"
 
 
+#: every optional dependency pyproject names, and the libraries the dialects read: the
+#: presets reproduce some of them and the integrations use others, but only on request
+OPTIONAL_LIBRARIES = {
+    "torchvision",
+    "timm",
+    "transformers",
+    "mup",
+    "lsuv",
+    "safetensors",
+    "omegaconf",
+    "hydra",
+    "lightning",
+    "matplotlib",
+    "tqdm",
+    "rich",
+    "mmengine",
+    "jax",
+    "keras",
+}
+
+
 @pytest.mark.slow
 def test_no_preset_imports_an_optional_library():
-    """Planning every preset on a plain model imports none of the libraries they reproduce."""
+    """Importing torchinit and planning every preset on a plain model (as a policy name, a
+    dict and a Policy) imports none of the optional libraries."""
     code = (
-        "import sys, warnings, torch, torchinit\n"
+        "import sys, warnings, torch\n"
+        "before = set(sys.modules)  # torch itself imports some (torch.hub: tqdm)\n"
+        "import torchinit\n"
         "warnings.simplefilter('ignore')\n"
         "model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4),\n"
         "                            torch.nn.Flatten(), torch.nn.Linear(4, 2))\n"
@@ -849,9 +873,11 @@ def test_no_preset_imports_an_optional_library():
         "for name in torchinit.available_presets():\n"
         "    try:\n"
         "        torchinit.plan(model, name, **options.get(name, {}))\n"
+        "        policy = torchinit.get_preset(name, model=model, **options.get(name, {}))\n"
+        "        torchinit.plan(model, policy.to_dict())\n"
         "    except torchinit.TorchInitError:\n"
         "        pass\n"
-        "loaded = sorted({'torchvision', 'timm', 'transformers', 'mup'} & set(sys.modules))\n"
+        f"loaded = sorted({OPTIONAL_LIBRARIES!r} & (set(sys.modules) - before))\n"
         "print(loaded)\n"
     )
     result = subprocess.run(

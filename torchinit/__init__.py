@@ -18,6 +18,7 @@ from torchinit.diagnosis import (
     diagnose,
 )
 from torchinit.dialects.keras import from_jax, from_keras
+from torchinit.dialects.mmengine import from_mmengine
 from torchinit.engine import init_model, plan
 from torchinit.errors import (
     ArgumentTypeError,
@@ -147,6 +148,7 @@ __all__ = [
     "diagnose",
     "from_jax",
     "from_keras",
+    "from_mmengine",
     "get_preset",
     "get_strategy",
     "init_model",

@@ -81,7 +81,7 @@ __all__ = [
 ]
 
 TOP_KEYS = ("name", "order", "extends", "options", "rules")
-MATCH_KEYS = ("type", "name", "param", "optional")
+MATCH_KEYS = ("type", "name", "param", "optional", "class_name")
 RULE_KEYS = ("match", "label", "init", "params")
 
 _STANDARD_TAGS = {
@@ -442,7 +442,9 @@ def _relative_to(policy: Policy, folder: Path) -> Policy:
 
     def resolved(strategy: Strategy) -> Strategy:
         if isinstance(strategy, Checkpoint) and not os.path.isabs(strategy.path):
-            return dataclasses.replace(strategy, path=os.path.join(folder, strategy.path))
+            # pathlib, not os.path.join: a file in the working directory gives "r50.safetensors",
+            # not "./r50.safetensors", in the plan and the report
+            return dataclasses.replace(strategy, path=str(folder / strategy.path))
         return strategy
 
     rules = [
@@ -658,6 +660,17 @@ def _rule_from_dict(raw: Any, where: str | None) -> Rule:
         )
     _check_keys(match, MATCH_KEYS, "match")
     types, type_names = _types_from_names(match.get("type"))
+    class_names = match.get("class_name", ())
+    if isinstance(class_names, str):
+        class_names = (class_names,)
+    if not isinstance(class_names, (list, tuple)) or not all(
+        isinstance(n, str) and n for n in class_names
+    ):
+        raise ArgumentTypeError(
+            "must be a layer class name or a list of them",
+            path="match.class_name",
+            got=match["class_name"],
+        )
     strategies: dict[str, Any] = {
         key: to_strategy(spec, key) for key, spec in raw.items() if key not in RULE_KEYS
     }
@@ -687,6 +700,7 @@ def _rule_from_dict(raw: Any, where: str | None) -> Rule:
         type_names=type_names,
         optional=_validate.boolean(match.get("optional", False), "match.optional"),
         source=where,
+        class_names=class_names,
     )
 
 
@@ -755,6 +769,9 @@ def _rule_to_dict(rule: Rule) -> dict[str, Any]:
         match["name"] = rule.name
     if rule.param is not None:
         match["param"] = rule.param
+    if rule.class_names:
+        names = list(rule.class_names)
+        match["class_name"] = names[0] if len(names) == 1 else names
     if rule.optional:
         match["optional"] = True
     data: dict[str, Any] = {"match": match}

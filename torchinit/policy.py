@@ -10,6 +10,12 @@ A :class:`Policy` is an ordered list of :class:`Rule`\\ s. A rule picks tensors 
 * **parameter rules** match parameters by a glob on their full dotted name, optionally only
   inside layers of some types: ``Rule(param="**.bias", init=Zeros())``.
 
+Either kind may also match layers by **class name**, as mmengine's ``layer=`` does
+(``class_names=("Conv2d",)``): a layer matches when the name of its class, or of one of its
+class's direct bases, is one of the names; nothing is resolved and ``isinstance`` is not used,
+so a class two levels below ``nn.Conv2d`` does not match ``"Conv2d"`` while any class called
+``Conv2d`` does (see :mod:`torchinit.dialects.mmengine`).
+
 Precedence: when several rules give a strategy to the same parameter, **the last rule wins**
 (like later lines of a config overriding earlier ones), so a general rule comes first and the
 exceptions after it. Each parameter is initialized at most once per call: the overridden
@@ -83,6 +89,7 @@ class _RuleFields:
     label: str | None
     type_names: tuple[str, ...]
     optional: bool
+    class_names: tuple[str, ...]
     source: str | None = dataclasses.field(repr=False, compare=False)
 
 
@@ -101,6 +108,9 @@ class Rule(_RuleFields):
         type_names: layer classes by name (``"Conv2d"``, ``"mypkg.blocks.Bottleneck"``),
             resolved when the policy is applied against ``torch.nn`` and the classes of the
             model (never by importing anything); YAML policies use this.
+        class_names: match layers whose class, or one of whose class's direct bases, has one
+            of these names (mmengine's ``layer=`` semantics: no ``isinstance``, no resolving);
+            with ``types``/``type_names`` a layer must match both.
         optional: the rule may match nothing in a model. By default a rule that matches
             nothing while other rules do is a :class:`~torchinit.TorchInitWarning` (an error
             with ``strict=True``), and a type name that names no class of the model is an
@@ -132,12 +142,12 @@ class Rule(_RuleFields):
         type_names: Sequence[str] = (),
         optional: bool = False,
         source: str | None = None,
+        class_names: Sequence[str] = (),
         **strategies: Any,
     ) -> None:
-        if isinstance(type_names, str) or not all(isinstance(n, str) and n for n in type_names):
-            raise ArgumentTypeError(
-                "must be a list of layer class names", path="type_names", got=type_names
-            )
+        for key, value in (("type_names", type_names), ("class_names", class_names)):
+            if isinstance(value, str) or not all(isinstance(n, str) and n for n in value):
+                raise ArgumentTypeError("must be a list of layer class names", path=key, got=value)
         checked_types = _types(types)
         _validate.boolean(optional, "optional")
         name_glob = _glob(name, "name")
@@ -167,7 +177,7 @@ class Rule(_RuleFields):
                     path="init",
                     got=init,
                 )
-            if not checked_types and not type_names and name is None:
+            if not checked_types and not type_names and not class_names and name is None:
                 raise InvalidArgumentError(
                     "a rule must match something: give types, name=... or param=...; "
                     "to match every layer use name='**'",
@@ -213,6 +223,7 @@ class Rule(_RuleFields):
             type_names=tuple(type_names),
             optional=optional,
             source=source,
+            class_names=tuple(class_names),
         )
 
     @property
@@ -245,8 +256,20 @@ class Rule(_RuleFields):
         return self.param is not None
 
     def matches_type(self, module: nn.Module) -> bool:
-        """Whether ``module`` is an instance of one of the rule's types (all match if none)."""
-        return not self.types or isinstance(module, self.types)
+        """Whether ``module`` is an instance of one of the rule's types and has one of its
+        class names (each check passes when the rule gives none)."""
+        return (not self.types or isinstance(module, self.types)) and (
+            not self.class_names or self.matches_class_name(module)
+        )
+
+    def matches_class_name(self, module: nn.Module) -> bool:
+        """Whether the class of ``module`` or one of its class's direct bases has one of the
+        rule's ``class_names`` (mmengine's ``layer`` matching)."""
+        cls = type(module)
+        return any(
+            name in self.class_names
+            for name in (cls.__name__, *(b.__name__ for b in cls.__bases__))
+        )
 
     def matches_module_name(self, names: Sequence[str], prefix: str = "") -> bool:
         """Whether any of a layer's full names matches the rule's ``name`` glob.
@@ -278,6 +301,8 @@ class Rule(_RuleFields):
         parts = []
         if self.types or self.type_names:
             parts.append("|".join([*family_names(self.types), *self.type_names]))
+        if self.class_names:
+            parts.append(f"class_name={'|'.join(self.class_names)}")
         if self.name is not None:
             parts.append(f"name={self.name!r}")
         if self.param is not None:

@@ -1,6 +1,6 @@
-"""The commands: ``list``, ``show``, ``plan``, ``validate``, ``apply``, ``check`` and
-``diagnose``, each a function of the parsed arguments that prints its result and returns the
-exit code."""
+"""The commands: ``list``, ``show``, ``plan``, ``validate``, ``apply``, ``check``,
+``diagnose`` and ``convert``, each a function of the parsed arguments that prints its result
+and returns the exit code."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ from torchinit.config import (
 )
 from torchinit.diagnosis import diagnose
 from torchinit.engine import init_model, plan
-from torchinit.errors import InvalidArgumentError
+from torchinit.errors import InvalidArgumentError, TorchInitError
 from torchinit.policy import Policy, Rule
 from torchinit.presets import PRESETS, FromModel
 from torchinit.report import InitReport
@@ -51,6 +51,7 @@ from torchinit.strategies import STRATEGIES
 __all__ = [
     "cmd_apply",
     "cmd_check",
+    "cmd_convert",
     "cmd_diagnose",
     "cmd_list",
     "cmd_plan",
@@ -109,6 +110,22 @@ def _signature(function: Callable[..., Any]) -> str:
     )
 
 
+def cmd_convert(args: argparse.Namespace) -> int:
+    """``torchinit convert mmengine FILE``: an ``init_cfg`` as a YAML policy."""
+    from torchinit.dialects.mmengine import from_mmengine, load_init_cfg
+
+    if args.dialect != "mmengine":
+        raise InvalidArgumentError("must be 'mmengine'", path="dialect", got=args.dialect)
+    init_cfg = load_init_cfg(args.file, args.key)
+    try:
+        policy = from_mmengine(init_cfg)
+    except TorchInitError as error:
+        raise error.located(args.file) from None
+    print(f"# from the {args.key} of {args.file} (torchinit convert mmengine)")
+    print(policy_to_yaml(policy), end="")
+    return 0
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     """``torchinit show``: a policy's rules as a table, or as a commented YAML file."""
     options = preset_options(args.option)
@@ -149,6 +166,8 @@ def _matches(rule: Rule) -> str:
         # every preset rule is optional: only a class the model may not have is worth a note
         optional = " (if the model has it)" if rule.optional and rule.type_names else ""
         parts.append("type " + "|".join(types) + optional)
+    if rule.class_names:
+        parts.append("class_name " + "|".join(rule.class_names))
     if rule.name is not None:
         parts.append(f"name {rule.name!r}")
     if rule.param is not None:

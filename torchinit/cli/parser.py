@@ -15,6 +15,7 @@ from torchinit.cli.arguments import parse_option, parse_shape
 from torchinit.cli.commands import (
     cmd_apply,
     cmd_check,
+    cmd_convert,
     cmd_diagnose,
     cmd_list,
     cmd_plan,
@@ -43,6 +44,7 @@ Examples:
   torchinit apply torchvision.models:resnet50 resnet --manual-seed 0 --out weights.pt
   torchinit check torchvision.models:resnet50 resnet --weights weights.pt
   torchinit diagnose torchvision.models:resnet50 resnet --input-shape 8,3,224,224
+  torchinit convert mmengine retinanet_head.py > retinanet_head.yaml
 
 Run 'torchinit COMMAND --help' for a command's options.
 """
@@ -57,6 +59,17 @@ _POLICY_HELP = "a preset name (see 'torchinit list') or a YAML policy file (.yam
 _LIST_EXAMPLE = """\
 Example:
   torchinit list
+"""
+
+_CONVERT_EXAMPLE = """\
+Example:
+  torchinit convert mmengine configs/retinanet_head.py > retinanet_head.yaml
+  torchinit convert mmengine init.json --key init_cfg
+
+FILE is a Python config (the top-level 'init_cfg = ...' assignment, read from its syntax tree:
+the file is never run), or a JSON/YAML file holding the init_cfg or a mapping with an init_cfg
+key. The YAML printed is a policy: 'torchinit plan MODEL retinanet_head.yaml' shows what each
+init_cfg entry became.
 """
 
 _SHOW_EXAMPLE = """\
@@ -201,6 +214,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--yaml",
         action="store_true",
         help="print the policy as a commented YAML file (loads back to an equal policy)",
+    )
+
+    convert_parser = command(
+        "convert",
+        "Print another system's init config (mmengine's init_cfg) as a torchinit YAML policy.",
+        _CONVERT_EXAMPLE,
+        cmd_convert,
+    )
+    convert_parser.add_argument("dialect", choices=["mmengine"], help="the system: mmengine")
+    convert_parser.add_argument("file", metavar="FILE", help="a .py, .json, .yaml or .yml file")
+    convert_parser.add_argument(
+        "--key",
+        default="init_cfg",
+        help="the variable (Python) or key (JSON/YAML) holding the config (default: init_cfg)",
     )
 
     plan_parser = command(

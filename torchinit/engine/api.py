@@ -26,7 +26,7 @@ from torchinit.config import resolve_policy
 from torchinit.engine import consensus
 from torchinit.engine.execution import execute
 from torchinit.engine.planning import Checks, Plan, build_plan
-from torchinit.errors import ArgumentTypeError, InvalidArgumentError, TorchInitError
+from torchinit.errors import ArgumentTypeError, InvalidArgumentError, PlanError, TorchInitError
 from torchinit.materialize import Materialization, prepare, target_device
 from torchinit.patterns import NameGlob
 from torchinit.policy import ORDERS, Order, Policy
@@ -136,6 +136,32 @@ def _keyed(
             "give either seed= (keyed seeding) or generator=, not both", path="seed", got=seed
         )
     return KeyedSeeding(seed, model, scheme_version)
+
+
+def _refuse_disabled_init_functions() -> None:
+    """Raise if ``torch.nn.init``'s functions do nothing here.
+
+    Lightning's ``Fabric.init_module(empty_init=True)`` (and code written like it) installs a
+    ``__torch_function__`` mode that turns every ``torch.nn.init`` call into a no-op. Strategies
+    and layers' ``reset_parameters()`` fill through those functions, so inside such a block
+    the tensors would keep their memory while the report said "initialized". One call on a
+    one-element tensor finds out; it draws no random number.
+    """
+    probe = torch.zeros(1, device="cpu")
+    nn.init.constant_(probe, 1.0)
+    # a fake or otherwise unusual tensor class cannot be read: its modes are not the ones
+    # that silence torch.nn.init, so there is nothing to check
+    if type(probe) is torch.Tensor and probe.item() != 1.0:
+        stack = getattr(torch.overrides, "_get_current_function_mode_stack", list)
+        modes = [type(mode).__qualname__ for mode in stack()]
+        raise PlanError(
+            "torch.nn.init's functions are disabled here (a __torch_function__ mode turns "
+            "them into no-ops, as Lightning's Fabric.init_module(empty_init=True) does), so "
+            "the model would keep its uninitialized memory: call init_model after the `with` "
+            "block",
+            path="init_model",
+            got=modes,
+        )
 
 
 def _materialization(model: nn.Module, device: Any, planning: bool) -> Materialization | None:
@@ -337,6 +363,7 @@ def init_model(
         device=device,
         planning=False,
     )
+    _refuse_disabled_init_functions()
     built, keyed, meta = consensus.checked(model, prepare, timeout)
     with torch.no_grad():
         execute(built, generator, keyed, meta, progress=progress, rollback=rollback)

@@ -152,8 +152,10 @@ def _match_layers(index: ModelIndex, rule: Rule, rule_index: int) -> list[_Picke
     bare, prefix = index.bare, index.prefix
     picked: list[_Picked] = []
     for module, names in index.modules:
-        if (types and not isinstance(module, types)) or (
-            named and not rule.matches_module_name(bare(names), prefix)
+        if (
+            (types and not isinstance(module, types))
+            or (named and not rule.matches_module_name(bare(names), prefix))
+            or (rule.class_names and not rule.matches_class_name(module))
         ):
             continue
         for key, strategy, glob, dotted in keys:
@@ -228,7 +230,7 @@ def unused_rule_error(index: ModelIndex, policy: Policy, rule_index: int, model:
             path=f"{path}.match.name",
             got=rule.name,
         )
-    wanted = [cls.__name__ for cls in rule.types] + list(rule.type_names)
+    wanted = [cls.__name__ for cls in rule.types] + list(rule.type_names) + list(rule.class_names)
     present = sorted({type(module).__name__ for module, _ in index.modules})
     return PlanError(
         did_you_mean(
@@ -237,7 +239,7 @@ def unused_rule_error(index: ModelIndex, policy: Policy, rule_index: int, model:
             present,
             f"its layer classes are {_shorten(present)}",
         ),
-        path=f"{path}.match.type",
+        path=f"{path}.match.{'type' if rule.types or rule.type_names else 'class_name'}",
         got=wanted[0] if len(wanted) == 1 else wanted,
     )
 
