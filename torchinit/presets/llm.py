@@ -601,7 +601,7 @@ def deepnet(
         else:
             raise AssertionError(f"unreachable: part {part!r} was validated")
         rules += _named(_scoped(scope, qk), XavierNormal(gain=1.0), f"deepnet {part} q/k")
-        rules += _named(_scoped(scope, scaled), XavierNormal(gain=beta), f"deepnet {part} β")
+        rules += _named(_scoped(scope, scaled), XavierNormal(gain=beta), f"deepnet {part} beta")
     return Policy(rules, name="deepnet")
 
 
