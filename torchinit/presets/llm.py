@@ -41,6 +41,10 @@ it, so those presets need separate projections (see their docstrings).
 model does not give must be passed: never a guess. Options only some init methods use
 (``gpt_neox``'s ``hidden_size`` for ``small_init``) are required only by those.
 
+Linear layers are ``torch.nn.Linear`` and Hugging Face's ``Conv1D`` (GPT-2's projections,
+matched by name, never imported); every scheme here draws them with a fixed std or Xavier's
+symmetric fans, which a transposed weight does not change.
+
 A tied LM head (``lm_head.weight`` is the embedding matrix) is one tensor, drawn once: the
 embedding rule comes last in every preset, so it keeps the embedding's init, as these
 codebases do (they skip the output layer's init when it is tied).
@@ -183,9 +187,14 @@ def _scoped(scope: str | None, globs: Sequence[str]) -> tuple[str, ...]:
     return tuple(globs) if scope is None else tuple(f"{scope}.{glob}" for glob in globs)
 
 
+def _linear(**kwargs: Any) -> Rule:
+    """A rule on linear layers: ``nn.Linear`` and Hugging Face's ``Conv1D`` (GPT-2's)."""
+    return Rule(nn.Linear, type_names=["Conv1D"], optional=True, **kwargs)
+
+
 def _named(globs: Sequence[str], weight: Strategy, label: str) -> list[Rule]:
-    """One rule per glob giving the Linear layers it names ``weight``."""
-    return [Rule(nn.Linear, name=glob, weight=weight, label=label) for glob in globs]
+    """One rule per glob giving the linear layers it names ``weight``."""
+    return [_linear(name=glob, weight=weight, label=label) for glob in globs]
 
 
 def _trunc(std: float) -> TruncNormal:
@@ -243,7 +252,7 @@ def megatron(
     scaled = Normal(0.0, sigma / math.sqrt(2.0 * layers))  # multiplier 2.0: two residuals
     return Policy(
         [
-            Rule(nn.Linear, weight=Normal(0.0, sigma), bias=Zeros(), label="init_method"),
+            _linear(weight=Normal(0.0, sigma), bias=Zeros(), label="init_method"),
             *_norms(),
             *_named(outputs, scaled, "output_layer_init_method"),
             Rule(nn.Embedding, weight=Normal(0.0, embedding_std), label="embedding_init_method"),
@@ -356,7 +365,7 @@ def gpt_neox(
     output = _neox_strategy(outer, "output_layer_init_method", **sizes)
     return Policy(
         [
-            Rule(nn.Linear, weight=weight, bias=Zeros(), label=f"init_method ({inner})"),
+            _linear(weight=weight, bias=Zeros(), label=f"init_method ({inner})"),
             *_norms(),
             *_named(outputs, output, f"output_layer_init_method ({outer})"),
             Rule(nn.Embedding, weight=weight, label=f"embedding init_method ({inner})"),
@@ -464,15 +473,15 @@ def olmo_core(
     embedding: Strategy
     rules: list[Rule] = []
     if method == "normal":
-        rules.append(Rule(nn.Linear, weight=_trunc(sigma), bias=Zeros(), label="init_linear"))
+        rules.append(_linear(weight=_trunc(sigma), bias=Zeros(), label="init_linear"))
         embedding = _trunc(embedding_std)
     elif method == "llama":
-        rules.append(Rule(nn.Linear, weight=_trunc(sigma), bias=Zeros(), label="init_linear"))
+        rules.append(_linear(weight=_trunc(sigma), bias=Zeros(), label="init_linear"))
         rules += _named(scaled, _trunc(sigma / (2 * depth()) ** 0.5), "llama: depth-scaled")
         rules += _named(head_globs, _trunc(width() ** -0.5), "final w_out")
         embedding = Normal(0.0, 1.0)
     elif method == "llama_depth":
-        rules.append(Rule(nn.Linear, weight=_trunc(sigma), bias=Zeros(), label="init_linear"))
+        rules.append(_linear(weight=_trunc(sigma), bias=Zeros(), label="init_linear"))
         for index in range(depth()):
             weight = _trunc(sigma / (2 * (index + 1)) ** 0.5)
             for block in block_globs:
@@ -486,7 +495,7 @@ def olmo_core(
         scale = (
             1.0 if embed_scale is None else _validate.positive(embed_scale, "olmo_core.embed_scale")
         )
-        rules.append(Rule(nn.Linear, weight=_trunc(width() ** -0.5), bias=Zeros(), label="fan_in"))
+        rules.append(_linear(weight=_trunc(width() ** -0.5), bias=Zeros(), label="fan_in"))
         rules += _named(down_globs, _trunc(hidden**-0.5), "fan_in: w2")
         embedding = Normal(0.0, 1.0 / scale)
     else:
@@ -669,7 +678,7 @@ def t_fixup(
         *_validate.globs(attention_output, "t_fixup.attention_output", what="layers"),
         *_validate.globs(ffn, "t_fixup.ffn", what="layers"),
     ]
-    rules = [Rule(nn.Linear, weight=XavierUniform(), bias=Zeros(), label="xavier")]
+    rules = [_linear(weight=XavierUniform(), bias=Zeros(), label="xavier")]
     embeddings: list[tuple[bool, Rule]] = []
     for part, scope in _scopes(arch, encoder, decoder, "t_fixup"):
         depth = m if part == "decoder" and m is not None else n
