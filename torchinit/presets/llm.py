@@ -1,25 +1,21 @@
 """Presets for the named init schemes of large-language-model codebases and papers: Megatron-LM,
 GPT-NeoX, OLMo-core, DeepNet (DeepNorm) and T-Fixup.
 
-=========  ========================================================  ===========================
-preset     source                                                    checked (test_presets_llm)
-=========  ========================================================  ===========================
-megatron   ``NVIDIA/Megatron-LM`` ``megatron/core/utils.py``         analytic std per tensor;
-           (``init_method_normal``, ``scaled_init_method_normal``)   KS vs the scheme written out
-gpt_neox   ``EleutherAI/gpt-neox``                                   same, per init method
-           ``megatron/model/init_functions.py`` (``get_init_methods``)
-olmo_core  ``allenai/OLMo-core`` ``olmo_core/nn/transformer/init.py``  same, per ``InitMethod``
-           (``InitMethod``: normal, llama, llama_depth, fan_in)
-deepnet    Wang et al. 2022, "DeepNet: Scaling Transformers to         analytic std (β) per tensor;
-           1,000 Layers" (the paper's pseudo-code)                    KS
-t_fixup    Huang et al. 2020, "Improving Transformer Optimization     analytic bound per tensor;
-           Through Better Initialization"; ``layer6ai-labs/T-Fixup``  KS
-=========  ========================================================  ===========================
+* ``megatron``: Megatron-LM, ``megatron/core/utils.py`` (``init_method_normal``,
+  ``scaled_init_method_normal``) as ``TransformerConfig`` sets them up;
+* ``gpt_neox``: GPT-NeoX, ``megatron/model/init_functions.py`` (``get_init_methods``:
+  ``normal``, ``scaled_normal``, ``small_init``, ``wang_init``, ...);
+* ``olmo_core``: OLMo-core, ``olmo_core/nn/transformer/init.py`` (``InitMethod``: ``normal``,
+  ``llama``, ``llama_depth``, ``fan_in``);
+* ``deepnet``: Wang et al. 2022, "DeepNet: Scaling Transformers to 1,000 Layers" (the
+  paper's pseudo-code);
+* ``t_fixup``: Huang et al. 2020, "Improving Transformer Optimization Through Better
+  Initialization"; reference code ``layer6ai-labs/T-Fixup``.
 
 None of these codebases is a package that installs here (Megatron-LM and GPT-NeoX need their
-own launchers, OLMo-core its CUDA stack; DeepNet and T-Fixup are papers): the tests write each
-scheme's few lines out and compare distributions, and check every tensor's planned law against
-the formula.
+own launchers, OLMo-core its CUDA stack; DeepNet and T-Fixup are papers): the tests
+(``tests/test_presets_llm.py``) write each scheme's few lines out and compare the draws with
+them (KS test and std), and check every tensor's planned law against the formula.
 
 **Layer roles are name globs.** These schemes treat a linear layer by what it does: the
 residual output projections (attention out, MLP down) get a depth-scaled std, DeepNet's
