@@ -387,7 +387,7 @@ def olmo_core(
     ffn_hidden_size: int = FFN_HIDDEN_SIZE,
     embed_scale: float | None = EMBED_SCALE,
     blocks: Sequence[str] = ("**.blocks", "**.layers"),
-    attention_output: Sequence[str] = ("**.attention.w_out", "**.o_proj"),
+    attention_output: Sequence[str] = ("**.o_proj", "**.attention.w_out"),
     ffn_up: Sequence[str] = ("**.feed_forward.w3", "**.up_proj"),
     ffn_down: Sequence[str] = ("**.feed_forward.w2", "**.down_proj"),
     lm_head: Sequence[str] = ("**.lm_head.w_out", "**.lm_head"),
