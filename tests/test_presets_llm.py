@@ -8,8 +8,8 @@ few lines re-expressed in plain torch, following the source the preset's docstri
 (``megatron/core/utils.py``; GPT-NeoX's ``megatron/model/init_functions.py``; OLMo-core's
 ``olmo_core/nn/transformer/init.py``, with its control flow; DeepNet's pseudo-code; T-Fixup's
 ``fixup_initialization``, which scales a Xavier draw after the fact). The models are tiny
-Hugging Face LLaMA, GPT-NeoX and GPT-2 models built from configs (nothing is downloaded) and
-small stand-ins with Megatron-core, OLMo-core and fairseq layer names.
+Hugging Face LLaMA, GPT-NeoX, GPT-2 and BART models built from configs (nothing is
+downloaded) and small stand-ins with Megatron-core, OLMo-core and fairseq layer names.
 
 Every preset is checked three ways:
 
@@ -579,6 +579,40 @@ def test_deepnet_decoder_only_on_llama():
     assert "lm_head.weight" in report.unmatched
 
 
+def _bart(encoder_layers: int = 3, decoder_layers: int = 2) -> nn.Module:
+    transformers = pytest.importorskip("transformers", reason="transformers builds BART")
+    config = transformers.BartConfig(
+        vocab_size=VOCAB,
+        d_model=D,
+        encoder_layers=encoder_layers,
+        decoder_layers=decoder_layers,
+        encoder_ffn_dim=HIDDEN,
+        decoder_ffn_dim=HIDDEN,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        max_position_embeddings=64,
+    )
+    return transformers.BartForConditionalGeneration(config)
+
+
+def test_deepnet_encoder_decoder_on_bart_reads_both_depths():
+    report = torchinit.plan(_bart(), "deepnet", architecture="encoder_decoder")
+    assert report.options["num_layers"] == (3, "model.config.num_hidden_layers")
+    assert report.options["decoder_layers"] == (2, "model.config.decoder_layers")
+    encoder_beta = 0.87 * (3**4 * 2) ** (-1 / 16)
+    decoder_beta = (12 * 2) ** -0.25
+    gains = {
+        "model.encoder.layers.2.fc2.weight": encoder_beta,
+        "model.encoder.layers.0.self_attn.v_proj.weight": encoder_beta,
+        "model.encoder.layers.0.self_attn.k_proj.weight": 1.0,
+        "model.decoder.layers.1.encoder_attn.v_proj.weight": decoder_beta,
+        "model.decoder.layers.1.encoder_attn.out_proj.weight": decoder_beta,
+        "model.decoder.layers.0.self_attn.q_proj.weight": 1.0,
+    }
+    for name, gain in gains.items():
+        assert math.isclose(report[name].strategy.gain, gain, rel_tol=1e-12), name
+
+
 # --------------------------------------------------------------------------- T-Fixup
 
 
@@ -640,6 +674,18 @@ def test_t_fixup_decoder_only_on_llama():
     assert laws["model.layers.0.self_attn.q_proj.weight"].params[1] == math.sqrt(6.0 / (2 * D))
     assert math.isclose(laws["model.embed_tokens.weight"].params[1], scale * D**-0.5, rel_tol=1e-12)
     assert laws["model.layers.0.input_layernorm.weight"] == Law("constant", (1.0,))
+
+
+def test_t_fixup_shared_bart_embedding_takes_the_encoders_scale():
+    """As the reference code with shared embeddings: the encoder scales the shared matrix
+    by (9N)^(-1/4), the decoder leaves it."""
+    report = torchinit.plan(_bart(), "t_fixup", architecture="encoder_decoder")
+    shared = report["model.shared.weight"]
+    assert "model.decoder.embed_tokens.weight" in shared.aliases
+    assert math.isclose(shared.strategy.scale, (9 * 3) ** -0.5, rel_tol=1e-12)
+    positions = report["model.decoder.embed_positions.weight"].strategy
+    assert math.isclose(positions.scale, (9 * 2) ** -0.5, rel_tol=1e-12)
+    assert report.unmatched == []
 
 
 # --------------------------------------------------------------------------- twins, errors

@@ -641,13 +641,14 @@ def t_fixup(
     * layer norms (T-Fixup removes them; if the model has them): weight 1, bias 0.
 
     A decoder-only model uses the decoder's scales with M = ``num_layers``; an encoder-only
-    one the encoder's with N = ``num_layers``. In an encoder-decoder model the embeddings
-    outside the ``encoder`` glob (a shared one, the decoder's) get the decoder's scale. A
-    fused query/key/value matrix gets plain Xavier: its value third is not scaled (use
-    separate projections). The reference code keeps fairseq's gain 1/√2 on q/k (and
-    multiplies v by √2 to undo it), zeroes the embeddings' padding row and draws an untied
-    output projection from N(0, d^(-1/2)); the paper's Xavier is used here for all linear
-    layers.
+    one the encoder's with N = ``num_layers``. In an encoder-decoder model an embedding the
+    ``encoder`` glob names by any of its names (a matrix shared with the encoder, BART's
+    ``shared``) gets the encoder's scale, as in the reference code, which scales a shared
+    matrix in the encoder only; the others get the decoder's. A fused query/key/value
+    matrix gets plain Xavier: its value third is not scaled (use separate projections).
+    The reference code keeps fairseq's gain 1/√2 on q/k (and multiplies v by √2 to undo
+    it), zeroes the embeddings' padding row and draws an untied output projection from
+    N(0, d^(-1/2)); the paper's Xavier is used here for all linear layers.
 
     Args:
         architecture: ``decoder``, ``encoder`` or ``encoder_decoder``.
