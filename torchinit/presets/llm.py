@@ -225,6 +225,9 @@ def megatron(
       not given;
     * ``LayerNorm``: weight 1, bias 0; RMS norms: weight 1.
 
+    Not reproduced: hybrid (Mamba) models' multiplier 1 (``gpt_neox``'s
+    ``single_residual_scaled_normal`` is that law) and the ``use_mup`` variants.
+
     Args:
         num_layers: the number of transformer blocks; default: the model's
             ``config.num_hidden_layers`` (``n_layer``, ``num_layers``), required without one.
