@@ -170,4 +170,8 @@ def options_without_model() -> dict[str, dict[str, Any]]:
         "nanogpt": {"n_layer": 12},
         "fixup": {"num_branches": 16},
         "mup": {"width_mult": 1.0},
+        "megatron": {"num_layers": 24},
+        "gpt_neox": {"num_layers": 24, "hidden_size": 1024},
+        "deepnet": {"num_layers": 12},
+        "t_fixup": {"num_layers": 6},
     }

@@ -794,6 +794,20 @@ def test_type_names_resolve_to_the_models_classes_and_their_bases() -> None:
     assert [e.name for e in report.initialized] == ["blocks.0.scale", "blocks.1.scale"]
 
 
+def test_several_rules_may_name_the_same_class_of_the_model() -> None:
+    policy = ti.Policy(
+        [
+            ti.Rule(type_names=["Block"], scale="ones"),
+            ti.Rule(type_names=["Block"], name="blocks.1", scale="zeros"),
+        ]
+    )
+    report = ti.plan(Net(), policy)
+    assert [(e.name, e.rule) for e in report.initialized] == [
+        ("blocks.0.scale", 0),
+        ("blocks.1.scale", 1),
+    ]
+
+
 # --------------------------------------------------------------------------- many small layers
 
 

@@ -332,7 +332,8 @@ def resolve_type_names(policy: Policy, index: ModelIndex) -> tuple[Policy, set[i
             if family is not None:
                 resolved.extend(family)
                 continue
-            candidates = {full[name]} if name in full else short.get(name, set())
+            # a copy: the pop below must not empty the set another rule naming it reads
+            candidates = {full[name]} if name in full else set(short.get(name, ()))
             if not candidates and rule.optional:
                 continue
             if len(candidates) != 1:

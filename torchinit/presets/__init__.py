@@ -16,7 +16,8 @@ This package holds the registry; the presets live in one module per family:
   init loops, and ``torch_default``;
 * :mod:`torchinit.presets.vit`: torchvision's ViT, Swin, MaxViT and timm's ViT modes;
 * :mod:`torchinit.presets.transformers`: GPT-2, BERT, nanoGPT, LLaMA-style;
-* :mod:`torchinit.presets.classic`: Fixup, zero-init residual, muP, LeCun, orthogonal RNN.
+* :mod:`torchinit.presets.classic`: Fixup, zero-init residual, muP, LeCun, orthogonal RNN;
+* :mod:`torchinit.presets.llm`: Megatron-LM, GPT-NeoX, OLMo-core, DeepNet, T-Fixup.
 """
 
 from __future__ import annotations
@@ -315,6 +316,7 @@ def loaded_class(module: str, name: str) -> type[nn.Module] | None:
 
 # the families register their presets on import
 from torchinit.presets import classic as classic  # noqa: E402
+from torchinit.presets import llm as llm  # noqa: E402
 from torchinit.presets import torchvision as torchvision  # noqa: E402
 from torchinit.presets import transformers as transformers  # noqa: E402
 from torchinit.presets import vit as vit  # noqa: E402
