@@ -62,9 +62,9 @@ from torchinit.presets import (  # noqa: F401 (the examples use get_preset)
     get_preset,
     register_preset,
 )
+from torchinit.presets.transformers import layer_norm, rms_norm
 from torchinit.strategies import (
     Normal,
-    Ones,
     Strategy,
     TruncNormal,
     VarianceScaling,
@@ -142,16 +142,7 @@ ARCHITECTURES: tuple[str, ...] = ("decoder", "encoder", "encoder_decoder")
 
 def _norms() -> list[Rule]:
     """Norm layers as every one of these codebases builds them: weight 1, bias 0."""
-    return [
-        Rule(nn.LayerNorm, weight=Ones(), bias=Zeros(), label="norm"),
-        Rule(
-            nn.RMSNorm,
-            type_names=["LlamaRMSNorm"],
-            optional=True,
-            weight=Ones(),
-            label="rms norm",
-        ),
-    ]
+    return [layer_norm(), rms_norm()]
 
 
 def _method(value: Any, methods: Sequence[str], path: str) -> str:

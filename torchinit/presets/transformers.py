@@ -64,6 +64,18 @@ def _std(value: float, path: str) -> float:
     return _validate.positive(value, path)
 
 
+def layer_norm() -> Rule:
+    """``nn.LayerNorm``: weight 1, bias 0, as every language-model codebase builds it."""
+    return Rule(nn.LayerNorm, weight=Ones(), bias=Zeros(), label="norm")
+
+
+def rms_norm() -> Rule:
+    """RMS norms (``torch.nn.RMSNorm`` and Hugging Face's ``LlamaRMSNorm``): weight 1."""
+    return Rule(
+        nn.RMSNorm, type_names=["LlamaRMSNorm"], optional=True, weight=Ones(), label="rms norm"
+    )
+
+
 def _layers(std: float, *, conv1d: bool = False) -> list[Rule]:
     """Hugging Face's base ``_init_weights`` for the layers a language model has."""
     linear = Rule(
@@ -114,7 +126,7 @@ def gpt2(*, n_layer: int = N_LAYER, initializer_range: float = INITIALIZER_RANGE
     return Policy(
         [
             *_layers(std, conv1d=True),
-            Rule(nn.LayerNorm, weight=Ones(), bias=Zeros(), label="norm"),
+            layer_norm(),
             Rule(
                 param="**.c_proj.weight",
                 init=Normal(0.0, std / math.sqrt(2 * n_layer)),
@@ -157,7 +169,7 @@ def bert(*, initializer_range: float = INITIALIZER_RANGE) -> Policy:
     return Policy(
         [
             *_layers(std),
-            Rule(nn.LayerNorm, weight=Ones(), bias=Zeros(), label="norm"),
+            layer_norm(),
             Rule(
                 type_names=["BertLMPredictionHead"],
                 optional=True,
@@ -204,7 +216,7 @@ def nanogpt(*, n_layer: int = N_LAYER) -> Policy:
                 init=Normal(0.0, 0.02 / math.sqrt(2 * n_layer)),
                 label="scaled residual c_proj",
             ),
-            Rule(nn.LayerNorm, weight=Ones(), bias=Zeros(), label="norm"),
+            layer_norm(),
             Rule(param="**.ln_*.weight", init=Ones(), label="ln weight"),
             Rule(param="**.ln_*.bias", init=Zeros(), label="ln bias"),
         ],
@@ -242,13 +254,7 @@ def llama(*, initializer_range: float = INITIALIZER_RANGE) -> Policy:
     return Policy(
         [
             *_layers(std),
-            Rule(
-                nn.RMSNorm,
-                type_names=["LlamaRMSNorm"],
-                optional=True,
-                weight=Ones(),
-                label="rms norm",
-            ),
+            rms_norm(),
         ],
         name="llama",
         order="apply",
