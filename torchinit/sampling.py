@@ -1,11 +1,14 @@
-"""Fast samplers: a truncated normal several times faster than ``torch.nn.init.trunc_normal_``.
+"""Fast samplers: a truncated normal faster than ``torch.nn.init.trunc_normal_``.
 
-``torch.nn.init.trunc_normal_`` draws by the inverse CDF (``uniform_``, ``erfinv``, scale,
-clamp), which is slow on the CPU. :func:`trunc_normal_` draws ``normal_`` and redraws only the
-entries that fall outside ``[a, b]``; when that would rarely succeed (an interval far in a tail
-or very narrow), it falls back to exact methods: the inverse CDF in float64 on the side of the
-interval nearer zero, and Robert's exponential rejection sampler (1995) beyond the reach of
-float64's normal CDF. The samples follow the same truncated distribution as torch's (checked
+``torch.nn.init.trunc_normal_`` drew by the inverse CDF (``uniform_``, ``erfinv``, scale,
+clamp) until recent releases (timm and mmengine keep copies of that code); torch 2.14 draws
+``normal_`` and redraws the whole tensor's worth of candidates for the entries that fell
+outside, or a uniform proposal with an acceptance test for a narrow interval, and is still
+1.4-2.3x slower on the CPU (``bench/trunc_normal.py``). :func:`trunc_normal_` draws
+``normal_`` and redraws only the entries that fall outside ``[a, b]``; when that would rarely
+succeed (an interval far in a tail or very narrow), it falls back to exact methods: the
+inverse CDF in float64 on the side of the interval nearer zero, and Robert's exponential
+rejection sampler (1995) beyond the reach of float64's normal CDF. The samples follow the same truncated distribution as torch's (checked
 with KS tests) but are **not** bit-equal to torch's: they come from other random numbers.
 """
 
