@@ -8,8 +8,9 @@ outside, or a uniform proposal with an acceptance test for a narrow interval, an
 ``normal_`` and redraws only the entries that fall outside ``[a, b]``; when that would rarely
 succeed (an interval far in a tail or very narrow), it falls back to exact methods: the
 inverse CDF in float64 on the side of the interval nearer zero, and Robert's exponential
-rejection sampler (1995) beyond the reach of float64's normal CDF. The samples follow the same truncated distribution as torch's (checked
-with KS tests) but are **not** bit-equal to torch's: they come from other random numbers.
+rejection sampler (1995) beyond the reach of float64's normal CDF. The samples follow the
+same truncated distribution as torch's (checked with KS tests) but are **not** bit-equal to
+torch's: they come from other random numbers.
 """
 
 from __future__ import annotations
