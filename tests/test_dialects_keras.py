@@ -853,10 +853,14 @@ def test_row_trunc_normal() -> None:
 
 
 def test_row_trunc_normal_timm() -> None:
-    """timm's trunc_normal_ (its ViTs: std .02) has torch's absolute bounds: nothing is cut."""
+    """timm's trunc_normal_ (its ViTs: std .02) has torch's absolute bounds: nothing is cut.
+    It draws by the inverse CDF, as trunc_normal_icdf does, bit for bit."""
     weight_init = pytest.importorskip("timm.layers.weight_init")
     torch.manual_seed(5)
-    timm_values = weight_init.trunc_normal_(torch.empty(WIDE), std=0.02).double().numpy()
+    timm_tensor = weight_init.trunc_normal_(torch.empty(WIDE), std=0.02)
+    torch.manual_seed(5)
+    assert torch.equal(torchinit.TruncNormalInverseCDF(std=0.02)(torch.empty(WIDE)), timm_tensor)
+    timm_values = timm_tensor.double().numpy()
     _assert_follows(timm_values, stats.norm(scale=0.02))
     _assert_same_law(_draw(TruncNormal(std=0.02), WIDE), timm_values)
     assert _ks_p(timm_values, stats.truncnorm(-2.0, 2.0, scale=0.02)) < KS_DIFFERENT_P

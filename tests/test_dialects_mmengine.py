@@ -79,6 +79,8 @@ SINGLE = [
     dict(type="Xavier", layer=["Conv2d", "Linear"]),
     dict(type="Xavier", gain=2, distribution="uniform", bias=0.1, layer="Linear"),
     dict(type="Normal", mean=0.5, std=0.02, layer="Linear"),
+    dict(type="TruncNormal", std=0.02, layer=["Conv2d", "Linear"]),
+    dict(type="TruncNormal", std=0.5, a=-0.3, b=0.4, bias=0.25, layer="Linear"),
     dict(type="Uniform", a=-0.5, b=0.25, layer="Conv2d"),
     dict(type="Kaiming", layer="Conv2d"),
     dict(type="Kaiming", a=0.1, mode="fan_in", nonlinearity="leaky_relu", layer="Conv2d"),
@@ -99,19 +101,19 @@ def test_each_init_type_equals_mmengine_bit_for_bit(init_cfg: dict[str, Any]) ->
     assert any(not torch.equal(before[name], want[name]) for name in want)
 
 
-def test_trunc_normal_has_mmengines_law_with_torchs_draws() -> None:
-    # mmengine draws by the inverse CDF (its own copy of an older torch.nn.init.trunc_normal_);
-    # torchinit's TruncNormal calls this torch's, which draws by rejection: same law
-    init_cfg = dict(type="TruncNormal", std=0.5, a=-0.3, b=0.4, bias=0.25, layer="Linear")
-    big = lambda: nn.Linear(300, 200)  # noqa: E731
-    want = _by_mmengine(big, init_cfg)
-    got = _by_torchinit(big, lambda m: torchinit.init_model(m, from_mmengine(init_cfg)))
-    assert torch.equal(got["bias"], want["bias"])
-    law = stats.truncnorm(-0.3 / 0.5, 0.4 / 0.5, scale=0.5)
-    for values in (got["weight"], want["weight"]):
-        assert stats.kstest(values.flatten().numpy(), law.cdf).pvalue > 1e-4
-        assert values.min() >= -0.3
-        assert values.max() <= 0.4
+def test_trunc_normal_is_drawn_by_mmengines_sampler_not_torchs() -> None:
+    # mmengine draws by the inverse CDF (its copy of an older torch.nn.init.trunc_normal_),
+    # as trunc_normal_icdf does; torch 2.14's trunc_normal_ (torchinit's TruncNormal) rejects
+    init_cfg = dict(type="TruncNormal", std=0.5, a=-0.3, b=0.4, layer="Linear")
+    want = _by_mmengine(Net, init_cfg)
+    policy = from_mmengine(init_cfg)
+    assert policy.rules[0].init == torchinit.TruncNormalInverseCDF(0.0, 0.5, -0.3, 0.4)
+    rejection = torchinit.Policy(
+        [torchinit.Rule(nn.Linear, weight=torchinit.TruncNormal(0.0, 0.5, -0.3, 0.4))]
+    )
+    by_torch = _by_torchinit(Net, lambda m: torchinit.init_model(m, rejection))
+    assert any(not torch.equal(by_torch[name], want[name]) for name in want)
+    _assert_equal(_by_torchinit(Net, lambda m: torchinit.init_model(m, policy)), want)
 
 
 def test_defaults_are_mmengines() -> None:
@@ -120,7 +122,7 @@ def test_defaults_are_mmengines() -> None:
     caffe2 = from_mmengine(dict(type="Caffe2Xavier", layer="Conv2d")).rules[0].init
     assert caffe2 == KaimingUniform(a=1.0, mode="fan_in", nonlinearity="leaky_relu")
     trunc = from_mmengine(dict(type="TruncNormal", layer="Linear")).rules[0].init
-    assert trunc == torchinit.TruncNormal(0.0, 1.0, -2.0, 2.0)
+    assert trunc == torchinit.TruncNormalInverseCDF(0.0, 1.0, -2.0, 2.0)
 
 
 def test_bias_prob_is_mmengines_bias_init_with_prob() -> None:

@@ -46,6 +46,7 @@ from torchinit import (
     TorchDefault,
     TorchInitError,
     TruncNormal,
+    TruncNormalInverseCDF,
     Uniform,
     UnknownNameError,
     VarianceScaling,
@@ -327,6 +328,7 @@ RANDOM_STRATEGIES = [
     pytest.param(Normal(0.0, 0.02), (16, 32), id="normal"),
     pytest.param(torchinit.FanUniform(mode="fan_out"), (16, 32), id="fan_uniform"),
     pytest.param(TruncNormal(std=0.5, a=-0.5, b=0.5), (16, 32), id="trunc_normal"),
+    pytest.param(TruncNormalInverseCDF(std=0.5, a=-0.5, b=0.5), (16, 32), id="trunc_normal_icdf"),
     pytest.param(XavierUniform(), (16, 8, 3, 3), id="xavier_uniform"),
     pytest.param(XavierNormal(), (16, 8, 3, 3), id="xavier_normal"),
     pytest.param(KaimingUniform(nonlinearity="relu"), (16, 8, 3, 3), id="kaiming_uniform"),
@@ -464,6 +466,13 @@ def _distribution_cases() -> Iterator[Any]:
         TruncNormal(std=0.02),
         WIDE,
         _truncated(0.0, 0.02, -2.0, 2.0),
+    )
+    yield "trunc_normal_icdf-default", TruncNormalInverseCDF(), WIDE, _truncated(0.0, 1.0, -2, 2)
+    yield (
+        "trunc_normal_icdf-asymmetric",
+        TruncNormalInverseCDF(mean=0.1, std=0.5, a=-0.3, b=0.8),
+        WIDE,
+        _truncated(0.1, 0.5, -0.3, 0.8),
     )
     relu_gain = math.sqrt(2.0)
     for shape_id, shape in (("wide", WIDE), ("conv", CONV)):
@@ -1174,6 +1183,7 @@ BUILTIN_NAMES = MIRRORED_NAMES | {
     "fan_uniform",
     "fan_trunc_normal",
     "padded_normal",
+    "trunc_normal_icdf",
     "lecun_normal",
     "lecun_uniform",
     "torch_default",
@@ -3054,3 +3064,115 @@ def test_scaled_eye_errors() -> None:
     with pytest.raises(ArgumentTypeError) as info:
         ScaledEye("1")  # type: ignore[arg-type]
     assert str(info.value) == "scaled_eye.gain: must be a number (got '1')"
+
+
+# --------------------------------------------------------------------------- trunc_normal_icdf
+
+ICDF_CASES = [
+    pytest.param((0.0, 0.02, -2.0, 2.0), id="timm-default"),
+    pytest.param((0.1, 0.5, -0.3, 0.8), id="asymmetric"),
+    pytest.param((0.0, 1.0, 1.5, 4.0), id="one-tail"),
+]
+ICDF_DTYPES = [torch.float32, torch.bfloat16]
+
+
+def _inverse_cdf_by_hand(
+    tensor: torch.Tensor, mean: float, std: float, a: float, b: float
+) -> torch.Tensor:
+    """The operation sequence, written out: uniform between the CDF values, erfinv, scale."""
+    phi_a = (1.0 + math.erf((a - mean) / std / math.sqrt(2.0))) / 2.0
+    phi_b = (1.0 + math.erf((b - mean) / std / math.sqrt(2.0))) / 2.0
+    tensor.uniform_(2 * phi_a - 1, 2 * phi_b - 1)
+    tensor.erfinv_().mul_(std * math.sqrt(2.0)).add_(mean)
+    return tensor.clamp_(min=a, max=b)
+
+
+def _inverse_cdf_pair(
+    reference: Callable[..., torch.Tensor], args: tuple[float, ...], dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The reference under a global seed; ours under the same global seed and a generator."""
+    torch.manual_seed(11)
+    expected = reference(torch.empty(300, 70, dtype=dtype), *args)
+    torch.manual_seed(11)
+    global_draw = TruncNormalInverseCDF(*args)(torch.empty(300, 70, dtype=dtype))
+    generator = torch.Generator().manual_seed(11)
+    generated = TruncNormalInverseCDF(*args)(torch.empty(300, 70, dtype=dtype), generator=generator)
+    return expected, global_draw, generated
+
+
+@pytest.mark.parametrize("dtype", ICDF_DTYPES)
+@pytest.mark.parametrize("args", ICDF_CASES)
+def test_trunc_normal_icdf_is_the_operation_sequence(
+    args: tuple[float, ...], dtype: torch.dtype
+) -> None:
+    expected, global_draw, generated = _inverse_cdf_pair(_inverse_cdf_by_hand, args, dtype)
+    assert global_draw.dtype == dtype
+    assert torch.equal(global_draw, expected)
+    assert torch.equal(generated, expected)
+
+
+@pytest.mark.parametrize("dtype", ICDF_DTYPES)
+@pytest.mark.parametrize("args", ICDF_CASES)
+def test_trunc_normal_icdf_is_bit_equal_to_timm(
+    args: tuple[float, ...], dtype: torch.dtype
+) -> None:
+    weight_init = pytest.importorskip("timm.layers.weight_init")
+    expected, global_draw, generated = _inverse_cdf_pair(weight_init.trunc_normal_, args, dtype)
+    assert torch.equal(global_draw, expected)
+    assert torch.equal(generated, expected)
+
+
+@pytest.mark.parametrize("dtype", ICDF_DTYPES)
+@pytest.mark.parametrize("args", ICDF_CASES)
+def test_trunc_normal_icdf_is_bit_equal_to_mmengine(
+    args: tuple[float, ...], dtype: torch.dtype
+) -> None:
+    weight_init = pytest.importorskip("mmengine.model.weight_init")
+    expected, global_draw, generated = _inverse_cdf_pair(weight_init.trunc_normal_, args, dtype)
+    assert torch.equal(global_draw, expected)
+    assert torch.equal(generated, expected)
+
+
+def test_trunc_normal_icdf_keeps_the_inverse_cdfs_half_precision_defect() -> None:
+    # as documented: in bfloat16 some draws land on a (erfinv(-1) = -inf, clamped); not in float32
+    strategy = TruncNormalInverseCDF(std=0.02)
+    generator = torch.Generator().manual_seed(0)
+    half = strategy(torch.empty(100_000, dtype=torch.bfloat16), generator=generator)
+    assert 0 < int((half == -2.0).sum()) < 1000
+    full = strategy(torch.empty(100_000), generator=generator)
+    assert float(full.abs().max()) < 0.2
+
+
+def test_trunc_normal_icdf_draws_other_bits_than_torchs_trunc_normal() -> None:
+    # torch 2.14 draws by rejection; the two strategies share a law, not a sampler
+    generator = torch.Generator().manual_seed(4)
+    ours = TruncNormalInverseCDF(std=0.02)(torch.empty(1000), generator=generator)
+    generator = torch.Generator().manual_seed(4)
+    torchs = TruncNormal(std=0.02)(torch.empty(1000), generator=generator)
+    assert not torch.equal(ours, torchs)
+
+
+def test_trunc_normal_icdf_shares_trunc_normals_fields_checks_and_law() -> None:
+    strategy = get_strategy("trunc_normal_icdf", std=0.02, a=-0.04, b=0.04)
+    assert strategy == TruncNormalInverseCDF(0.0, 0.02, -0.04, 0.04)
+    assert strategy != TruncNormal(0.0, 0.02, -0.04, 0.04)
+    assert strategy.law((3, 4)) == TruncNormal(0.0, 0.02, -0.04, 0.04).law((3, 4))
+    assert to_strategy({"trunc_normal_icdf": {"std": 0.02, "a": -0.04, "b": 0.04}}) == strategy
+    with pytest.raises(InvalidArgumentError) as info:
+        TruncNormalInverseCDF(std=0.0)
+    assert str(info.value) == "trunc_normal_icdf.std: must be > 0 (got 0.0)"
+
+
+def test_trunc_normal_icdf_under_keyed_seeding_draws_the_law(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # with seed= the engine draws the law with torchinit's own sampler, never initialize()
+    def refuse(*args: object) -> torch.Tensor:
+        raise AssertionError("initialize() called under keyed seeding")
+
+    monkeypatch.setattr(TruncNormalInverseCDF, "initialize", refuse)
+    model = nn.Linear(500, 200, bias=False)
+    policy = torchinit.Policy([torchinit.Rule(nn.Linear, weight=TruncNormalInverseCDF(std=0.02))])
+    torchinit.init_model(model, policy, seed=5)
+    sample = model.weight.detach().flatten().double().numpy()
+    assert_follows(sample, _truncated(0.0, 0.02, -2.0, 2.0))

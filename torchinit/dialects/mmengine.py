@@ -12,7 +12,8 @@ What each part of an ``init_cfg`` becomes (mmengine's defaults throughout):
 * ``Constant(val)``: ``Constant(val)``;
 * ``Xavier(gain=1, distribution='normal')``: ``XavierNormal(gain)`` or ``XavierUniform(gain)``;
 * ``Normal(mean=0, std=1)``: ``Normal(mean, std)``;
-* ``TruncNormal(mean=0, std=1, a=-2, b=2)``: ``TruncNormal(mean, std, a, b)``;
+* ``TruncNormal(mean=0, std=1, a=-2, b=2)``: ``TruncNormalInverseCDF(mean, std, a, b)``
+  (``trunc_normal_icdf``: mmengine's inverse-CDF sampler, not torch 2.14's rejection);
 * ``Uniform(a=0, b=1)``: ``Uniform(a, b)``;
 * ``Kaiming(a=0, mode='fan_out', nonlinearity='relu', distribution='normal')``:
   ``KaimingNormal`` or ``KaimingUniform(a, mode, nonlinearity)``;
@@ -39,9 +40,8 @@ tensors are the same either way, and every drawn tensor has the same law, but th
 numbers a tensor gets differ once a model has two random entries. :func:`init_like_mmengine`
 applies the same rules in mmengine's order, one :func:`~torchinit.init_model` call per entry
 (:func:`mmengine_passes`), so that the tensors are bit-equal to mmengine's under the same seed,
-but for ``TruncNormal``: mmengine draws it by the inverse CDF (its copy of an older torch
-``trunc_normal_``), torchinit calls the installed torch's, which draws by rejection (the same
-law, other bits).
+``TruncNormal`` included: mmengine draws it by the inverse CDF (its copy of an older torch
+``trunc_normal_``), and so does ``TruncNormalInverseCDF``, in the same operations.
 
 Where torchinit differs on purpose: a ``Pretrained`` key the checkpoint lacks is an error (mmengine
 loads with ``strict=False`` and leaves the tensor), buffers are not loaded (``running_mean``),
@@ -84,7 +84,7 @@ from torchinit.strategies import (
     KaimingUniform,
     Normal,
     Strategy,
-    TruncNormal,
+    TruncNormalInverseCDF,
     Uniform,
     XavierNormal,
     XavierUniform,
@@ -126,7 +126,7 @@ def _weight_strategy(kind: str, args: Mapping[str, Any]) -> Strategy:
     if kind == "Normal":
         return Normal(args["mean"], args["std"])
     if kind == "TruncNormal":
-        return TruncNormal(args["mean"], args["std"], args["a"], args["b"])
+        return TruncNormalInverseCDF(args["mean"], args["std"], args["a"], args["b"])
     if kind == "Uniform":
         return Uniform(args["a"], args["b"])
     if kind == "Kaiming":

@@ -317,6 +317,7 @@ def loaded_class(module: str, name: str) -> type[nn.Module] | None:
 # the families register their presets on import
 from torchinit.presets import classic as classic  # noqa: E402
 from torchinit.presets import llm as llm  # noqa: E402
+from torchinit.presets import timm as timm  # noqa: E402
 from torchinit.presets import torchvision as torchvision  # noqa: E402
 from torchinit.presets import transformers as transformers  # noqa: E402
 from torchinit.presets import vit as vit  # noqa: E402
