@@ -22,6 +22,7 @@ from torchinit.dialects.mmengine import (
     bias_init_with_prob,
     from_mmengine,
     init_like_mmengine,
+    load_init_cfg,
     mmengine_passes,
 )
 
@@ -595,3 +596,18 @@ def test_error_messages(init_cfg: Any, message: str) -> None:
 def test_an_entry_that_initializes_nothing_is_a_warning() -> None:
     with pytest.warns(TorchInitWarning, match=r"init_cfg\[0\]: has neither layer nor override"):
         from_mmengine([dict(type="Normal"), dict(type="Constant", val=1, layer="Linear")])
+
+
+def test_init_cfg_files_are_read_with_the_policy_files_bounds(tmp_path: Path) -> None:
+    big = tmp_path / "big.py"
+    big.write_text("init_cfg = dict(type='Normal', layer='Conv2d')\n" + "#" * (1 << 20))
+    with pytest.raises(torchinit.PolicyFileError) as caught:
+        load_init_cfg(big)
+    assert str(caught.value) == (
+        f"{big}: larger than 1048576 bytes, the limit for a policy (got 1048623 bytes)"
+    )
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("init_cfg:\n  type: Normal\n  type: Kaiming\n")
+    with pytest.raises(torchinit.PolicyFileError) as caught:
+        load_init_cfg(twice)
+    assert str(caught.value) == f"{twice}:3: init_cfg.type: duplicate key (got 'type')"

@@ -77,7 +77,9 @@ __all__ = [
     "policy_from_dict",
     "policy_to_dict",
     "policy_to_yaml",
+    "read_policy_text",
     "resolve_policy",
+    "yaml_data",
 ]
 
 TOP_KEYS = ("name", "order", "extends", "options", "rules")
@@ -122,7 +124,20 @@ def _check_size(size: int, source: str) -> None:
         )
 
 
-def _read_policy_file(path: Path) -> str:
+def read_policy_text(path: str | os.PathLike[str]) -> str:
+    """The text of a policy source file, read as policy files are: at most 1 MiB (refused by
+    its size), UTF-8 (a bad byte is an error at its line), a :class:`PolicyFileError` for a
+    file that cannot be read. Also reads the files that become policies, such as mmengine's
+    ``init_cfg`` files (:func:`torchinit.dialects.mmengine.load_init_cfg`).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "p.yaml"
+        >>> _ = path.write_text("rules: []\\n")
+        >>> read_policy_text(path)
+        'rules: []\\n'
+    """
+    path = Path(path)
     try:
         with path.open("rb") as file:
             # reading one byte past the limit bounds a pipe or a /proc file too, which report
@@ -240,6 +255,18 @@ class SourceLines:
             cut = max(path.rfind("."), path.rfind("["))
             path = path[:cut] if cut > 0 else ""
         return f"{self.source}:{self.lines.get('', 1)}"
+
+
+def yaml_data(text: str, source: str) -> Any:
+    """YAML text as plain Python data, parsed as policy files are: safe tags only, bounded in
+    nodes and depth, duplicate and merge keys refused, every error a
+    :class:`PolicyFileError` at ``source:line``.
+
+    Example:
+        >>> yaml_data("a: [1, 2.5]\\n", "<string>")
+        {'a': [1, 2.5]}
+    """
+    return _Document(text, source).data
 
 
 class _Document:
@@ -415,7 +442,7 @@ def load_policy_with_lines(
         '<string>:3'
     """
     if is_policy_file(source):
-        text, name = _read_policy_file(Path(source)), str(source)
+        text, name = read_policy_text(source), str(source)
     else:
         text, name = str(source), "<string>"
         _check_size(len(text.encode("utf-8", "surrogatepass")), name)

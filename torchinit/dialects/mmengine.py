@@ -64,6 +64,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from torchinit.config import read_policy_text, yaml_data
 from torchinit.engine import init_model
 from torchinit.errors import (
     ArgumentTypeError,
@@ -593,7 +594,11 @@ def load_init_cfg(path: str | os.PathLike[str], key: str = "init_cfg") -> Any:
       naming its line. The file is never run, with or without mmengine installed: a config
       file is code, and reading an ``init_cfg`` should not execute it.
     * ``.json``, ``.yaml``/``.yml``: the document, or its ``key`` entry when the document
-      is a mapping that has it (YAML read with ``yaml.safe_load``).
+      is a mapping that has it (YAML parsed as policy files are, with ``safe_load``'s tags
+      only and the same bounds).
+
+    The file is read as a policy file is (:func:`torchinit.config.read_policy_text`): at most
+    1 MiB, UTF-8.
 
     Raises:
         PolicyFileError: the file is missing or unreadable, or holds no ``key`` (where:
@@ -607,11 +612,7 @@ def load_init_cfg(path: str | os.PathLike[str], key: str = "init_cfg") -> Any:
         {'type': 'Normal', 'layer': 'Conv2d', 'std': 0.01}
     """
     where = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as file:
-            text = file.read()
-    except (OSError, UnicodeDecodeError) as error:
-        raise PolicyFileError(f"cannot be read: {error}", where=where) from None
+    text = read_policy_text(path)
     suffix = os.path.splitext(where)[1].lower()
     if suffix == ".py":
         return _python_init_cfg(text, where, key)
@@ -621,12 +622,7 @@ def load_init_cfg(path: str | os.PathLike[str], key: str = "init_cfg") -> Any:
         except json.JSONDecodeError as error:
             raise PolicyFileError(f"invalid JSON: {error}", where=where) from None
     elif suffix in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise PolicyFileError(f"invalid YAML: {error}", where=where) from None
+        data = yaml_data(text, where)
     else:
         raise PolicyFileError(
             "must end in .py, .json, .yaml or .yml", where=where, path="path", got=suffix
