@@ -146,16 +146,13 @@ def _match_layers(index: ModelIndex, rule: Rule, rule_index: int) -> list[_Picke
         (key, strategy, NameGlob(key) if any(char in key for char in "*?[") else None, "." in key)
         for key, strategy in rule.strategies
     ]
-    types = rule.types
     named = rule.name is not None
     by_parameter = index.by_parameter
     bare, prefix = index.bare, index.prefix
     picked: list[_Picked] = []
     for module, names in index.modules:
-        if (
-            (types and not isinstance(module, types))
-            or (named and not rule.matches_module_name(bare(names), prefix))
-            or (rule.class_names and not rule.matches_class_name(module))
+        if not rule.matches_type(module) or (
+            named and not rule.matches_module_name(bare(names), prefix)
         ):
             continue
         for key, strategy, glob, dotted in keys:
