@@ -17,6 +17,7 @@ from torchinit.errors import (
     InvalidArgumentError,
     OutOfRangeError,
     TorchInitError,
+    did_you_mean,
 )
 
 _MAX_INTEGER = int(sys.float_info.max)
@@ -97,23 +98,32 @@ def string(value: Any, path: str) -> str:
     return value
 
 
+_AS_GIVEN: Any = object()
+
+
 def choice(
     value: Any,
     options: Sequence[str],
     path: str,
     *,
     wrong_type: type[TorchInitError] = ArgumentTypeError,
+    suggest: bool = False,
+    shown: Any = _AS_GIVEN,
 ) -> str:
     """Check that ``value`` is one of ``options`` (the message lists them).
 
     ``wrong_type`` is the error for a value that is no string: :class:`InvalidArgumentError`
-    where ``torch.nn.init`` raises ``ValueError`` for it (a nonlinearity).
+    where ``torch.nn.init`` raises ``ValueError`` for it (a nonlinearity). ``suggest`` adds
+    the closest option for a typo (``did you mean 'fan_in'?``); ``shown`` is the value the
+    message shows, when ``value`` was normalised from what the user wrote (lower-cased).
     """
-    if not isinstance(value, str):
-        raise wrong_type(f"must be one of {list(options)}", path=path, got=value)
-    if value not in options:
-        raise InvalidArgumentError(f"must be one of {list(options)}", path=path, got=value)
-    return value
+    if isinstance(value, str) and value in options:
+        return value
+    problem = f"must be one of {list(options)}"
+    if suggest:
+        problem = did_you_mean(problem, value, options)
+    error = InvalidArgumentError if isinstance(value, str) else wrong_type
+    raise error(problem, path=path, got=value if shown is _AS_GIVEN else shown)
 
 
 def bounds(a: Any, b: Any, path: str, *, strict: bool = True) -> tuple[float, float]:

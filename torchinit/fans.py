@@ -24,7 +24,7 @@ from typing import Any, Literal, get_args
 import torch
 
 from torchinit import _validate
-from torchinit.errors import ArgumentTypeError, InvalidArgumentError, did_you_mean
+from torchinit.errors import ArgumentTypeError, InvalidArgumentError
 from torchinit.gains import activation_gain, named_gain
 
 __all__ = [
@@ -218,10 +218,9 @@ def check_nonlinearity(value: Any, path: str) -> str:
     """Check that ``value`` names a nonlinearity, suggesting the closest name for a typo;
     anything else is a ``ValueError``, as in ``torch.nn.init.calculate_gain`` (a non-string
     too)."""
-    if isinstance(value, str) and value in NONLINEARITIES:
-        return value
-    problem = did_you_mean(f"must be one of {list(NONLINEARITIES)}", value, NONLINEARITIES)
-    raise InvalidArgumentError(problem, path=path, got=value)
+    return _validate.choice(
+        value, NONLINEARITIES, path, wrong_type=InvalidArgumentError, suggest=True
+    )
 
 
 def check_negative_slope(value: Any, path: str) -> float:

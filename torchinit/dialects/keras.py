@@ -169,27 +169,19 @@ def _keras_axes(value: Any, path: str) -> None:
         )
 
 
-def _choice(value: Any, options: Sequence[str], path: str, *, got: Any = None) -> str:
-    """One of ``options``, with a suggestion for a typo; ``got``: the value as the user wrote
-    it, when ``value`` was normalised first."""
-    if isinstance(value, str) and value in options:
-        return value
-    problem = did_you_mean(f"must be one of {list(options)}", value, options)
-    error = InvalidArgumentError if isinstance(value, str) else ArgumentTypeError
-    raise error(problem, path=path, got=value if got is None else got)
-
-
 # --------------------------------------------------------------------------- Keras
 
 
 def _keras_variance_scaling(args: dict[str, Any], at: str) -> Strategy:
     scale = _validate.positive(args["scale"], key_path(at, "scale"))
-    mode = _choice(args["mode"], _KERAS_MODES, key_path(at, "mode"))
+    mode = _validate.choice(args["mode"], _KERAS_MODES, key_path(at, "mode"), suggest=True)
     distribution = args["distribution"]
     path = key_path(at, "distribution")
     _validate.string(distribution, path)
     # Keras lower-cases the name before reading it
-    law = _choice(distribution.lower(), list(_KERAS_DISTRIBUTIONS), path, got=distribution)
+    law = _validate.choice(
+        distribution.lower(), list(_KERAS_DISTRIBUTIONS), path, suggest=True, shown=distribution
+    )
     _keras_axes(args["input_axes"], key_path(at, "input_axes"))
     _keras_axes(args["output_axes"], key_path(at, "output_axes"))
     return VarianceScaling(scale, mode, _KERAS_DISTRIBUTIONS[law])  # type: ignore[arg-type]
@@ -448,8 +440,10 @@ def _jax_fixed(strategy: Strategy) -> Callable[[dict[str, Any], str], Strategy]:
 def _jax_variance_scaling(args: dict[str, Any], at: str) -> Strategy:
     _jax_fan_axes(args, at)
     scale = _validate.positive(args["scale"], key_path(at, "scale"))
-    mode = _choice(args["mode"], _JAX_MODES, key_path(at, "mode"))
-    distribution = _choice(args["distribution"], _JAX_DISTRIBUTIONS, key_path(at, "distribution"))
+    mode = _validate.choice(args["mode"], _JAX_MODES, key_path(at, "mode"), suggest=True)
+    distribution = _validate.choice(
+        args["distribution"], _JAX_DISTRIBUTIONS, key_path(at, "distribution"), suggest=True
+    )
     return VarianceScaling(scale, mode, distribution)  # type: ignore[arg-type]
 
 
