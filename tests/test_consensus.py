@@ -7,14 +7,13 @@ one-rank tests run a gloo group of one rank in this process, on an in-memory sto
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from gloo_ranks import two_rank_results
+from gloo_ranks import gloo_group, two_rank_results
 from torch import nn
 
 import torchinit as ti
@@ -59,10 +58,7 @@ def attempt(model: nn.Module, policy: ti.Policy, seed: int) -> str:
 
 def two_ranks(rank: int, port: int, out: str) -> None:
     """One rank of the two-process run: rank 1 differs from rank 0 in each case but the first."""
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)  # two ranks on two cores
-    dist.init_process_group("gloo", rank=rank, world_size=2)
-    try:
+    with gloo_group(rank, 2, port):
         mesh = init_device_mesh("cpu", (2,))
         # checked over each of its dimensions in turn
         hsdp = init_device_mesh("cpu", (1, 2), mesh_dim_names=("replicate", "shard"))
@@ -77,8 +73,6 @@ def two_ranks(rank: int, port: int, out: str) -> None:
             "hsdp_seed": attempt(sharded(hsdp), POLICY, SEED + second),
         }
         torch.save(result, Path(out) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import math
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 import torch
-from gloo_ranks import free_port, two_rank_results
+from gloo_ranks import free_port, gloo_group, spawn, two_rank_results
 from torch import nn
 
 import torchinit as ti
@@ -206,10 +205,7 @@ def keyed_init(
 
 def two_ranks(rank: int, port: int, out: str) -> None:
     """One rank of the two-process run: every case, results saved by rank 0."""
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)  # two ranks on two cores
-    dist.init_process_group("gloo", rank=rank, world_size=2)
-    try:
+    with gloo_group(rank, 2, port):
         mesh = init_device_mesh("cpu", (2,))
         row_mesh = init_device_mesh("cpu", (1, 2))
         torch.manual_seed(rank)  # different garbage on each rank: keyed init must not care
@@ -239,8 +235,6 @@ def two_ranks(rank: int, port: int, out: str) -> None:
             result["message"] = str(error)
         result["unchanged"] = all(torch.equal(before[k], v) for k, v in local(refused).items())
         torch.save(result, Path(out) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
 
 
 @pytest.fixture(scope="module")
@@ -475,10 +469,7 @@ def small_pieces() -> Iterator[None]:
 def layout_ranks(rank: int, world: int, port: int, out: str) -> None:
     """One rank of a run of every layout of ``world`` ranks under each scheme; rank 0 saves
     the global values and what every rank drew under scheme 3."""
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)  # up to four ranks on two cores
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    try:
+    with gloo_group(rank, world, port):
         torch.manual_seed(rank)  # different garbage on each rank: keyed init must not care
         layouts = ["fsdp", "tp"] if world == 2 else ["fsdp_tp"]
         result: dict[str, Any] = {"torchinit": ti.__file__}
@@ -517,14 +508,10 @@ def layout_ranks(rank: int, world: int, port: int, out: str) -> None:
         result["drawn"] = every_rank
         if rank == 0:
             torch.save(result, Path(out) / "result.pt")
-    finally:
-        dist.destroy_process_group()
 
 
 def run_layouts(out: Path, world: int) -> dict[str, Any]:
-    torch.multiprocessing.start_processes(
-        layout_ranks, args=(world, free_port(), str(out)), nprocs=world, start_method="spawn"
-    )
+    spawn(layout_ranks, world, world, free_port(), str(out))
     return dict(torch.load(out / "result.pt", weights_only=False))
 
 
@@ -933,10 +920,7 @@ def test_fsdp2_parameters_are_read_from_a_checkpoint_without_seed(
 
 def checkpoint_ranks(rank: int, port: int, out: str) -> None:
     """One rank of a two-process run reading a checkpoint into FSDP2 rows and column shards."""
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=2)
-    try:
+    with gloo_group(rank, 2, port):
         mesh = init_device_mesh("cpu", (2,))
         model = sharded_net()
         for layer in model:
@@ -952,8 +936,6 @@ def checkpoint_ranks(rank: int, port: int, out: str) -> None:
             Path(out) / "columns.pt"))]))  # fmt: skip
         result = {"model": full(model), "columns": full(columns), "local": local(columns)}
         torch.save(result, Path(out) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
 
 
 @pytest.mark.slow

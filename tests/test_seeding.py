@@ -558,6 +558,10 @@ def test_a_failing_task_stops_the_others_and_is_raised_after_all_stopped(failing
     def task(index: int) -> None:
         if index == failing:
             raise RuntimeError(f"task {index} failed")
+        # a task that gives up the GIL, as torch's kernels do: otherwise, were the failing
+        # thread switched out between its raise and stopping the others, the other thread
+        # could run every task left within one switch interval (5 ms)
+        time.sleep(0.01)
         done.append(index)
 
     tasks = [(1 << 20, functools.partial(task, i)) for i in range(40)]
