@@ -3113,21 +3113,11 @@ def test_trunc_normal_icdf_is_the_operation_sequence(
 
 @pytest.mark.parametrize("dtype", ICDF_DTYPES)
 @pytest.mark.parametrize("args", ICDF_CASES)
-def test_trunc_normal_icdf_is_bit_equal_to_timm(
-    args: tuple[float, ...], dtype: torch.dtype
+@pytest.mark.parametrize("library", ["timm.layers.weight_init", "mmengine.model.weight_init"])
+def test_trunc_normal_icdf_is_bit_equal_to_timm_and_mmengine(
+    library: str, args: tuple[float, ...], dtype: torch.dtype
 ) -> None:
-    weight_init = pytest.importorskip("timm.layers.weight_init")
-    expected, global_draw, generated = _inverse_cdf_pair(weight_init.trunc_normal_, args, dtype)
-    assert torch.equal(global_draw, expected)
-    assert torch.equal(generated, expected)
-
-
-@pytest.mark.parametrize("dtype", ICDF_DTYPES)
-@pytest.mark.parametrize("args", ICDF_CASES)
-def test_trunc_normal_icdf_is_bit_equal_to_mmengine(
-    args: tuple[float, ...], dtype: torch.dtype
-) -> None:
-    weight_init = pytest.importorskip("mmengine.model.weight_init")
+    weight_init = pytest.importorskip(library)
     expected, global_draw, generated = _inverse_cdf_pair(weight_init.trunc_normal_, args, dtype)
     assert torch.equal(global_draw, expected)
     assert torch.equal(generated, expected)

@@ -523,6 +523,16 @@ def _scopes(
     return [(architecture, None)]
 
 
+def _scaled_layers(value: Any, attention_output: Any, ffn: Any, preset: str) -> list[str]:
+    """The globs of the layers DeepNet and T-Fixup scale down: the value and attention
+    output projections and the MLP's."""
+    return [
+        *_validate.globs(value, f"{preset}.value", what="layers"),
+        *_validate.globs(attention_output, f"{preset}.attention_output", what="layers"),
+        *_validate.globs(ffn, f"{preset}.ffn", what="layers"),
+    ]
+
+
 @register_preset("deepnet")
 def deepnet(
     *,
@@ -584,11 +594,7 @@ def deepnet(
     arch, m = _architecture(architecture, "deepnet.architecture", decoder_layers)
     n = _validate.integer(num_layers, "deepnet.num_layers", minimum=1)
     qk = _validate.globs(query_key, "deepnet.query_key", what="layers")
-    scaled = [
-        *_validate.globs(value, "deepnet.value", what="layers"),
-        *_validate.globs(attention_output, "deepnet.attention_output", what="layers"),
-        *_validate.globs(ffn, "deepnet.ffn", what="layers"),
-    ]
+    scaled = _scaled_layers(value, attention_output, ffn, "deepnet")
     rules: list[Rule] = []
     for part, scope in _scopes(arch, encoder, decoder, "deepnet"):
         if m is None:  # a single stack, encoder or decoder: the same β
@@ -664,11 +670,7 @@ def t_fixup(
     """
     arch, m = _architecture(architecture, "t_fixup.architecture", decoder_layers)
     n = _validate.integer(num_layers, "t_fixup.num_layers", minimum=1)
-    scaled = [
-        *_validate.globs(value, "t_fixup.value", what="layers"),
-        *_validate.globs(attention_output, "t_fixup.attention_output", what="layers"),
-        *_validate.globs(ffn, "t_fixup.ffn", what="layers"),
-    ]
+    scaled = _scaled_layers(value, attention_output, ffn, "t_fixup")
     rules = [_linear(weight=XavierUniform(), bias=Zeros(), label="xavier")]
     embeddings: list[tuple[bool, Rule]] = []
     for part, scope in _scopes(arch, encoder, decoder, "t_fixup"):

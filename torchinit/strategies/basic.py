@@ -427,6 +427,7 @@ class TruncNormalInverseCDF(TruncNormal):
 
     def initialize(self, tensor: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         def normal_cdf(x: float) -> float:
+            # timm's expression, not sampling's erfc form: the bounds must round as theirs do
             return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
 
         # Python floats for the bounds, then in-place tensor ops: each rounding step as timm's
